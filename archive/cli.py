@@ -1,0 +1,78 @@
+"""`archive`: the command line. Each command is a thin layer over one library call.
+
+Command groups live in archive/commands/, one module each; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from archive.config import ConfigError, load_settings
+
+
+class AppContext:
+    """Settings are read once, on first use, so `archive --help` works without a settings file."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._settings = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(f"bad settings: {exc}") from None
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    envvar="ARCHIVE_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: ./settings.toml, or $ARCHIVE_CONFIG).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """The newsroom archive: crawl news sites, archive their articles, search them.
+
+    \b
+    Examples:
+      archive es start                 # a local Elasticsearch node on 127.0.0.1:9200
+      archive index init               # create the indices and aliases (idempotent)
+      archive crawl --site demo        # crawl one configured site
+      archive search '"climate summit" AND leaders' --since 2025-01-01
+      archive show https://example.com/2025/01/02/some-story
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The Elasticsearch transport logs every request at INFO; journalists need none of it.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    ctx.obj = AppContext(config_path)
+
+
+def _register() -> None:
+    from archive.commands import index
+
+    cli.add_command(index.index)
+
+
+_register()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""settings.toml, read once into typed, validated objects.
+
+Every other module receives these objects; none reads the file or the environment itself
+(except the Elasticsearch credentials, which are taken from the environment here and nowhere
+else). A bad value raises ConfigError naming the key, e.g. ``sites[1].article_allow[0]``.
+
+Environment variables that override the file (for containers):
+
+    ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
+    ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
+    ELASTICSEARCH_URL        e.g. https://elasticsearch:9200
+    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
+    ELASTICSEARCH_PASSWORD
+    ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
+    ELASTICSEARCH_CA_CERTS   CA certificate file for HTTPS
+    ES_HEAP                  heap of the local development node, e.g. 1g
+    ARCHIVE_SCHEDULE_CRON    cron expression of the nightly crawl
+    ARCHIVE_SCHEDULE_TIMEZONE
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+DEFAULT_CONFIG = Path("settings.toml")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str = "http://127.0.0.1:9200"
+    articles_alias: str = "articles"
+    versions_alias: str = "article-versions"
+    runs_index: str = "crawl-runs"
+    request_timeout: float = 30.0
+    bulk_size: int = 200
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "https" else 9200)
+
+
+@dataclass(frozen=True)
+class LocalNodeSettings:
+    """The development/test node run from Elastic's Maven Central distribution."""
+
+    version: str = "9.5.4"
+    heap: str = "512m"
+    user: str = "archive-es"
+    start_timeout: float = 180.0
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    user_agent: str = "NewsroomArchiveBot/0.1 (+https://newsroom.example/archive-bot)"
+    obey_robots: bool = True
+    concurrent_requests_per_host: int = 4
+    download_delay: float = 0.25
+    autothrottle: bool = True
+    download_timeout: float = 30.0
+    max_response_bytes: int = 5_000_000
+    retry_times: int = 3
+    retry_backoff_base: float = 1.0
+    retry_backoff_max: float = 60.0
+    time_limit: float = 3600.0
+    progress_interval: float = 5.0
+    recheck_days: int = 7
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    min_words: int = 60
+    include_comments: bool = False
+    include_tables: bool = True
+    favor_precision: bool = True
+    max_body_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = 3600
+    per_site: bool = True
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    name: str
+    start_urls: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    article_allow: tuple[str, ...] = ()
+    article_deny: tuple[str, ...] = ()
+    follow_allow: tuple[str, ...] = ()
+    follow_deny: tuple[str, ...] = ()
+    robots_sitemaps: bool = True
+    max_pages: int = 5000
+    max_depth: int = 3
+    max_age_days: int = 0
+
+    def is_article_url(self, url: str) -> bool:
+        path = _path_and_query(url)
+        if any(re.search(p, path) for p in self.article_deny):
+            return False
+        return any(re.search(p, path) for p in self.article_allow)
+
+    def may_follow(self, url: str) -> bool:
+        """Listing pages (sections, pagination) worth following for links."""
+        path = _path_and_query(url)
+        if any(re.search(p, path) for p in self.follow_deny):
+            return False
+        return not self.follow_allow or any(re.search(p, path) for p in self.follow_allow)
+
+
+@dataclass(frozen=True)
+class DemoSiteSettings:
+    host: str = "127.0.0.1"
+    port: int = 8701
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path | None
+    data_dir: Path
+    elasticsearch: ElasticsearchSettings
+    local_node: LocalNodeSettings
+    crawl: CrawlSettings
+    extraction: ExtractionSettings
+    schedule: ScheduleSettings
+    demo_site: DemoSiteSettings
+    sites: tuple[SiteSettings, ...]
+
+    def site(self, name: str) -> SiteSettings:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        known = ", ".join(s.name for s in self.sites) or "none"
+        raise ConfigError(f"unknown site {name!r} (configured: {known})")
+
+    def select_sites(self, names: tuple[str, ...] | list[str] = ()) -> list[SiteSettings]:
+        return [self.site(n) for n in names] if names else list(self.sites)
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def config_path(explicit: str | os.PathLike | None = None, env: Mapping[str, str] = os.environ) -> Path:
+    return Path(explicit or env.get("ARCHIVE_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] = os.environ
+) -> Settings:
+    """Read the settings file (or ARCHIVE_CONFIG) and apply environment overrides."""
+    file = config_path(path, env)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"settings file not found: {file} (set ARCHIVE_CONFIG or --config)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return settings_from_dict(raw, base_dir=file.resolve().parent, env=env, path=file)
+
+
+def settings_from_dict(
+    raw: Mapping[str, Any],
+    base_dir: Path = Path("."),
+    env: Mapping[str, str] = os.environ,
+    path: Path | None = None,
+) -> Settings:
+    raw = dict(raw)
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites"}
+    _reject_unknown(raw, known, "")
+
+    data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+
+    es_raw = dict(_section(raw, "elasticsearch"))
+    if env.get("ELASTICSEARCH_URL"):
+        es_raw["url"] = env["ELASTICSEARCH_URL"]
+    es = _build(ElasticsearchSettings, es_raw, "elasticsearch", exclude={"username", "password", "api_key", "ca_certs"})
+    es = _with_credentials(es, env)
+    if urlsplit(es.url).scheme not in ("http", "https") or not urlsplit(es.url).hostname:
+        raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {es.url!r}")
+
+    node_raw = dict(_section(raw, "local_node"))
+    if env.get("ES_HEAP"):
+        node_raw["heap"] = env["ES_HEAP"]
+    node = _build(LocalNodeSettings, node_raw, "local_node")
+    if not re.fullmatch(r"\d+[mg]", node.heap):
+        raise ConfigError(f"local_node.heap: expected a size like 512m or 1g, got {node.heap!r}")
+
+    crawl = _build(CrawlSettings, _section(raw, "crawl"), "crawl")
+    _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
+    _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
+    _positive(crawl.time_limit, "crawl.time_limit")
+
+    extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
+
+    sched_raw = dict(_section(raw, "schedule"))
+    if env.get("ARCHIVE_SCHEDULE_CRON"):
+        sched_raw["cron"] = env["ARCHIVE_SCHEDULE_CRON"]
+    if env.get("ARCHIVE_SCHEDULE_TIMEZONE"):
+        sched_raw["timezone"] = env["ARCHIVE_SCHEDULE_TIMEZONE"]
+    schedule = _build(ScheduleSettings, sched_raw, "schedule")
+    _validate_schedule(schedule)
+
+    demo = _build(DemoSiteSettings, _section(raw, "demo_site"), "demo_site")
+
+    sites_raw = raw.get("sites", [])
+    if not isinstance(sites_raw, list):
+        raise ConfigError("sites: expected an array of [[sites]] tables")
+    sites = tuple(_site(s, i) for i, s in enumerate(sites_raw))
+    names = [s.name for s in sites]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"sites: duplicate site name(s): {', '.join(dupes)}")
+
+    return Settings(
+        path=path,
+        data_dir=data_dir,
+        elasticsearch=es,
+        local_node=node,
+        crawl=crawl,
+        extraction=extraction,
+        schedule=schedule,
+        demo_site=demo,
+        sites=sites,
+    )
+
+
+def _with_credentials(es: ElasticsearchSettings, env: Mapping[str, str]) -> ElasticsearchSettings:
+    return replace(
+        es,
+        username=env.get("ELASTICSEARCH_USERNAME") or None,
+        password=env.get("ELASTICSEARCH_PASSWORD") or None,
+        api_key=env.get("ELASTICSEARCH_API_KEY") or None,
+        ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
+    )
+
+
+def _validate_schedule(schedule: ScheduleSettings) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        zoneinfo.ZoneInfo(schedule.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"schedule.timezone: unknown time zone {schedule.timezone!r}") from None
+    try:
+        CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"schedule.cron: {schedule.cron!r} is not a cron expression ({exc})") from None
+
+
+def _site(raw: Any, index: int) -> SiteSettings:
+    key = f"sites[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a table")
+    site = _build(SiteSettings, raw, key)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", site.name):
+        raise ConfigError(f"{key}.name: use lowercase letters, digits, '-' or '_', got {site.name!r}")
+    if not (site.start_urls or site.sitemaps or site.feeds):
+        raise ConfigError(f"{key}: give at least one of start_urls, sitemaps, feeds")
+    for list_key in ("start_urls", "sitemaps", "feeds"):
+        for i, url in enumerate(getattr(site, list_key)):
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+                raise ConfigError(f"{key}.{list_key}[{i}]: not an http(s) URL: {url!r}")
+    if not site.allowed_domains:
+        # Stay on the hosts the site was configured with, never the whole web.
+        hosts = {urlsplit(u).hostname for u in site.start_urls + site.sitemaps + site.feeds}
+        site = replace(site, allowed_domains=tuple(sorted(h for h in hosts if h)))
+    for list_key in ("article_allow", "article_deny", "follow_allow", "follow_deny"):
+        for i, pattern in enumerate(getattr(site, list_key)):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{key}.{list_key}[{i}]: bad regular expression {pattern!r}: {exc}") from None
+    if not site.article_allow:
+        raise ConfigError(f"{key}.article_allow: give at least one pattern of article URLs")
+    _positive(site.max_pages, f"{key}.max_pages")
+    return site
+
+
+def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table [{key}]")
+    return value
+
+
+def _build(cls, raw: Mapping[str, Any], prefix: str, exclude: set[str] = frozenset()):
+    fields = {f.name: f for f in cls.__dataclass_fields__.values() if f.name not in exclude}
+    _reject_unknown(raw, set(fields), prefix)
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in raw:
+            if f.default is f.default_factory:  # both MISSING: required
+                raise ConfigError(f"{prefix}.{name}: required")
+            continue
+        kwargs[name] = _coerce(raw[name], f.type, f"{prefix}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, type_name: str, key: str) -> Any:
+    expected = str(type_name)
+    if expected.startswith("tuple"):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if expected == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if expected == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return value
+    if expected == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if expected.startswith("str"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _typed(raw: Mapping[str, Any], key: str, typ: type, prefix: str, default: Any) -> Any:
+    value = raw.get(key, default)
+    if not isinstance(value, typ):
+        raise ConfigError(f"{prefix}{key}: expected {typ.__name__}, got {value!r}")
+    return value
+
+
+def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(f"{where}{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
+
+
+def _positive(value: float, key: str) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key}: must be greater than 0, got {value}")

@@ -1,0 +1,91 @@
+"""Index definitions (kept as data in definitions/) and the versioned-index-behind-an-alias scheme.
+
+Writes and searches use the alias (e.g. ``articles``); the alias points at a versioned index
+(``articles-v1``). A new mapping means a new version, a reindex and an alias swap, without
+touching the code that reads and writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+ARTICLES_DEFINITION = "articles.json"
+RUNS_DEFINITION = "crawl-runs.json"
+# Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
+DEFINITION_VERSION = 1
+
+
+def load_definition(name: str) -> dict:
+    """The definition as the code and the tests both use it (one copy, no drift)."""
+    text = resources.files("search.definitions").joinpath(name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    alias: str
+    index: str
+    created: bool
+
+
+def versioned_name(alias: str, version: int = DEFINITION_VERSION) -> str:
+    return f"{alias}-v{version}"
+
+
+def ensure_index(client: Elasticsearch, alias: str, definition: str, version: int = DEFINITION_VERSION) -> IndexState:
+    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent."""
+    try:
+        existing = client.indices.get_alias(name=alias)
+        return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
+    except NotFoundError:
+        pass
+    index = versioned_name(alias, version)
+    body = load_definition(definition)
+    if not client.indices.exists(index=index):
+        client.indices.create(
+            index=index, settings=body["settings"], mappings=body["mappings"], aliases={alias: {"is_write_index": True}}
+        )
+    else:
+        client.indices.put_alias(index=index, name=alias, is_write_index=True)
+    return IndexState(alias=alias, index=index, created=True)
+
+
+def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int) -> IndexState:
+    """Reindex the alias's current index into a new version and swap the alias atomically."""
+    current = sorted(client.indices.get_alias(name=alias).body)[-1]
+    target = versioned_name(alias, new_version)
+    if current == target:
+        return IndexState(alias=alias, index=target, created=False)
+    body = load_definition(definition)
+    client.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
+    client.reindex(source={"index": current}, dest={"index": target}, wait_for_completion=True, refresh=True)
+    client.indices.update_aliases(
+        actions=[
+            {"remove": {"index": current, "alias": alias}},
+            {"add": {"index": target, "alias": alias, "is_write_index": True}},
+        ]
+    )
+    return IndexState(alias=alias, index=target, created=True)
+
+
+def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
+    """Every index the archive uses: articles, earlier versions of articles, crawl runs."""
+    return [
+        ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION),
+        ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION),
+        ensure_index(client, es_settings.runs_index, RUNS_DEFINITION),
+    ]
+
+
+def drop_all(client: Elasticsearch, es_settings) -> None:
+    """Delete the archive's indices (tests and `archive index drop --yes` only)."""
+    for alias in (es_settings.articles_alias, es_settings.versions_alias, es_settings.runs_index):
+        try:
+            indices = list(client.indices.get_alias(name=alias).body)
+        except NotFoundError:
+            continue
+        client.indices.delete(index=",".join(indices), ignore_unavailable=True)
