@@ -1,0 +1,587 @@
+"""HTML page -> article record, or a named rejection.
+
+One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
+returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. trafilatura finds the
+body and most metadata; dates, tags, section and language are read from the page's own
+structured data first (JSON-LD, ``article:*`` metas), which is more reliable than heuristics.
+
+Selectors and boilerplate patterns are kept as data at the top of the module (like
+trafilatura's ``xpaths.py``); ``benchmarks/extraction_f1.py`` measures their effect.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterable, Iterator
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml.html import HtmlElement
+from trafilatura.settings import Extractor, set_date_params, use_config
+from trafilatura.utils import load_html
+
+from archive.config import ExtractionSettings
+from crawler.rejections import Reason, Rejected
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------------
+# Selectors and patterns, as data
+# --------------------------------------------------------------------------------------------
+
+# Never prune the document skeleton or an article container, even when its class mentions
+# "comments" or "read-more" ("entry-content entry-content-read-more" holds a whole article).
+_NOT_SKELETON = (
+    "not(self::html or self::body or self::main or self::article"
+    " or contains(@class, 'content') or contains(@class, 'entry') or contains(@class, 'article-body')"
+    " or contains(@class, 'story-body') or contains(@class, 'post-body'))"
+)
+
+
+def _class_or_id_contains(*words: str) -> str:
+    tests = " or ".join(f"contains(@class, '{w}') or contains(@id, '{w}')" for w in words)
+    return f"//*[{_NOT_SKELETON}][{tests}]"
+
+
+# Page chrome trafilatura sometimes lets through, pruned before extraction. Class substrings
+# can hit a page's main container all the same; the page is therefore also extracted without
+# pruning, and that result wins when the pruned one is not mostly a part of it (see
+# _pick_extraction).
+PRUNE_XPATHS: tuple[str, ...] = (
+    "//figcaption",
+    _class_or_id_contains("caption", "photo-credit", "image-credit", "wp-caption-text"),
+    _class_or_id_contains("newsletter", "subscribe", "signup", "sign-up", "paywall"),
+    _class_or_id_contains("related", "recommended", "more-stories", "read-more", "readmore", "teaser"),
+    _class_or_id_contains("comments", "comment-list", "disqus"),
+    _class_or_id_contains("social", "share-", "sharing", "follow-us"),
+    "//footer",
+    f"//*[{_NOT_SKELETON}][@role='contentinfo' or @role='complementary']",
+)
+
+# Whole lines of boilerplate that survive pruning (compared case-insensitively, whole line).
+BOILERPLATE_LINES: tuple[str, ...] = (
+    r"continue reading\.?",
+    r"breaking banner",
+    r"connect with us",
+    r"report typos and corrections to:?.*",
+    r"(related|recommended|more) (stories|articles|coverage|news|reading)( from .*)?:?",
+    r"read more:?",
+    # one-line teasers to other stories ("Read more: Tencent profit falls...")
+    r"(read more|read also|also read|related|see also|more on this|recommended|watch):\s.{0,200}",
+    r"like this story\?.*",
+    r"filed under:.{0,200}",
+    r"(©|\(c\)|copyright\b).{0,200}",
+    r"advertisement",
+    r"(sign up|subscribe) (for|to) (our|the) .{0,40}newsletter.*",
+    r"(share|follow us) on (facebook|twitter|x|linkedin).*",
+    r"(photo|image|picture) credit:.*",
+)
+# A short line with a copyright sign is a photo credit ("photos © Inexhibit, 2018").
+CREDIT_MAX_WORDS = 25
+_BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_LINES), re.IGNORECASE)
+
+# schema.org types of an article, and of pages that list articles.
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "liveblogposting",
+    "techarticle", "scholarlyarticle", "report", "socialmediaposting", "posting",
+})
+LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage", "website", "sitenavigationelement"})
+OG_ARTICLE_TYPES = frozenset({"article", "news", "newsarticle", "blog", "blogpost", "post"})
+
+# A teaser: a heading that is a link, or one <article> element among many.
+TEASER_XPATH = "//h2[.//a[@href]] | //h3[.//a[@href]] | //h4[.//a[@href]]"
+MIN_TEASERS_FOR_LISTING = 5
+# On a listing page the longest "paragraph" is a teaser summary, not article prose.
+LISTING_MAX_PARAGRAPH_WORDS = 40
+
+# (xpath, source name): where publication/modification dates are read, most reliable first
+# (after JSON-LD, which is parsed separately).
+PUBLISHED_META: tuple[tuple[str, str], ...] = (
+    ("//meta[@property='article:published_time']/@content", "meta:article:published_time"),
+    ("//meta[@property='og:article:published_time']/@content", "meta:article:published_time"),
+    ("//meta[@itemprop='datePublished']/@content", "meta:itemprop:datePublished"),
+    ("//meta[@name='pubdate' or @name='publishdate' or @name='publish-date']/@content", "meta:pubdate"),
+    ("//meta[@name='parsely-pub-date']/@content", "meta:parsely-pub-date"),
+    ("//meta[@name='dc.date.issued' or @name='DC.date.issued']/@content", "meta:dc.date.issued"),
+)
+PUBLISHED_TIME: tuple[tuple[str, str], ...] = (
+    ("//time[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@datetime", "time-element"),
+    ("//time[@pubdate]/@datetime", "time-element"),
+    ("//time[contains(@class, 'publish') or contains(@class, 'pubdate')]/@datetime", "time-element"),
+)
+MODIFIED_META: tuple[tuple[str, str], ...] = (
+    ("//meta[@property='article:modified_time']/@content", "meta:article:modified_time"),
+    ("//meta[@property='og:updated_time']/@content", "meta:og:updated_time"),
+    ("//meta[@itemprop='dateModified']/@content", "meta:itemprop:dateModified"),
+)
+MODIFIED_TIME: tuple[tuple[str, str], ...] = (
+    ("//time[@itemprop='dateModified']/@datetime | //*[@itemprop='dateModified']/@datetime", "time-element"),
+    ("//time[contains(@class, 'updated') or contains(@class, 'modified')]/@datetime", "time-element"),
+)
+
+_BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+_LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------
+# The record
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    canonical_url: str
+    title: str
+    body: str                       # plain text, paragraphs separated by blank lines
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None    # ISO 8601; None when the page gives no date (never the crawl date)
+    published_source: str | None = None
+    modified: str | None = None
+    modified_source: str | None = None
+    tags: list[str] = field(default_factory=list)
+    section: str | None = None
+    language: str | None = None     # two-letter code
+    description: str | None = None
+    image: str | None = None
+    word_count: int = 0             # words of the whole article, also when body is truncated
+    content_hash: str = ""          # sha256 of normalised title + whole body
+    body_truncated: bool = False    # body cut to max_body_bytes on a UTF-8 boundary
+
+    @property
+    def hostname(self) -> str | None:
+        return urlsplit(self.canonical_url).hostname
+
+    def to_document(self) -> dict[str, Any]:
+        """The fields of search/definitions/articles.json this step knows about."""
+        return {
+            "url": self.canonical_url,
+            "hostname": self.hostname,
+            "title": self.title,
+            "authors": list(self.authors),
+            "published": self.published,
+            "published_source": self.published_source,
+            "modified": self.modified,
+            "modified_source": self.modified_source,
+            "tags": list(self.tags),
+            "section": self.section,
+            "language": self.language,
+            "description": self.description,
+            "image": self.image,
+            "body": self.body,
+            "body_truncated": self.body_truncated,
+            "word_count": self.word_count,
+            "content_hash": self.content_hash,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The extractor
+# --------------------------------------------------------------------------------------------
+
+class ArticleExtractor:
+    """One configured trafilatura extractor; build once, call ``extract`` per page."""
+
+    def __init__(self, settings: ExtractionSettings | None = None) -> None:
+        self.settings = settings or ExtractionSettings()
+        config = use_config()  # a private copy: never mutate trafilatura's module default
+        config.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "on")
+        self._options = Extractor(
+            config=config,
+            output_format="python",
+            precision=self.settings.favor_precision,
+            comments=self.settings.include_comments,
+            tables=self.settings.include_tables,
+            formatting=False,
+            links=False,
+            images=False,
+            dedup=False,              # dedup is the pipeline's job, by canonical URL and content hash
+            with_metadata=True,
+            date_params=set_date_params(extensive=True),  # original_date=True: first publication
+        )
+        self.prune_xpaths = list(PRUNE_XPATHS)
+
+    def _options_for(self, url: str) -> Extractor:
+        options = copy.copy(self._options)  # per call: url differs, max_date must be today
+        options.url = options.source = url
+        options.date_params = set_date_params(extensive=True)
+        return options
+
+    # ---------------------------------------------------------------------------------------
+
+    def extract(self, html: str | bytes, url: str) -> ExtractedArticle:
+        """Extract the article of one page, or raise ``Rejected`` saying why not."""
+        try:
+            return self._extract(html, url)
+        except Rejected:
+            raise
+        except Exception as exc:  # a bug or pathological HTML must not stop the crawl
+            log.exception("extraction failed for %s", url)
+            raise Rejected(Reason.EXTRACTION_ERROR, f"{type(exc).__name__}: {exc}") from exc
+
+    def _extract(self, html: str | bytes, url: str) -> ExtractedArticle:
+        if not html or not (html.strip() if isinstance(html, (str, bytes)) else True):
+            raise Rejected(Reason.NOT_ARTICLE, "empty page")
+        tree = load_html(html)
+        if tree is None:
+            raise Rejected(Reason.NOT_ARTICLE, "not parseable as HTML")
+
+        structured = _StructuredData(tree)
+        if structured.is_listing():
+            raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
+
+        doc = self._bare_extraction(tree, url)
+        if doc is None or not (doc.text or "").strip():
+            raise Rejected(Reason.NOT_ARTICLE, "no article body found")
+
+        paragraphs = clean_paragraphs(doc.text, doc.title)
+        if not paragraphs:
+            raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found")
+        if structured.looks_like_teasers(paragraphs, doc.pagetype):
+            raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
+
+        body = "\n\n".join(paragraphs)
+        words = len(body.split())
+        if words < self.settings.min_words:
+            raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
+
+        title = _clean(doc.title) or structured.headline
+        if not title:
+            raise Rejected(Reason.NO_TITLE, "no <title>, og:title, headline or <h1>")
+
+        published, published_source = structured.published()
+        if published is None and doc.date:
+            published, published_source = self._trafilatura_date(doc.date, tree)
+        modified, modified_source = structured.modified()
+
+        stored, truncated = truncate_utf8(body, self.settings.max_body_bytes)
+        return ExtractedArticle(
+            canonical_url=canonical_url(doc.url, url),
+            title=title,
+            body=stored,
+            authors=split_authors(doc.author) or structured.authors(),
+            published=published,
+            published_source=published_source,
+            modified=modified,
+            modified_source=modified_source,
+            tags=_dedupe([*(doc.tags or []), *structured.tags(), *(doc.categories or [])]),
+            section=structured.section() or _first(doc.categories),
+            language=structured.language() or _lang_code(doc.language),
+            description=_clean(doc.description),
+            image=_http_url(doc.image, url),
+            word_count=words,
+            content_hash=content_hash(title, body),
+            body_truncated=truncated,
+        )
+
+    def _bare_extraction(self, tree: HtmlElement, url: str):
+        pruned = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=self.prune_xpaths)
+        unpruned = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        return _pick_extraction(pruned, unpruned)
+
+    @staticmethod
+    def _trafilatura_date(value: str, tree: HtmlElement) -> tuple[str | None, str | None]:
+        """htmldate's date, unless it is only a guess from a copyright year ("2024-01-01")."""
+        if value.endswith("-01-01"):
+            from htmldate import find_date
+
+            strict = find_date(tree, extensive_search=False, original_date=True)
+            if strict != value:
+                return None, None
+        return _iso(value), "trafilatura"
+
+
+# Pruning removes chrome: the pruned text should be (almost) a part of the unpruned text and
+# keep most of it. Otherwise it hit the article and trafilatura settled on something else.
+PRUNED_MIN_OVERLAP = 0.9
+PRUNED_MIN_SHARE = 0.5
+
+
+def _pick_extraction(pruned, unpruned):
+    if pruned is None or not (pruned.text or "").strip():
+        return unpruned
+    if unpruned is None or not (unpruned.text or "").strip():
+        return pruned
+    kept = Counter(_WORD.findall(pruned.text.lower()))
+    full = Counter(_WORD.findall(unpruned.text.lower()))
+    overlap = sum((kept & full).values()) / max(sum(kept.values()), 1)
+    share = sum(kept.values()) / max(sum(full.values()), 1)
+    if overlap < PRUNED_MIN_OVERLAP or share < PRUNED_MIN_SHARE:
+        log.debug("pruning hit the article (overlap %.2f, share %.2f): using the unpruned text", overlap, share)
+        return unpruned
+    return pruned
+
+
+# --------------------------------------------------------------------------------------------
+# Structured data read with lxml: JSON-LD and metas
+# --------------------------------------------------------------------------------------------
+
+class _StructuredData:
+    def __init__(self, tree: HtmlElement) -> None:
+        self.tree = tree
+        self.jsonld = list(_jsonld_objects(tree))
+        self.types = {t.lower() for obj in self.jsonld for t in _as_list(obj.get("@type")) if isinstance(t, str)}
+        self.articles = [
+            o for o in self.jsonld
+            if any(isinstance(t, str) and t.lower() in ARTICLE_TYPES for t in _as_list(o.get("@type")))
+        ]
+        self.og_type = (_first(tree.xpath("//meta[@property='og:type']/@content")) or "").strip().lower()
+        self.listing_detail = ""
+
+    # --- page type ---------------------------------------------------------------------------
+
+    def has_article_signal(self) -> bool:
+        return bool(
+            self.articles
+            or self.og_type in OG_ARTICLE_TYPES
+            or self.tree.xpath("//meta[@property='article:published_time']")
+        )
+
+    def teaser_count(self) -> int:
+        headings = len(self.tree.xpath(TEASER_XPATH))
+        articles = len(self.tree.xpath("//article"))
+        return max(headings, articles)
+
+    def is_listing(self) -> bool:
+        """A section, tag, search or home page: the page says so and is full of teasers."""
+        if self.has_article_signal():
+            return False
+        listing_types = self.types & LISTING_TYPES - {"website"}
+        teasers = self.teaser_count()
+        if listing_types and teasers >= MIN_TEASERS_FOR_LISTING:
+            self.listing_detail = f"listing page (JSON-LD {sorted(listing_types)[0]}, {teasers} teasers)"
+            return True
+        if self.og_type == "website" and teasers >= MIN_TEASERS_FOR_LISTING:
+            self.listing_detail = f"listing page (og:type website, {teasers} teasers)"
+            return True
+        return False
+
+    def looks_like_teasers(self, paragraphs: list[str], pagetype: str | None) -> bool:
+        """No page type at all, many teasers, and no paragraph of article prose."""
+        if self.has_article_signal():
+            return False
+        teasers = self.teaser_count()
+        longest = max(len(p.split()) for p in paragraphs)
+        if teasers >= MIN_TEASERS_FOR_LISTING and longest < LISTING_MAX_PARAGRAPH_WORDS:
+            self.listing_detail = f"listing page ({teasers} teasers, longest paragraph {longest} words)"
+            return True
+        return False
+
+    # --- fields ------------------------------------------------------------------------------
+
+    def _article_values(self, key: str) -> Iterator[Any]:
+        for obj in self.articles or self.jsonld:
+            if key in obj:
+                yield obj[key]
+
+    @property
+    def headline(self) -> str | None:
+        for value in self._article_values("headline"):
+            if isinstance(value, str) and value.strip():
+                return _clean(value)
+        return None
+
+    def _date(self, jsonld_key: str, metas, times) -> tuple[str | None, str | None]:
+        for value in self._article_values(jsonld_key):
+            for v in _as_list(value):
+                if isinstance(v, str) and (iso := _iso(v)):
+                    return iso, "json-ld"
+        for xpath, source in (*metas, *times):
+            for v in self.tree.xpath(xpath):
+                if iso := _iso(str(v)):
+                    return iso, source
+        return None, None
+
+    def published(self) -> tuple[str | None, str | None]:
+        return self._date("datePublished", PUBLISHED_META, PUBLISHED_TIME)
+
+    def modified(self) -> tuple[str | None, str | None]:
+        return self._date("dateModified", MODIFIED_META, MODIFIED_TIME)
+
+    def tags(self) -> list[str]:
+        tags = [str(t) for t in self.tree.xpath("//meta[@property='article:tag']/@content")]
+        for value in self._article_values("keywords"):
+            for v in _as_list(value):
+                if isinstance(v, str):
+                    tags.extend(v.split(",") if "," in v else [v])
+        return [t.strip() for t in tags if t.strip()]
+
+    def section(self) -> str | None:
+        meta = _first(self.tree.xpath("//meta[@property='article:section']/@content"))
+        if meta and meta.strip():
+            return meta.strip()
+        for value in self._article_values("articleSection"):
+            for v in _as_list(value):
+                if isinstance(v, str) and v.strip():
+                    return v.strip()
+        return None
+
+    def authors(self) -> list[str]:
+        names = []
+        for value in self._article_values("author"):
+            for v in _as_list(value):
+                name = v.get("name") if isinstance(v, dict) else v
+                if isinstance(name, str):
+                    names.append(name)
+        return split_authors("; ".join(names))
+
+    def language(self) -> str | None:
+        candidates = [
+            *self.tree.xpath("/html/@lang"),
+            *self.tree.xpath("/html/@xml:lang", namespaces={"xml": "http://www.w3.org/XML/1998/namespace"}),
+            *self.tree.xpath("//meta[translate(@http-equiv, 'CONTENT-LAGU', 'content-lagu')='content-language']/@content"),
+            *self.tree.xpath("//meta[@property='og:locale']/@content"),
+            *[v for v in self._article_values("inLanguage") if isinstance(v, str)],
+        ]
+        for value in candidates:
+            if code := _lang_code(str(value)):
+                return code
+        return None
+
+
+def _jsonld_objects(tree: HtmlElement) -> Iterator[dict]:
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text_content() or "", strict=False)
+        except ValueError:
+            continue
+        yield from _walk_jsonld(data)
+
+
+def _walk_jsonld(data: Any, depth: int = 0) -> Iterator[dict]:
+    if depth > 4:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk_jsonld(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _walk_jsonld(data["@graph"], depth + 1)
+        if isinstance(data.get("mainEntity"), (dict, list)):
+            yield from _walk_jsonld(data["mainEntity"], depth + 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Small pure helpers (unit-testable)
+# --------------------------------------------------------------------------------------------
+
+def clean_paragraphs(text: str, title: str | None = None) -> list[str]:
+    """trafilatura's text -> paragraphs, without empty lines, known boilerplate lines, photo
+    credits (short lines with a ©) and a leading repetition of the headline."""
+    paragraphs = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if not line or _BOILERPLATE_RE.fullmatch(line):
+            continue
+        if "©" in line and len(line.split()) <= CREDIT_MAX_WORDS:
+            continue
+        paragraphs.append(line)
+    if title and paragraphs and paragraphs[0].casefold() == " ".join(title.split()).casefold():
+        paragraphs.pop(0)
+    return paragraphs
+
+
+def split_authors(value: str | None) -> list[str]:
+    """trafilatura's "A; B" (or "By A and B") -> ["A", "B"]."""
+    if not value:
+        return []
+    names = []
+    for part in re.split(r";|\s+and\s+|\s*&\s*", value):
+        part = _BYLINE_PREFIX.sub("", part).strip(" ,")
+        if part:
+            names.append(part)
+    return _dedupe(names)
+
+
+def truncate_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
+    """Cut text to at most max_bytes of UTF-8, never inside a character."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text, False
+    return data[:max_bytes].decode("utf-8", errors="ignore"), True
+
+
+def content_hash(title: str, body: str) -> str:
+    normalised = unicodedata.normalize("NFC", f"{title}\n{body}").casefold()
+    normalised = " ".join(normalised.split())
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def canonical_url(candidate: str | None, url: str) -> str:
+    """The page's canonical URL when it is a plausible http(s) URL, else the fetched URL."""
+    resolved = _http_url(candidate, url)
+    if not resolved:
+        return url
+    # A canonical pointing at the home page (a common CMS bug) would merge every article.
+    if urlsplit(resolved).path in ("", "/") and urlsplit(url).path not in ("", "/"):
+        return url
+    return resolved
+
+
+def _http_url(candidate: str | None, base: str) -> str | None:
+    if not candidate or not candidate.strip():
+        return None
+    resolved = urljoin(base, candidate.strip())
+    parts = urlsplit(resolved)
+    return resolved if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _iso(value: str) -> str | None:
+    """A date string from a page -> ISO 8601 (date or date-time), or None."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed: date | datetime = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)  # RFC 2822, seen in some feeds-turned-metas
+        except (TypeError, ValueError, IndexError):
+            return None
+    if isinstance(parsed, datetime) and not (parsed.hour or parsed.minute or parsed.second) and len(value) == 10:
+        return parsed.date().isoformat()
+    return parsed.isoformat()
+
+
+def _lang_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = _LANG.match(value.strip())
+    return match.group(1).lower() if match else None
+
+
+def _clean(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    seen, out = set(), []
+    for v in values:
+        v = " ".join(str(v).split())
+        if v and v.casefold() not in seen:
+            seen.add(v.casefold())
+            out.append(v)
+    return out
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _first(values: Iterable[Any] | None) -> Any:
+    for v in values or ():
+        return v
+    return None
