@@ -62,9 +62,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from archive.commands import index
+    from archive.commands import es, index
 
     cli.add_command(index.index)
+    cli.add_command(es.es)
 
 
 _register()

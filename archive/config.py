@@ -365,3 +365,26 @@ def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> Non
 def _positive(value: float, key: str) -> None:
     if value <= 0:
         raise ConfigError(f"{key}: must be greater than 0, got {value}")
+
+
+SECRET_FIELDS = ("username", "password", "api_key", "ca_certs")
+
+
+def settings_to_dict(settings: Settings) -> dict:
+    """The settings as a settings.toml-shaped dict, for a child process. Credentials are left
+    out: the child takes them from its environment, like the parent did."""
+    from dataclasses import asdict
+
+    raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site"):
+        raw[section] = asdict(getattr(settings, section))
+    for key in SECRET_FIELDS:
+        raw["elasticsearch"].pop(key)
+    raw["sites"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()} for s in settings.sites]
+    return raw
+
+
+def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Only the credential variables: what a child needs beyond the settings it is given."""
+    names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS")
+    return {k: env[k] for k in names if env.get(k)}

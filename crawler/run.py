@@ -1,0 +1,38 @@
+"""The crawl child process: `python -m crawler.run SETTINGS_JSON SUMMARY_DIR [SITE ...]`.
+
+Scrapy's Twisted reactor cannot be restarted in one process, so every crawl is a process of
+its own, started by `archive crawl` or the scheduler (crawler/runner.py). It writes one
+summary JSON per site into SUMMARY_DIR; its exit code is 0 when every spider finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from archive.config import credentials_env, settings_from_dict
+
+
+def main(argv: list[str]) -> int:
+    settings_json, summary_dir, *site_names = argv
+    with open(settings_json, encoding="utf-8") as f:
+        raw = json.load(f)
+    # The parent already applied environment overrides; only credentials come from the env.
+    settings = settings_from_dict(raw, env=credentials_env(os.environ))
+    sites = settings.select_sites(site_names)
+
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.settings import scrapy_settings
+    from crawler.spiders.news import NewsSpider
+
+    process = CrawlerProcess(scrapy_settings(settings, summary_dir), install_root_handler=True)
+    for site in sites:
+        process.crawl(NewsSpider, site=site, app_settings=settings)
+    process.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

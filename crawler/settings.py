@@ -1,0 +1,53 @@
+"""The bridge from the archive's typed settings to Scrapy's settings."""
+
+from __future__ import annotations
+
+from archive.config import Settings
+
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
+    crawl = settings.crawl
+    return {
+        "BOT_NAME": "newsroom-archive",
+        "SPIDER_MODULES": ["crawler.spiders"],
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "CONCURRENT_REQUESTS": max(16, crawl.concurrent_requests_per_host * 4),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_host,
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+        "AUTOTHROTTLE_MAX_DELAY": 30.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrent_requests_per_host),
+        "DOWNLOAD_TIMEOUT": crawl.download_timeout,
+        "DOWNLOAD_MAXSIZE": crawl.max_response_bytes,
+        "DOWNLOAD_WARNSIZE": crawl.max_response_bytes // 2,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": crawl.retry_times,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        "ARCHIVE_RETRY_BACKOFF_BASE": crawl.retry_backoff_base,
+        "ARCHIVE_RETRY_BACKOFF_MAX": crawl.retry_backoff_max,
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.BackoffRetryMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"crawler.pipelines.ArchivePipeline": 300},
+        "EXTENSIONS": {
+            "scrapy.extensions.logstats.LogStats": None,
+            "scrapy.extensions.telnet.TelnetConsole": None,
+            "crawler.progress.CrawlProgress": 500,
+        },
+        "CLOSESPIDER_TIMEOUT": crawl.time_limit,
+        "DEPTH_LIMIT": 0,  # the spider bounds depth itself and counts what it leaves out
+        "COOKIES_ENABLED": False,
+        "STATS_DUMP": False,
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        "ARCHIVE_SETTINGS": settings,
+        "ARCHIVE_PROGRESS_INTERVAL": crawl.progress_interval,
+        "ARCHIVE_SUMMARY_DIR": summary_dir,
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+    }

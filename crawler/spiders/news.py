@@ -1,0 +1,255 @@
+"""The one generic news spider. A site is a [[sites]] entry in settings.toml, not code.
+
+Discovery: robots.txt Sitemap lines, sitemaps (indexes, news sitemaps), feeds, and section
+pages with pagination (depth-bounded, so endless calendars end). Every page that does not
+become an article is counted under a named reason in the stats (`rejected/<reason>`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from archive.config import Settings, SiteSettings
+from crawler import discovery
+from crawler.extraction import ArticleExtractor
+from crawler.items import ArticleItem
+from crawler.rejections import Rejected, Reason
+from crawler.urls import canonicalize, document_id, host_of, in_domains
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(self, site: SiteSettings, app_settings: Settings, *args, **kwargs):
+        super().__init__(name=site.name, *args, **kwargs)
+        self.site = site
+        self.app_settings = app_settings
+        self.allowed_domains = list(site.allowed_domains)
+        self.extractor = ArticleExtractor(app_settings.extraction)
+        self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
+        self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
+        self.scheduled = 0
+        self.offsite_seen: set[str] = set()
+        self._limit_logged = False
+
+    # -- counters ---------------------------------------------------------------------------
+
+    def reject(self, reason: str, url: str, detail: str = "") -> None:
+        self.crawler.stats.inc_value(f"rejected/{reason}")
+        logger.debug("rejected %s (%s) %s", url, reason, detail)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(key, n)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _request(self, url: str, callback, depth: int, **meta) -> scrapy.Request | None:
+        """Every request goes through here: scope, page budget and the error handler."""
+        if not url.startswith(("http://", "https://")):
+            return None
+        if not in_domains(url, self.site.allowed_domains):
+            if url not in self.offsite_seen:
+                self.offsite_seen.add(url)
+                self.reject(Reason.OFFSITE, url)
+            return None
+        if self.scheduled >= self.site.max_pages:
+            if not self._limit_logged:
+                logger.warning("%s: page budget of %d reached; the rest waits for the next run", self.site.name, self.site.max_pages)
+                self._limit_logged = True
+            self.count("limits/max_pages_reached")
+            return None
+        self.scheduled += 1
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_error, cb_kwargs={"depth": depth}, meta={"depth": depth, **meta}
+        )
+
+    async def start(self):
+        for request in self.start_requests_list():
+            if request is not None:
+                yield request
+
+    def start_requests_list(self) -> list[scrapy.Request | None]:
+        site = self.site
+        requests = [self._request(u, self.parse_sitemap, 0) for u in site.sitemaps]
+        requests += [self._request(u, self.parse_feed, 0) for u in site.feeds]
+        if site.robots_sitemaps:
+            roots = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in site.start_urls + site.feeds})
+            requests += [self._request(f"{root}/robots.txt", self.parse_robots, 0) for root in roots]
+        requests += [self._request(u, self.parse_page, 0) for u in site.start_urls]
+        return requests
+
+    def follow(self, url: str, depth: int, **meta) -> scrapy.Request | None:
+        """An article, a listing page worth following, or nothing."""
+        url = canonicalize(url)
+        if self.site.is_article_url(url):
+            if url in self.archived:
+                return None
+            return self._request(url, self.parse_article, depth, **meta)
+        if self.site.may_follow(url):
+            if depth > self.site.max_depth:
+                self.reject(Reason.TOO_DEEP, url)
+                return None
+            return self._request(url, self.parse_page, depth, **meta)
+        if not in_domains(url, self.site.allowed_domains) and url not in self.offsite_seen:
+            self.offsite_seen.add(url)
+            self.reject(Reason.OFFSITE, url)
+        return None
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def parse_robots(self, response, depth: int):
+        for sitemap_url in discovery.robots_sitemaps(response.body, response.url):
+            yield self._request(sitemap_url, self.parse_sitemap, depth)
+
+    def parse_sitemap(self, response, depth: int):
+        sitemap = discovery.parse_sitemap(response.body)
+        if sitemap is None:
+            self.count("discovery/invalid_sitemaps")
+            logger.warning("not a sitemap: %s", response.url)
+            return
+        self.count("discovery/sitemap_urls", len(sitemap.entries))
+        for entry in sitemap.entries:
+            if sitemap.is_index:
+                yield self._request(urljoin(response.url, entry.url), self.parse_sitemap, depth)
+            elif self._recent_enough(entry.lastmod, entry.url):
+                yield self.follow(urljoin(response.url, entry.url), depth + 1, lastmod=entry.lastmod)
+
+    def parse_feed(self, response, depth: int):
+        entries = discovery.parse_feed(response.body)
+        if entries is None:
+            self.count("discovery/invalid_feeds")
+            logger.warning("not a feed: %s", response.url)
+            return
+        self.count("discovery/feed_urls", len(entries))
+        for entry in entries:
+            yield self.follow(urljoin(response.url, entry.url), depth + 1)
+
+    def parse_page(self, response, depth: int):
+        """A home or section page: follow its article links and its pagination."""
+        if not self._is_html(response):
+            return
+        if self.site.is_article_url(canonicalize(response.url)):
+            yield from self.parse_article(response, depth)
+            return
+        self.count("pages/listing")
+        for link in self.link_extractor.extract_links(response):
+            yield self.follow(link.url, depth + 1)
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def parse_article(self, response, depth: int):
+        if not self._is_html(response):
+            return
+        try:
+            article = self.extractor.extract(response.body, response.url)
+        except Rejected as rejected:
+            self.reject(rejected.reason, response.url, rejected.detail)
+            return
+        canonical = canonicalize(self._canonical_url(article.canonical_url, response.url))
+        if canonical in self.archived:
+            self.reject(Reason.DUPLICATE, response.url, f"same article as {canonical}")
+            return
+        if self.site.max_age_days and article.published and self._too_old(article.published):
+            self.reject(Reason.TOO_OLD, response.url, article.published)
+            return
+        self.archived.add(canonical)
+        self.count("articles/extracted")
+        document = article.to_document()
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        requested = canonicalize(response.request.url) if response.request else canonical
+        document.update(
+            url=canonical,
+            url_variants=sorted({canonical, canonicalize(response.url), requested}),
+            site=self.site.name,
+            hostname=host_of(canonical),
+            crawled_at=now,
+        )
+        yield ArticleItem(
+            doc_id=document_id(canonical),
+            document=document,
+            fetch={
+                "status": response.status,
+                "etag": _header(response, b"ETag"),
+                "last_modified": _header(response, b"Last-Modified"),
+                "fetched_url": response.url,
+            },
+        )
+        # Related links inside articles lead to more articles; listings stay depth-bounded.
+        for link in self.link_extractor.extract_links(response):
+            url = canonicalize(link.url)
+            if self.site.is_article_url(url) and depth < self.site.max_depth + 2:
+                yield self.follow(url, depth + 1)
+
+    def _canonical_url(self, declared: str | None, fetched: str) -> str:
+        """The page's canonical link wins, unless it points off the configured site."""
+        if declared and declared.startswith(("http://", "https://")) and in_domains(declared, self.site.allowed_domains):
+            return declared
+        return fetched
+
+    # -- filters ----------------------------------------------------------------------------
+
+    def _is_html(self, response) -> bool:
+        content_type = (response.headers.get(b"Content-Type") or b"").split(b";")[0].strip().lower()
+        if content_type and content_type not in HTML_TYPES:
+            self.reject(Reason.NON_HTML, response.url, content_type.decode("latin-1"))
+            return False
+        if not isinstance(response, scrapy.http.TextResponse):
+            self.reject(Reason.NON_HTML, response.url, "binary body")
+            return False
+        return True
+
+    def _recent_enough(self, lastmod: str | None, url: str) -> bool:
+        if not self.site.max_age_days or not lastmod:
+            return True
+        if self._too_old(lastmod):
+            self.reject(Reason.TOO_OLD, url, lastmod)
+            return False
+        return True
+
+    def _too_old(self, iso_date: str) -> bool:
+        try:
+            when = datetime.fromisoformat(iso_date.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when < datetime.now(timezone.utc) - timedelta(days=self.site.max_age_days)
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def on_error(self, failure):
+        request = failure.request
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self.count(f"http_errors/{status}")
+            self.reject(Reason.HTTP_ERROR, request.url, f"HTTP {status}")
+            logger.info("HTTP %s for %s", status, request.url)
+        elif failure.check(IgnoreRequest):
+            message = str(failure.value).lower()
+            if "robots" in message:
+                self.reject(Reason.ROBOTS, request.url)
+            elif "offsite" in message:
+                self.reject(Reason.OFFSITE, request.url)
+            else:
+                self.count("requests/ignored")
+        elif failure.check(DownloadCancelledError):
+            self.reject(Reason.TOO_LARGE, request.url, str(failure.value))
+        else:
+            self.reject(Reason.NETWORK_ERROR, request.url, repr(failure.value))
+            logger.warning("could not fetch %s: %s", request.url, failure.value)
+
+
+def _header(response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

@@ -1,0 +1,98 @@
+"""The record of every crawl run, in the crawl-runs index (one document per site and run).
+
+If Elasticsearch is down when a run ends, the record waits in a local file and is sent with
+the next record, so the run history has no holes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from archive.config import Settings
+from search.client import make_client
+from search.indices import RUNS_DEFINITION, ensure_index
+
+logger = logging.getLogger(__name__)
+
+
+def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict]:
+    run_id = run_id or uuid.uuid4().hex[:12]
+    docs = []
+    # A run that died before any summary still gets a record for each site it was to crawl.
+    summaries = {name: outcome.sites.get(name, {}) for name in outcome.requested_sites or outcome.sites}
+    for site, summary in sorted(summaries.items()):
+        docs.append(
+            {
+                "run_id": run_id,
+                "site": site,
+                "trigger": trigger,
+                "started": outcome.started.isoformat(timespec="seconds"),
+                "ended": outcome.ended.isoformat(timespec="seconds"),
+                "duration_seconds": round(outcome.duration_seconds, 2),
+                "status": outcome.status,
+                "exit_code": outcome.exit_code,
+                "pages_fetched": summary.get("pages_fetched", 0),
+                "requests": summary.get("requests", 0),
+                "not_modified": summary.get("not_modified", 0),
+                "articles_new": summary.get("articles_new", 0),
+                "articles_updated": summary.get("articles_updated", 0),
+                "articles_unchanged": summary.get("articles_unchanged", 0),
+                "articles_spooled": summary.get("articles_spooled", 0),
+                "rejected_total": summary.get("rejected_total", 0),
+                "rejections": summary.get("rejections", {}),
+                "errors": ([outcome.error] if outcome.error else []) + summary.get("errors", []),
+                "error_count": (1 if outcome.error else 0) + summary.get("index_errors", 0),
+            }
+        )
+    return docs
+
+
+def record_outcome(settings: Settings, outcome, trigger: str) -> list[dict]:
+    """Store the run's records (one per site); kept locally if Elasticsearch is down."""
+    docs = run_documents(outcome, trigger)
+    pending = _pending_file(settings)
+    backlog = _read_backlog(pending)
+    try:
+        client = make_client(settings.elasticsearch)
+        ensure_index(client, settings.elasticsearch.runs_index, RUNS_DEFINITION)
+        for doc in backlog + docs:
+            client.index(index=settings.elasticsearch.runs_index, id=f"{doc['run_id']}-{doc['site']}", document=doc, refresh="wait_for")
+        pending.unlink(missing_ok=True)
+    except (TransportError, ApiError) as exc:
+        logger.error("could not record the run in Elasticsearch (%s); kept in %s", exc, pending)
+        pending.parent.mkdir(parents=True, exist_ok=True)
+        with pending.open("a", encoding="utf-8") as out:
+            for doc in docs:
+                out.write(json.dumps(doc) + "\n")
+    return docs
+
+
+def list_runs(client: Elasticsearch, index: str, site: str | None = None, size: int = 20) -> list[dict]:
+    query = {"term": {"site": site}} if site else {"match_all": {}}
+    try:
+        response = client.search(index=index, query=query, sort=[{"started": "desc"}], size=size)
+    except NotFoundError:
+        return []
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def _pending_file(settings: Settings) -> Path:
+    return settings.data_dir / "runs-pending.ndjson"
+
+
+def _read_backlog(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            docs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return docs

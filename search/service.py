@@ -1,0 +1,78 @@
+"""The Python search API: what the CLI, the HTTP API and the tests call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Iterator
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from crawler.urls import canonicalize, document_id
+from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
+
+MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def search(client: Elasticsearch, alias: str, request: SearchRequest, page: int = 1) -> SearchResponse:
+    """One page of hits. Pages beyond the 10,000th hit are reached with search_after."""
+    if page < 1:
+        raise ValueError("page numbers start at 1")
+    offset = (page - 1) * request.size
+    if offset + request.size <= MAX_WINDOW:
+        body = build_search_body(request)
+        body["from"] = offset
+        return parse_response(client.search(index=alias, body=body))
+    # Walk to the page with search_after, in large steps without highlights or facets.
+    walker = replace(request, size=1000, facets=False, highlight=False, fields=("url",))
+    after = None
+    skipped = 0
+    while skipped < offset:
+        step = min(1000, offset - skipped)
+        body = build_search_body(replace(walker, size=step, search_after=after))
+        response = parse_response(client.search(index=alias, body=body))
+        if not response.hits:
+            return SearchResponse(total=response.total, hits=[], sites=[], months=[], next_search_after=None)
+        skipped += len(response.hits)
+        after = tuple(response.next_search_after)
+    return parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
+
+
+def iterate(client: Elasticsearch, alias: str, request: SearchRequest, limit: int | None = None) -> Iterator[Hit]:
+    """Every hit in order (for exports), however many, with search_after."""
+    request = replace(request, size=min(500, limit or 500), facets=False)
+    yielded = 0
+    after = None
+    while True:
+        response = parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
+        for hit in response.hits:
+            yield hit
+            yielded += 1
+            if limit is not None and yielded >= limit:
+                return
+        if len(response.hits) < request.size:
+            return
+        after = tuple(response.next_search_after)
+
+
+def get_article(client: Elasticsearch, alias: str, url_or_id: str) -> dict | None:
+    """An article by its id, its canonical URL, or any URL it was reached under."""
+    candidates = []
+    if _HEX_ID.match(url_or_id):
+        candidates.append(url_or_id)
+    if url_or_id.startswith(("http://", "https://")):
+        candidates.append(document_id(canonicalize(url_or_id)))
+    for doc_id in candidates:
+        try:
+            doc = client.get(index=alias, id=doc_id)
+            return {"id": doc["_id"], **doc["_source"]}
+        except NotFoundError:
+            continue
+    if url_or_id.startswith(("http://", "https://")):
+        response = client.search(
+            index=alias, query={"terms": {"url_variants": [url_or_id, canonicalize(url_or_id)]}}, size=1
+        )
+        for hit in response["hits"]["hits"]:
+            return {"id": hit["_id"], **hit["_source"]}
+    return None

@@ -1,0 +1,126 @@
+"""Writes articles through the alias, in bulk, idempotently.
+
+Document id = hash of the canonical URL, so a re-crawl overwrites rather than duplicates.
+Before writing, the stored content hashes are fetched: an unchanged article costs no write,
+a changed one keeps its first-seen date and its previous text goes to the versions index.
+Per-document errors are counted and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from elasticsearch import Elasticsearch, helpers
+
+from archive.config import ElasticsearchSettings
+
+logger = logging.getLogger(__name__)
+
+# What an earlier capture keeps of itself in the versions index.
+VERSION_FIELDS = ("url", "site", "title", "authors", "published", "modified", "body", "content_hash", "crawled_at", "warc_file", "warc_offset")
+
+
+@dataclass
+class WriteResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)
+    updated_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: "WriteResult") -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.errors.extend(other.errors[:20])
+        self.new_ids.extend(other.new_ids)
+        self.updated_ids.extend(other.updated_ids)
+
+
+class ArticleWriter:
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings):
+        self.client = client
+        self.alias = settings.articles_alias
+        self.versions_alias = settings.versions_alias
+        self.chunk_size = settings.bulk_size
+
+    def write(self, documents: dict[str, dict]) -> WriteResult:
+        """documents: doc id -> document. Raises only when Elasticsearch cannot be reached."""
+        result = WriteResult()
+        if not documents:
+            return result
+        stored = self._stored(list(documents))
+        actions = []
+        outcome: dict[str, str] = {}
+        for doc_id, document in documents.items():
+            previous = stored.get(doc_id)
+            if previous is None:
+                outcome[doc_id] = "new"
+                document = {**document, "first_seen": document.get("crawled_at"), "edited": False, "version_count": 1}
+            elif previous.get("content_hash") == document.get("content_hash"):
+                result.unchanged += 1
+                continue
+            else:
+                outcome[doc_id] = "updated"
+                actions.append(self._version_action(doc_id, previous))
+                document = {
+                    **document,
+                    "first_seen": previous.get("first_seen") or previous.get("crawled_at"),
+                    "edited": True,
+                    "version_count": int(previous.get("version_count") or 1) + 1,
+                }
+            actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": document})
+
+        for ok, item in helpers.streaming_bulk(
+            self.client,
+            actions,
+            chunk_size=self.chunk_size,
+            max_retries=3,  # 429 from a busy node: back off and resend
+            initial_backoff=1,
+            raise_on_error=False,
+            raise_on_exception=True,
+        ):
+            info = next(iter(item.values()))
+            doc_id = info.get("_id", "")
+            if info.get("_index", "").startswith(self.versions_alias):
+                if not ok:
+                    logger.error("could not keep the earlier version of %s: %s", doc_id, info.get("error"))
+                continue
+            if ok:
+                kind = outcome.get(doc_id, "new")
+                if kind == "new":
+                    result.new += 1
+                    result.new_ids.append(doc_id)
+                else:
+                    result.updated += 1
+                    result.updated_ids.append(doc_id)
+            else:
+                result.failed += 1
+                error = info.get("error", {})
+                message = f"{doc_id}: {error.get('type', 'error')}: {error.get('reason', error)}"
+                result.errors.append(message)
+                logger.error("Elasticsearch rejected %s", message)
+        return result
+
+    def _stored(self, ids: list[str]) -> dict[str, dict]:
+        stored = {}
+        response = self.client.mget(index=self.alias, ids=ids, source_excludes=["url_variants"])
+        for doc in response["docs"]:
+            if doc.get("found"):
+                stored[doc["_id"]] = doc["_source"]
+        return stored
+
+    def _version_action(self, doc_id: str, previous: dict) -> dict:
+        captured = previous.get("crawled_at")
+        version = {k: previous.get(k) for k in VERSION_FIELDS if previous.get(k) is not None}
+        version.update(article_id=doc_id, captured_at=captured)
+        return {
+            "_op_type": "index",
+            "_index": self.versions_alias,
+            "_id": f"{doc_id}-{previous.get('content_hash', '')[:16]}",
+            "_source": version,
+        }

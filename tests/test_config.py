@@ -1,0 +1,75 @@
+"""settings.toml is read once into typed objects; a bad value fails fast, naming its key."""
+
+from pathlib import Path
+
+import pytest
+
+from archive.config import ConfigError, load_settings, settings_from_dict, settings_to_dict
+
+PROJECT = Path(__file__).resolve().parent.parent
+SITE = {"name": "daily", "start_urls": ["https://daily.example/"], "article_allow": [r"/\d{4}/"]}
+
+
+def test_the_shipped_settings_file_loads():
+    settings = load_settings(PROJECT / "settings.toml", env={})
+    demo = settings.site("demo")
+    assert demo.allowed_domains == ("127.0.0.1",)
+    assert demo.is_article_url("http://127.0.0.1:8701/2025/03/14/harbour-closure")
+    assert not demo.is_article_url("http://127.0.0.1:8701/section/world")
+    assert settings.data_dir == PROJECT / "var"
+    assert settings.elasticsearch.url == "http://127.0.0.1:9200"
+
+
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"crawl": {"max_response_bytes": "big"}}, "crawl.max_response_bytes"),
+        ({"crawl": {"obey_robot": True}}, "crawl.obey_robot"),
+        ({"schedule": {"cron": "every night"}}, "schedule.cron"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "schedule.timezone"),
+        ({"sites": [SITE, {**SITE, "article_allow": ["(unclosed"]}]}, "sites[1].article_allow[0]"),
+        ({"sites": [{**SITE, "start_urls": ["ftp://daily.example/"]}]}, "sites[0].start_urls[0]"),
+        ({"sites": [{k: v for k, v in SITE.items() if k != "name"}]}, "sites[0].name"),
+        ({"sites": [SITE, SITE]}, "duplicate site"),
+        ({"elasticsearch": {"url": "localhost:9200"}}, "elasticsearch.url"),
+        ({"local_node": {"heap": "lots"}}, "local_node.heap"),
+    ],
+)
+def test_bad_settings_name_the_key(raw, key):
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        settings_from_dict(raw, env={})
+
+
+def test_environment_overrides_what_containers_need():
+    env = {
+        "ELASTICSEARCH_URL": "https://es.internal:9243",
+        "ELASTICSEARCH_USERNAME": "archive",
+        "ELASTICSEARCH_PASSWORD": "s3cret",
+        "ARCHIVE_DATA_DIR": "/data",
+        "ARCHIVE_SCHEDULE_CRON": "30 1 * * *",
+    }
+    settings = settings_from_dict({"sites": [SITE]}, env=env)
+    assert settings.elasticsearch.url == "https://es.internal:9243"
+    assert settings.elasticsearch.username == "archive"
+    assert "s3cret" not in repr(settings)  # credentials never end up in logs
+    assert settings.data_dir == Path("/data")
+    assert settings.schedule.cron == "30 1 * * *"
+
+
+def test_a_site_stays_on_its_own_hosts_by_default():
+    settings = settings_from_dict({"sites": [SITE]}, env={})
+    assert settings.site("daily").allowed_domains == ("daily.example",)
+
+
+def test_settings_survive_the_trip_to_a_child_process_without_credentials():
+    env = {"ELASTICSEARCH_PASSWORD": "s3cret", "ELASTICSEARCH_USERNAME": "archive"}
+    settings = settings_from_dict({"sites": [SITE]}, env=env)
+    raw = settings_to_dict(settings)
+    assert "s3cret" not in str(raw)
+    again = settings_from_dict(raw, env=env)
+    assert again == settings
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path):
+    with pytest.raises(ConfigError, match="ARCHIVE_CONFIG"):
+        load_settings(tmp_path / "nope.toml", env={})
