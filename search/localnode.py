@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import hashlib
 import ipaddress
+import logging
 import os
 import pwd
 import re
@@ -378,9 +379,22 @@ def _health(settings: Settings, timeout: float = 2.0) -> str | None:
     from elasticsearch import ApiError, UnsupportedProductError
 
     try:
-        return _client(settings, timeout).cluster.health(timeout=f"{max(1, int(timeout))}s")["status"]
+        with _quiet_transport():
+            return _client(settings, timeout).cluster.health(timeout=f"{max(1, int(timeout))}s")["status"]
     except (TransportError, ApiError, UnsupportedProductError):
         return None
+
+
+@contextlib.contextmanager
+def _quiet_transport() -> Iterator[None]:
+    """While polling a node that is still starting, "connection refused" is expected, not a warning."""
+    pool_log = logging.getLogger("elastic_transport.node_pool")
+    before = pool_log.disabled
+    pool_log.disabled = True
+    try:
+        yield
+    finally:
+        pool_log.disabled = before
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -389,10 +403,13 @@ def _port_taken(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def _log_tail(paths: NodePaths, lines: int = LOG_TAIL_LINES) -> str:
-    """The end of the node's log (or of the launcher's output if the JVM never got to logging)."""
+def _log_tail(paths: NodePaths, since: float = 0.0, lines: int = LOG_TAIL_LINES) -> str:
+    """The end of the node's log, or of the launcher's output when the JVM died before logging
+    (the node log then still holds an earlier run, which would mislead)."""
     for log in (paths.log_file, paths.launcher_log):
         try:
+            if log.stat().st_mtime < since:
+                continue
             text = log.read_text(errors="replace").rstrip().splitlines()
         except OSError:
             continue
@@ -448,7 +465,7 @@ def _environment(settings: Settings, java_home: Path, paths: NodePaths) -> dict[
     }
 
 
-def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadline: float) -> None:
+def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadline: float, since: float) -> None:
     """bin/elasticsearch -d returns once the server is up, or fails; output goes to a file, since
     the daemon keeps inherited pipes open."""
     with open(paths.launcher_log, "wb") as out:
@@ -472,10 +489,10 @@ def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadlin
         _kill_group(proc.pid)
         raise NodeError(
             f"Elasticsearch did not start within {settings.local_node.start_timeout:.0f}s "
-            f"(local_node.start_timeout)\n{_log_tail(paths)}"
+            f"(local_node.start_timeout)\n{_log_tail(paths, since)}"
         ) from None
     if code != 0:
-        raise NodeError(f"Elasticsearch failed to start (exit code {code})\n{_log_tail(paths)}")
+        raise NodeError(f"Elasticsearch failed to start (exit code {code})\n{_log_tail(paths, since)}")
 
 
 def _kill_group(pgid: int) -> None:
@@ -483,17 +500,17 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float) -> str:
+def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float, since: float = 0.0) -> str:
     while time.monotonic() < deadline:
         health = _health(settings)
         if health in ("green", "yellow"):
             return health
         if _running_node(paths)[0] is None:
-            raise NodeError(f"Elasticsearch exited while starting\n{_log_tail(paths)}")
+            raise NodeError(f"Elasticsearch exited while starting\n{_log_tail(paths, since)}")
         time.sleep(0.5)
     raise NodeError(
         f"Elasticsearch started but its cluster was not yellow/green within "
-        f"{settings.local_node.start_timeout:.0f}s\n{_log_tail(paths)}"
+        f"{settings.local_node.start_timeout:.0f}s\n{_log_tail(paths, since)}"
     )
 
 
@@ -528,8 +545,9 @@ def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus
         java_home = _java_for_node(java_home, paths)
         say(f"starting Elasticsearch {settings.local_node.version} on {settings.elasticsearch.url} "
             f"(heap {settings.local_node.heap}, Java {_java_major(java_home) or '?'} from {java_home})")
-        _launch(settings, paths, java_home, user, deadline)
-        _wait_for_health(settings, paths, deadline)
+        since = time.time() - 1  # logs older than this are from an earlier run (1s: mtime granularity)
+        _launch(settings, paths, java_home, user, deadline, since)
+        _wait_for_health(settings, paths, deadline, since)
         proc, _ = _running_node(paths)
         status = _status(settings, paths, proc, f"started in {time.monotonic() - began:.1f}s")
         status.started = True
@@ -543,7 +561,7 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT) -> NodeStatus:
     proc, stale = _running_node(paths)
     if proc is None:
         other = " (an Elasticsearch not started by `archive es start` answers there)" if _health(settings) else ""
-        message = "; ".join(m for m in (stale, f"not running at {url}{other}; nothing to stop") if m)
+        message = "; ".join(m for m in (stale, f"not running{other}; nothing to stop") if m)
         return NodeStatus(url=url, running=False, node_dir=str(paths.node_dir), message=message)
     pid = proc.pid
     proc.terminate()
@@ -568,7 +586,7 @@ def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, m
     url = settings.elasticsearch.url
     health = _health(settings)
     result = NodeStatus(url=url, running=health is not None, managed=proc is not None, node_dir=str(paths.node_dir))
-    result.message = message or ("" if result.running else f"not running at {url}")
+    result.message = message
     if proc is not None:
         result.pid = proc.pid
         result.heap = settings.local_node.heap
