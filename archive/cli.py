@@ -62,11 +62,14 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from archive.commands import es, index
+    from archive.commands import crawl, es, index, search, serve
 
-    cli.add_command(index.index)
     cli.add_command(es.es)
-
+    cli.add_command(index.index)
+    cli.add_command(crawl.crawl)
+    cli.add_command(search.search_command)
+    cli.add_command(search.show)
+    cli.add_command(serve.serve)
 
 _register()
 
