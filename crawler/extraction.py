@@ -129,6 +129,8 @@ MODIFIED_TIME: tuple[tuple[str, str], ...] = (
     ("//time[contains(@class, 'updated') or contains(@class, 'modified')]/@datetime", "time-element"),
 )
 
+BYLINE_SEARCH_PARAGRAPHS = 3
+BYLINE_MAX_WORDS = 16
 _BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
@@ -249,6 +251,10 @@ class ArticleExtractor:
         if structured.looks_like_teasers(paragraphs, doc.pagetype):
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
+        authors = split_authors(doc.author) or structured.authors()
+        paragraphs = drop_byline(paragraphs, authors)
+        if not paragraphs:
+            raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = len(body.split())
         if words < self.settings.min_words:
@@ -268,7 +274,7 @@ class ArticleExtractor:
             canonical_url=canonical_url(doc.url, url),
             title=title,
             body=stored,
-            authors=split_authors(doc.author) or structured.authors(),
+            authors=authors,
             published=published,
             published_source=published_source,
             modified=modified,
@@ -488,6 +494,19 @@ def clean_paragraphs(text: str, title: str | None = None) -> list[str]:
         paragraphs.append(line)
     if title and paragraphs and paragraphs[0].casefold() == " ".join(title.split()).casefold():
         paragraphs.pop(0)
+    return paragraphs
+
+
+def drop_byline(paragraphs: list[str], authors: list[str]) -> list[str]:
+    """Drop a "By Jane Doe" line among the first paragraphs: it is in ``authors`` already."""
+    names = [a.casefold() for a in authors]
+    for i, line in enumerate(paragraphs[:BYLINE_SEARCH_PARAGRAPHS]):
+        if (
+            len(line.split()) <= BYLINE_MAX_WORDS
+            and _BYLINE_PREFIX.match(line)
+            and any(name in line.casefold() for name in names)
+        ):
+            return paragraphs[:i] + paragraphs[i + 1 :]
     return paragraphs
 
 
