@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import statistics
 import sys
 import time
@@ -26,8 +27,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
-
-import re  # noqa: E402
 
 import trafilatura  # noqa: E402
 
@@ -105,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="benchmark folder with ground-truth.json and html/ (default: ../shared/extraction-bench)")
     parser.add_argument("--ngram", type=int, default=4, help="shingle size in tokens (default 4; 1 = bag of tokens)")
     parser.add_argument("--only", help="only pages whose id starts with this")
-    parser.add_argument("--recall", action="store_true", help="ours with favor_precision=false (for tuning)")
+    parser.add_argument("--balanced", action="store_true",
+                        help="ours with favor_precision=false, trafilatura's balanced mode (for tuning)")
     parser.add_argument("--show", action="store_true", help="print our body of each page (use with --only)")
     args = parser.parse_args(argv)
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if not pages:
         parser.error("no pages selected")
 
-    settings = ExtractionSettings(favor_precision=not args.recall)
+    settings = ExtractionSettings(favor_precision=not args.balanced)
     extractor = ArticleExtractor(settings)
     ours: list[Score] = []
     plain: list[Score] = []
