@@ -376,7 +376,7 @@ def build() -> list[dict]:
     run_columns = ["site", "status", "trigger", "duration_seconds", "pages_fetched", "articles_new", "articles_updated", "rejected_total", "error_count"]
     objects.append(
         saved_search(
-            "newsroom-crawl-runs",
+            "newsroom-all-crawl-runs",
             "Crawl runs",
             RUNS_VIEW,
             run_columns,
@@ -450,7 +450,7 @@ def build() -> list[dict]:
                 ("lens", "newsroom-articles-per-run", (24, 0, 24, 15)),
                 ("lens", "newsroom-rejections-by-reason", (0, 15, 48, 15)),
                 ("search", "newsroom-failed-crawl-runs", (0, 30, 48, 15)),
-                ("search", "newsroom-crawl-runs", (0, 45, 48, 18)),
+                ("search", "newsroom-all-crawl-runs", (0, 45, 48, 18)),
             ],
             "now-30d",
         )
