@@ -1,0 +1,170 @@
+"""`archive runs` and `archive status`: the record of crawl runs (crawl-runs index) and, per
+site, the last run and the next scheduled one."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from rich.console import Console
+from rich.table import Table
+
+from archive.scheduling import schedule as sched
+from archive.scheduling.locks import running_crawl
+from search.client import make_client
+from search.runs import list_runs
+
+STATUS_STYLE = {"ok": "green", "failed": "red", "timed-out": "yellow", "interrupted": "yellow"}
+
+
+def _fetch(settings, site: str | None, limit: int) -> list[dict]:
+    es = settings.elasticsearch
+    try:
+        return list_runs(make_client(es), es.runs_index, site=site, size=limit)
+    except (TransportError, ApiError) as exc:
+        raise click.ClickException(f"cannot read the run history: Elasticsearch at {es.url} said {exc}") from None
+
+
+@click.command("runs")
+@click.option("--site", metavar="NAME", help="Only this site's runs.")
+@click.option("--limit", "-n", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def runs(app, site: str | None, limit: int, fmt: str) -> None:
+    """Crawl runs, newest first: when, how long, how it went, what it found.
+
+    \b
+    Examples:
+      archive runs
+      archive runs --site demo --limit 5
+      archive runs --format json | jq '.[] | select(.status != "ok")'
+    """
+    records = _fetch(app.settings, site, limit)
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2))
+        return
+    console = Console(highlight=False)
+    if not records:
+        console.print("no runs recorded" + (f" for {site}" if site else ""))
+        return
+    table = Table(title=f"{len(records)} most recent runs" if len(records) == limit else f"{len(records)} runs", title_justify="left")
+    for column, justify in (
+        ("site", "left"), ("started", "left"), ("duration", "right"), ("status", "left"), ("trigger", "left"),
+        ("pages", "right"), ("new/updated/unchanged", "right"), ("rejected", "right"), ("errors", "right"),
+    ):
+        table.add_column(column, justify=justify)
+    for r in records:
+        table.add_row(
+            r.get("site", "?"),
+            _local(r.get("started")),
+            _duration(r.get("duration_seconds")),
+            _status(r.get("status")),
+            r.get("trigger", ""),
+            str(r.get("pages_fetched", 0)),
+            f"{r.get('articles_new', 0)}/{r.get('articles_updated', 0)}/{r.get('articles_unchanged', 0)}",
+            str(r.get("rejected_total", 0)),
+            str(r.get("error_count", 0)),
+        )
+    console.print(table)
+    failed = [r for r in records if r.get("status") != "ok" and r.get("errors")]
+    if failed:
+        latest = failed[0]
+        console.print(f"latest error ({latest['site']}, {_local(latest.get('started'))}): {latest['errors'][0]}")
+
+
+def site_status(settings) -> list[dict]:
+    """Per configured site: the last recorded run, a crawl running now, the next scheduled run."""
+    planned = {job.id: job for job in sched.planned_jobs(settings)}
+    result = []
+    for site in settings.sites:
+        last = _fetch(settings, site.name, 1)
+        job = planned.get(sched.job_for_site(settings, site.name))
+        running = running_crawl(settings.data_dir, site.name)
+        result.append(
+            {
+                "site": site.name,
+                "last_run": last[0] if last else None,
+                "running": running,
+                "job": job.id if job else None,
+                "next_run": job.next_run.isoformat() if job and job.next_run else None,
+                "next_run_state": job.state if job else None,
+            }
+        )
+    return result
+
+
+@click.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def status(app, fmt: str) -> None:
+    """Each site's last crawl (status, when, counts) and its next scheduled crawl.
+
+    The next run time comes from the scheduler's job store (<data_dir>/scheduler.sqlite), or
+    from [schedule] when the scheduler has not run yet; nothing is started.
+
+    \b
+    Examples:
+      archive status
+      archive status --format json
+    """
+    rows = site_status(app.settings)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = Console(highlight=False)
+    table = Table(title="Crawl status", title_justify="left")
+    for column in ("site", "last run", "status", "duration", "pages", "new/updated/unchanged", "rejected", "errors", "next run"):
+        table.add_column(column, justify="right" if column in ("duration", "pages", "rejected", "errors") else "left")
+    for row in rows:
+        r = row["last_run"] or {}
+        if row["next_run"]:
+            next_run = datetime.fromisoformat(row["next_run"]).strftime("%Y-%m-%d %H:%M %Z")
+            if row["next_run_state"] == "missed":
+                next_run += " (missed: runs when the scheduler starts, if within the grace)"
+        else:
+            next_run = "-"
+        state = _status(r.get("status")) if r else "never run"
+        if row["running"]:
+            state = f"running since {_local(row['running'].get('started'))} (pid {row['running']['pid']}); last: {state}"
+        table.add_row(
+            row["site"],
+            _local(r.get("started")) if r else "-",
+            state,
+            _duration(r.get("duration_seconds")) if r else "-",
+            str(r.get("pages_fetched", 0)) if r else "-",
+            f"{r.get('articles_new', 0)}/{r.get('articles_updated', 0)}/{r.get('articles_unchanged', 0)}" if r else "-",
+            str(r.get("rejected_total", 0)) if r else "-",
+            str(r.get("error_count", 0)) if r else "-",
+            next_run,
+        )
+    console.print(table)
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _status(value: str | None) -> str:
+    if not value:
+        return "-"
+    style = STATUS_STYLE.get(value)
+    return f"[{style}]{value}[/{style}]" if style else value

@@ -1,0 +1,147 @@
+"""What a scheduled (or run-now) crawl does: take the site locks, run the crawl in a child
+process with the time limit, record the outcome, and log how it went.
+
+``crawl_job`` is the function the job store refers to by name
+(``archive.scheduling.jobs:crawl_job``); its arguments are pickled into the store, so they are
+plain data: the site names and the settings as a dict (``archive.config.settings_to_dict``).
+
+A trigger that finds a site's lock taken crawls nothing for that site, records nothing and logs
+"skipped: a crawl of X is already running". The run history holds crawls, not triggers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from archive.config import Settings, credentials_env, settings_from_dict
+from archive.scheduling.locks import LockTaken, SiteLock
+from crawler.runner import OK, CrawlOutcome, run_crawl
+from search.runs import record_outcome
+
+logger = logging.getLogger("archive.scheduler")
+
+JOB_FUNC = "archive.scheduling.jobs:crawl_job"
+SKIPPED = "skipped"
+
+# Set on SIGTERM/SIGINT: running crawls stop cleanly (recorded as interrupted), none start.
+STOP = threading.Event()
+
+_active: set[str] = set()
+_active_changed = threading.Condition()
+
+
+@dataclass
+class RunResult:
+    trigger: str
+    sites: list[str]  # the sites crawled (their locks were free)
+    skipped: list[str] = field(default_factory=list)  # the sites another run was crawling
+    outcome: CrawlOutcome | None = None
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status if self.outcome else SKIPPED
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not None and self.outcome.status == OK
+
+
+def crawl_job(site_names: list[str], settings_raw: dict, trigger: str = "schedule") -> None:
+    """The scheduled job. Never raises: a failed crawl is recorded and logged, and the
+    scheduler goes on with the other sites and the next night."""
+    try:
+        # The scheduler applied the environment overrides before pickling; credentials come
+        # from the environment only (as in the crawl child).
+        settings = settings_from_dict(settings_raw, env=credentials_env(os.environ))
+        run_sites(settings, site_names, trigger=trigger)
+    except Exception:
+        logger.exception("crawl of %s could not run", ", ".join(site_names) or "all sites")
+
+
+def run_sites(
+    settings: Settings,
+    site_names: list[str] | tuple[str, ...] = (),
+    trigger: str = "schedule",
+    stop_event: threading.Event = STOP,
+) -> RunResult:
+    """Crawl the sites (all when empty) in one child process, each under its lock. Sites whose
+    lock is taken are skipped; the others are crawled and their outcome recorded."""
+    names = [s.name for s in settings.select_sites(site_names)]
+    label = ", ".join(names)
+    if stop_event.is_set():
+        logger.warning("crawl of %s not started: the scheduler is stopping", label)
+        return RunResult(trigger=trigger, sites=[], skipped=names)
+    with ExitStack() as locks:
+        sites, skipped = [], []
+        for name in names:
+            try:
+                locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger))
+                sites.append(name)
+            except LockTaken as exc:
+                logger.warning("skipped: %s", exc)
+                skipped.append(name)
+        result = RunResult(trigger=trigger, sites=sites, skipped=skipped)
+        if not sites:
+            return result
+        _track(sites, +1)
+        try:
+            label = ", ".join(sites)
+            logger.info(
+                "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
+            )
+            result.outcome = run_crawl(
+                settings,
+                sites,
+                time_limit=settings.crawl.time_limit,
+                stop_event=stop_event,
+                on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
+            )
+            record_outcome(settings, result.outcome, trigger=trigger)
+            _log_outcome(result.outcome)
+        finally:
+            _track(sites, -1)
+    return result
+
+
+def _log_outcome(outcome: CrawlOutcome) -> None:
+    for site in outcome.requested_sites or sorted(outcome.sites):
+        s = outcome.sites.get(site, {})
+        errors = (1 if outcome.error else 0) + s.get("index_errors", 0)
+        logger.log(
+            logging.INFO if outcome.status == OK else logging.ERROR,
+            "crawl of %s ended: %s in %.1fs; %d pages, %d new, %d updated, %d unchanged, %d rejected, %d errors%s",
+            site,
+            outcome.status,
+            outcome.duration_seconds,
+            s.get("pages_fetched", 0),
+            s.get("articles_new", 0),
+            s.get("articles_updated", 0),
+            s.get("articles_unchanged", 0),
+            s.get("rejected_total", 0),
+            errors,
+            f" ({outcome.error})" if outcome.error else "",
+        )
+
+
+def _track(sites: list[str], delta: int) -> None:
+    with _active_changed:
+        if delta > 0:
+            _active.update(sites)
+        else:
+            _active.difference_update(sites)
+        _active_changed.notify_all()
+
+
+def active_sites() -> set[str]:
+    with _active_changed:
+        return set(_active)
+
+
+def wait_for_runs(timeout: float | None = None) -> bool:
+    """Wait until no crawl runs in this process (after STOP, they end within the runner's grace)."""
+    with _active_changed:
+        return _active_changed.wait_for(lambda: not _active, timeout=timeout)
