@@ -71,6 +71,12 @@ def _register() -> None:
     cli.add_command(search.show)
     cli.add_command(serve.serve)
 
+    from archive.commands import runs, schedule
+
+    cli.add_command(schedule.schedule)
+    cli.add_command(runs.runs)
+    cli.add_command(runs.status)
+
 _register()
 
 
