@@ -373,7 +373,7 @@ def _client(settings: Settings, timeout: float = 5.0):
     return make_client(settings.elasticsearch, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
 
 
-def _health(settings: Settings, timeout: float = 2.0) -> str | None:
+def health(settings: Settings, timeout: float = 2.0) -> str | None:
     """green/yellow/red, or None if nothing answers as Elasticsearch (GET / may be absent: use health)."""
     from elastic_transport import TransportError
     from elasticsearch import ApiError, UnsupportedProductError
@@ -502,9 +502,9 @@ def _kill_group(pgid: int) -> None:
 
 def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float, since: float = 0.0) -> str:
     while time.monotonic() < deadline:
-        health = _health(settings)
-        if health in ("green", "yellow"):
-            return health
+        state = health(settings)
+        if state in ("green", "yellow"):
+            return state
         if _running_node(paths)[0] is None:
             raise NodeError(f"Elasticsearch exited while starting\n{_log_tail(paths, since)}")
         time.sleep(0.5)
@@ -527,7 +527,7 @@ def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus
             say(stale)
         if proc:
             return _status(settings, paths, proc, f"already running (pid {proc.pid}); nothing to do")
-        if _health(settings):
+        if health(settings):
             return _status(
                 settings, paths, None,
                 f"an Elasticsearch not started by `archive es start` already answers at "
@@ -560,7 +560,7 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT) -> NodeStatus:
     url = settings.elasticsearch.url
     proc, stale = _running_node(paths)
     if proc is None:
-        other = " (an Elasticsearch not started by `archive es start` answers there)" if _health(settings) else ""
+        other = " (an Elasticsearch not started by `archive es start` answers there)" if health(settings) else ""
         message = "; ".join(m for m in (stale, f"not running{other}; nothing to stop") if m)
         return NodeStatus(url=url, running=False, node_dir=str(paths.node_dir), message=message)
     pid = proc.pid
@@ -584,8 +584,8 @@ def status(settings: Settings) -> NodeStatus:
 
 def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, message: str) -> NodeStatus:
     url = settings.elasticsearch.url
-    health = _health(settings)
-    result = NodeStatus(url=url, running=health is not None, managed=proc is not None, node_dir=str(paths.node_dir))
+    state = health(settings)
+    result = NodeStatus(url=url, running=state is not None, managed=proc is not None, node_dir=str(paths.node_dir))
     result.message = message
     if proc is not None:
         result.pid = proc.pid
@@ -593,7 +593,7 @@ def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, m
         with contextlib.suppress(psutil.Error):
             result.rss_bytes = proc.memory_info().rss
     if result.running:
-        result.health = health
+        result.health = state
         result.version = _version(settings)
         result.indices = _indices(settings)
     return result

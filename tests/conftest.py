@@ -29,6 +29,7 @@ Tests using any of these are marked `elasticsearch` automatically, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tomllib
@@ -40,7 +41,7 @@ import pytest
 
 from archive.config import Settings, config_path, settings_from_dict
 from search import localnode
-from search.client import ElasticsearchUnavailable, check_health, make_client
+from search.client import make_client
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ES_FIXTURES = {"es_settings", "es_client", "index_names", "archive_settings"}
@@ -70,28 +71,18 @@ def _project_settings() -> Settings:
     return settings_from_dict(raw, base_dir=file.parent, env=os.environ, path=file)
 
 
-def _answers(settings: Settings) -> bool:
-    try:
-        check_health(make_client(settings.elasticsearch, max_retries=0), settings.elasticsearch)
-        return True
-    except ElasticsearchUnavailable:
-        return False
-
-
 @pytest.fixture(scope="session")
 def es_settings(request) -> Settings:
     settings = _project_settings()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
     def say(message: str) -> None:
-        # Shown even under output capture: a first start downloads and takes a while.
-        if reporter:
-            reporter.write_line(f"[elasticsearch] {message}")
-        else:
-            print(f"[elasticsearch] {message}", file=sys.stderr)
+        # Shown live, not captured: a first start downloads ~130 MB and takes a while.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\n[elasticsearch] {message}", file=sys.stderr, flush=True)
 
     node = None
-    if not _answers(settings):
+    if localnode.health(settings) is None:  # any Elasticsearch answering there will do
         try:
             node = localnode.start(settings, on_progress=say)
         except localnode.NodeError as exc:
