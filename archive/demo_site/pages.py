@@ -145,9 +145,9 @@ def _json_ld(a: Article, base: str) -> str:
         "keywords": ", ".join(a.tags),
         "articleSection": SECTION_LABELS.get(a.section, a.section),
         "inLanguage": a.language,
-        "image": [f"{base}/media/photos/{a.slug}.jpg"],
+        "image": [f"{base}/media/photos/{a.slug}.svg"],
         "publisher": {"@type": "Organization", "name": SITE_NAME,
-                      "logo": {"@type": "ImageObject", "url": f"{base}/media/logo.png"}},
+                      "logo": {"@type": "ImageObject", "url": f"{base}/media/logo.svg"}},
     }
     text = json.dumps(data, ensure_ascii=False, indent=1).replace("</", "<\\/")
     return f'<script type="application/ld+json">\n{text}\n</script>'
@@ -170,7 +170,7 @@ def article_page(site: DemoSite, a: Article, base: str) -> str:
         f'<meta property="og:title" content="{_e(a.title)}">',
         f'<meta property="og:description" content="{_e(a.description)}">',
         f'<meta property="og:url" content="{_e(base + a.canonical_path)}">',
-        f'<meta property="og:image" content="{base}/media/photos/{a.slug}.jpg">',
+        f'<meta property="og:image" content="{base}/media/photos/{a.slug}.svg">',
         f'<meta property="og:locale" content="{"de_DE" if a.language == "de" else "en_GB"}">',
         f'<meta property="article:published_time" content="{_iso(a.published)}">',
         f'<meta property="article:modified_time" content="{_iso(a.last_modified)}">',
@@ -183,7 +183,7 @@ def article_page(site: DemoSite, a: Article, base: str) -> str:
                  extra="\n".join(meta))
 
     paragraphs = _body_paragraphs(a)
-    figure = (f'<figure class="lead-photo"><img src="/media/photos/{a.slug}.jpg" width="960" height="540" '
+    figure = (f'<figure class="lead-photo"><img src="/media/photos/{a.slug}.svg" width="960" height="540" '
               f'alt=""><figcaption>{PHOTO_CAPTION}. <span class="credit">{PHOTO_CREDIT} / Ines Varga</span>'
               f"</figcaption></figure>")
     paragraphs.insert(1, figure)  # the photo sits inside the article, after the first paragraph
@@ -435,6 +435,13 @@ def rss_feed(site: DemoSite, base: str) -> str:
             f"<lastBuildDate>{built}</lastBuildDate>"
             f'<atom:link href="{base}/feed.xml" rel="self" type="application/rss+xml"/>\n'
             + "".join(items) + "</channel></rss>\n")
+
+
+def placeholder_svg(label: str) -> str:
+    """A grey 16:9 placeholder picture (photos and the logo); the text lives in the image, not the page."""
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="960" height="540" viewBox="0 0 960 540">'
+            '<rect width="960" height="540" fill="#9aa5b1"/>'
+            f'<text x="480" y="280" font-size="36" text-anchor="middle" fill="#f5f7fa">{_e(label)}</text></svg>')
 
 
 def tiny_pdf() -> bytes:

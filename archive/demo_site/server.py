@@ -72,10 +72,10 @@ class DemoServer:
     def __init__(self, site: DemoSite | None = None, host: str = "127.0.0.1", port: int = 0,
                  verbose: bool = False) -> None:
         self._site = site or DemoSite()
+        self._state = (self._site, {})  # (site, rendered-response cache), swapped atomically
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
         self._flaky_hits: dict[str, int] = {}
-        self._cache: dict[str, _Response] = {}
         self.verbose = verbose
         handler = type("DemoHandler", (_Handler,), {"demo": self})
         self._httpd = ThreadingHTTPServer((host, port), handler)
@@ -119,7 +119,7 @@ class DemoServer:
         site = DemoSite(article_count=self._site.article_count, edition=edition, seed=self._site.seed)
         with self._lock:
             self._site = site
-            self._cache = {}
+            self._state = (site, {})
         return site
 
     # --- request log -----------------------------------------------------------------------
@@ -153,7 +153,14 @@ class DemoServer:
 
     # --- routing ---------------------------------------------------------------------------
     def respond(self, raw_path: str) -> _Response:
-        site = self._site
+        site, cache = self._state
+
+        def cached(key: str, build) -> _Response:
+            resp = cache.get(key)
+            if resp is None:
+                resp = cache[key] = build()
+            return resp
+
         parts = urlsplit(raw_path)
         path = unquote(parts.path) or "/"
         query = parse_qs(parts.query)
@@ -164,35 +171,39 @@ class DemoServer:
             if article.kind == "article" and article.path == site.flaky_article.path:
                 if self._flaky_attempt(article.path) <= FLAKY_FAILURES:
                     return _Response(503, pages.unavailable_page(base).encode(), headers={"Retry-After": "1"})
-            return self._cached(f"article:{article.path}", lambda: self._article(site, article, base))
+            return cached(f"article:{article.path}", lambda: self._article(site, article, base))
 
         if path == "/":
-            return self._cached("home", lambda: _Response(200, pages.home_page(site, base).encode(), etag=True))
+            return cached("home", lambda: _Response(200, pages.home_page(site, base).encode(), etag=True))
         if path == "/robots.txt":
             return _Response(200, pages.robots_txt(base).encode(), "text/plain; charset=utf-8", etag=True)
         newest = site.articles[0].last_modified if site.articles else None
         if path == "/sitemap_index.xml":
-            return self._cached(path, lambda: _Response(200, pages.sitemap_index(site, base).encode(), XML,
+            return cached(path, lambda: _Response(200, pages.sitemap_index(site, base).encode(), XML,
                                                         etag=True, last_modified=newest))
         if path == "/sitemap-news.xml":
-            return self._cached(path, lambda: _Response(200, pages.sitemap_news(site, base).encode(), XML,
+            return cached(path, lambda: _Response(200, pages.sitemap_news(site, base).encode(), XML,
                                                         etag=True, last_modified=newest))
         if path == "/sitemap-articles.xml":
-            return self._cached(path, lambda: _Response(200, pages.sitemap_articles(site, base).encode(), XML,
+            return cached(path, lambda: _Response(200, pages.sitemap_articles(site, base).encode(), XML,
                                                          etag=True, last_modified=newest))
         if path == "/feed.xml":
-            return self._cached(path, lambda: _Response(200, pages.rss_feed(site, base).encode(),
+            return cached(path, lambda: _Response(200, pages.rss_feed(site, base).encode(),
                                                         "application/rss+xml; charset=utf-8", etag=True,
                                                         last_modified=newest))
         if path == PDF_PATH:
             return _Response(200, pages.tiny_pdf(), "application/pdf", etag=True)
+        m = re.fullmatch(r"/media/photos/([a-z0-9-]+)\.svg", path)
+        if path == "/media/logo.svg" or (m and m.group(1) in site.by_slug):
+            label = pages.SITE_NAME if path == "/media/logo.svg" else "Courier photo"
+            return _Response(200, pages.placeholder_svg(label).encode(), "image/svg+xml; charset=utf-8", etag=True)
 
         m = re.fullmatch(r"/section/([a-z-]+)/?", path)
         if m and m.group(1) in SECTIONS:
             page_s = (query.get("page") or ["1"])[0]
             if page_s.isdigit() and 1 <= int(page_s) <= site.section_pages(m.group(1)):
                 page = int(page_s)
-                return self._cached(f"section:{m.group(1)}:{page}", lambda: _Response(
+                return cached(f"section:{m.group(1)}:{page}", lambda: _Response(
                     200, pages.section_page(site, m.group(1), page, base).encode(), etag=True))
             return self._not_found(path)
 
@@ -212,13 +223,6 @@ class DemoServer:
             body = f'<!DOCTYPE html><html lang="en"><title>Moved</title><a href="{target}">{target}</a></html>'
             return _Response(301, body.encode(), headers={"Location": target})
         return self._not_found(path)
-
-    def _cached(self, key: str, build) -> _Response:
-        resp = self._cache.get(key)
-        if resp is None:
-            resp = build()
-            self._cache[key] = resp
-        return resp
 
     def _article(self, site: DemoSite, a: Article, base: str) -> _Response:
         if a.kind == "too_large":
