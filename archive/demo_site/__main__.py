@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .content import DemoSite
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Demo site ({len(site.articles)} articles, edition {site.edition}) at {server.base_url}/  "
           f"(Ctrl-C to stop)", flush=True)
+    def _stop(signum, frame):  # SIGTERM (and SIGINT even when started in the background) stop cleanly
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
