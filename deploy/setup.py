@@ -68,7 +68,7 @@ class Unavailable(Exception):
 @dataclass
 class Config:
     elasticsearch_url: str
-    elastic_password: str
+    elastic_password: str = field(repr=False)
     kibana_url: str
     kibana_system_password: str | None = field(default=None, repr=False)
     archive_username: str = "archive"
