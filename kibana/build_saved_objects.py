@@ -36,18 +36,13 @@ PANEL_VERSION = "8.9.0"
 ARTICLES_VIEW = "newsroom-articles"
 RUNS_VIEW = "newsroom-crawl-runs"
 
-# Rejection reasons counted by the crawler (DESIGN.md); each is a dynamic long field
-# `rejections.<reason>` in the crawl-runs index.
-REJECTION_REASONS = [
-    "not-article",
-    "too-short",
-    "robots",
-    "duplicate",
-    "offsite",
-    "too-large",
-    "non-html",
-    "http-error",
-]
+# The project's own lists (one source of truth): every named rejection reason, a dynamic long
+# field `rejections.<reason>` of each crawl-runs document, and the run statuses that are not ok.
+sys.path.insert(0, str(HERE.parent))
+from crawler.rejections import ALL_REASONS as REJECTION_REASONS  # noqa: E402
+from crawler.runner import FAILED, INTERRUPTED, TIMED_OUT  # noqa: E402
+
+NOT_OK_STATUSES = (FAILED, TIMED_OUT, INTERRUPTED)
 
 LAYER = "layer1"
 
@@ -391,8 +386,8 @@ def build() -> list[dict]:
             RUNS_VIEW,
             ["site", "status", "trigger", "duration_seconds", "error_count", "errors", "exit_code"],
             [["started", "desc"]],
-            query='status : ("failed" or "timed-out")',
-            description="Runs that failed or were stopped at the time limit; they are retried at the next run.",
+            query="status : (" + " or ".join(f'"{status}"' for status in NOT_OK_STATUSES) + ")",
+            description="Runs that failed, hit the time limit or were interrupted; the next run retries them.",
         )
     )
     objects.append(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from archive.config import load_settings
+from crawler.rejections import ALL_REASONS
 from search.indices import load_definition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,6 +323,7 @@ def test_crawl_health_dashboard(by_key):
         assert needed in charted, f"Crawl health lacks {needed}"
     reasons = {f.split(".", 1)[1] for op, f in charted if op == "sum" and f.startswith("rejections.")}
     assert {"not-article", "robots", "too-short", "http-error", "offsite", "duplicate"} <= reasons
+    assert set(ALL_REASONS) <= reasons, f"reasons the crawler counts but the dashboard misses: {set(ALL_REASONS) - reasons}"
     failed = _titled(by_key, "search", "Failed crawl runs")
     assert failed in panels
     query = json.loads(failed["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]
