@@ -11,8 +11,9 @@ Conventions:
   - Lens state in the Kibana 8.9+ "formBased" shape; import migrates it to the running version
     (typeMigrationVersion says which shape each object is in);
   - every field used exists in search/definitions/*.json; `rejections.<reason>` are dynamic long
-    fields, backed here by data-view runtime fields so the charts work before a reason first
-    occurs (a Lens column on a field the data view doesn't know yet would break the panel).
+    fields, backed here by script-less data-view runtime fields (values read from _source) so
+    the charts work before a reason first occurs (a Lens column on a field the data view does
+    not know yet would break the panel).
 """
 
 from __future__ import annotations
@@ -68,13 +69,11 @@ def saved_object(type_: str, id_: str, attributes: dict, references: list[dict] 
 
 
 def rejection_runtime_field(reason: str) -> dict:
-    # Reads _source, so it works whether or not the dynamic field is mapped yet; the runtime
-    # field shadows the mapped one of the same name once it exists (same values).
-    script = (
-        "def r = params['_source']['rejections']; "
-        f"if (r != null && r['{reason}'] != null) {{ emit(((Number) r['{reason}']).longValue()); }}"
-    )
-    return {"type": "long", "script": {"source": script}}
+    # A runtime field without a script reads the field of the same name from _source (core
+    # Elasticsearch, no Painless needed): `rejections.<reason>` has a value (0 when the reason
+    # never occurred) whether or not dynamic mapping has mapped it yet, and shadows the mapped
+    # field of the same name once it exists, with the same values.
+    return {"type": "long"}
 
 
 def data_view(id_: str, title: str, name: str, time_field: str, runtime: dict | None = None) -> dict:
