@@ -17,7 +17,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler, SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.cron import CronTrigger as _CronTrigger
 
 from archive.config import ScheduleSettings, Settings, settings_to_dict
 from archive.scheduling import jobs
@@ -73,6 +73,38 @@ def desired_jobs(settings: Settings) -> list[JobSpec]:
     if settings.schedule.per_site:
         return [JobSpec(job_id(s.name), (s.name,)) for s in settings.sites]
     return [JobSpec(ALL_SITES_JOB, ())] if settings.sites else []
+
+
+class CronTrigger(_CronTrigger):
+    """APScheduler's cron trigger with cron's rule for the hour that repeats when clocks go back:
+    a job at a fixed hour ("0 2 * * *") runs once that night, not at 02:00 summer time and again
+    at 02:00 winter time. Jobs with a wildcard hour ("0 * * * *") run in both hours, as in cron.
+    (The hour skipped when clocks go forward fires at the first moment after it, 03:00, as in
+    cron; APScheduler already does that.)"""
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        moment = super().get_next_fire_time(previous_fire_time, now)
+        if moment is None or not self._repeat_of_a_fixed_hour(moment):
+            return moment
+        # Search again from the end of the repeated hour. (Searching from just after `moment`
+        # returns `moment` again: APScheduler's wall-clock arithmetic loses the fold.)
+        probe = moment.astimezone(timezone.utc)
+        while _ambiguous(probe.astimezone(self.timezone)):
+            probe += timedelta(minutes=1)
+        return super().get_next_fire_time(None, probe.astimezone(self.timezone))
+
+    def _repeat_of_a_fixed_hour(self, moment: datetime) -> bool:
+        hour = next(f for f in self.fields if f.name == "hour")
+        if str(hour).startswith("*"):
+            return False
+        wall = moment.replace(tzinfo=None)
+        return _ambiguous(moment) and moment.timestamp() == wall.replace(tzinfo=self.timezone, fold=1).timestamp()
+
+
+def _ambiguous(moment: datetime) -> bool:
+    """A wall-clock time that happens twice (clocks went back)."""
+    wall = moment.replace(tzinfo=None)
+    return wall.replace(tzinfo=moment.tzinfo, fold=0).timestamp() != wall.replace(tzinfo=moment.tzinfo, fold=1).timestamp()
 
 
 def make_trigger(schedule: ScheduleSettings) -> CronTrigger:
