@@ -8,6 +8,7 @@ summary JSON per site into SUMMARY_DIR; its exit code is 0 when every spider fin
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 
@@ -27,11 +28,28 @@ def main(argv: list[str]) -> int:
     from crawler.settings import scrapy_settings
     from crawler.spiders.news import NewsSpider
 
-    process = CrawlerProcess(scrapy_settings(settings, summary_dir), install_root_handler=True)
+    quiet_library_loggers()
+    process = CrawlerProcess(scrapy_settings(settings, summary_dir))
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
     process.start()
     return 0
+
+
+class QuietLibraries(logging.Filter):
+    """Operators read progress lines and problems, not Scrapy's banner, its middleware lists
+    or every Elasticsearch request. A filter, because Scrapy's logging set-up resets levels."""
+
+    NAMES = ("elastic_transport.transport", "scrapy.middleware", "scrapy.crawler", "scrapy.addons", "scrapy.utils.log",
+             "scrapy.extensions.telnet", "scrapy.core.engine", "py.warnings")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(self.NAMES)
+
+
+def quiet_library_loggers() -> None:
+    for name in QuietLibraries.NAMES:
+        logging.getLogger(name).addFilter(QuietLibraries())
 
 
 if __name__ == "__main__":

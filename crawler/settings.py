@@ -17,7 +17,7 @@ def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
         "CONCURRENT_REQUESTS": max(16, crawl.concurrent_requests_per_host * 4),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_host,
         "DOWNLOAD_DELAY": crawl.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50%: requests do not arrive on a metronome
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
         "AUTOTHROTTLE_MAX_DELAY": 30.0,
@@ -38,10 +38,14 @@ def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
         "EXTENSIONS": {
             "scrapy.extensions.logstats.LogStats": None,
             "scrapy.extensions.telnet.TelnetConsole": None,
+            # Scrapy 2.19 starts an HTTP server that executes code sent to it: never in a crawler.
+            "scrapy.extensions.remote_control.RemoteControl": None,
             "crawler.progress.CrawlProgress": 500,
         },
         "CLOSESPIDER_TIMEOUT": crawl.time_limit,
         "DEPTH_LIMIT": 0,  # the spider bounds depth itself and counts what it leaves out
+        "REMOTE_CONTROL_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,
         "STATS_DUMP": False,
         "LOG_LEVEL": "INFO",

@@ -44,23 +44,24 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> No
 
 
 def print_summary(outcome) -> None:
-    console = Console(stderr=False)
+    console = Console()
     table = Table(title=f"Crawl {outcome.status} in {outcome.duration_seconds:.1f}s")
-    for column in ("site", "pages", "articles", "new", "updated", "unchanged", "spooled", "rejected", "by reason"):
-        table.add_column(column, justify="right" if column not in ("site", "by reason") else "left")
+    table.add_column("site")
+    for column in ("pages", "new", "updated", "unchanged", "spooled", "rejected"):
+        table.add_column(column, justify="right")
     for site, s in sorted(outcome.sites.items()):
-        reasons = ", ".join(f"{k} {v}" for k, v in s.get("rejections", {}).items())
         table.add_row(
             site,
             str(s.get("pages_fetched", 0)),
-            str(s.get("articles_extracted", 0)),
             str(s.get("articles_new", 0)),
             str(s.get("articles_updated", 0)),
             str(s.get("articles_unchanged", 0)),
             str(s.get("articles_spooled", 0)),
             str(s.get("rejected_total", 0)),
-            reasons,
         )
     console.print(table)
+    for site, s in sorted(outcome.sites.items()):
+        reasons = ", ".join(f"{k} {v}" for k, v in s.get("rejections", {}).items()) or "none"
+        console.print(f"[dim]{site} rejections:[/dim] {reasons}")
     if outcome.error:
         console.print(f"[red]error:[/red] {outcome.error}")
