@@ -62,7 +62,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from archive.commands import crawl, es, index, search, serve
+    from archive.commands import crawl, demo, es, index, search, serve
 
     cli.add_command(es.es)
     cli.add_command(index.index)
@@ -70,6 +70,8 @@ def _register() -> None:
     cli.add_command(search.search_command)
     cli.add_command(search.show)
     cli.add_command(serve.serve)
+    cli.add_command(demo.demo)
+    cli.add_command(demo.demo_site)
 
     from archive.commands import runs, schedule
 

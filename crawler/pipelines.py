@@ -8,6 +8,7 @@ itself off silently: every outcome is a counter in the crawl's stats.
 from __future__ import annotations
 
 import logging
+import time
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -21,6 +22,7 @@ from search.writer import ArticleWriter, WriteResult
 
 logger = logging.getLogger(__name__)
 
+FLUSH_SECONDS = 5.0
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
 
 
@@ -32,6 +34,7 @@ class ArchivePipeline:
         self.batch_size = self.settings.elasticsearch.bulk_size
         self.spool = Spool(self.settings.data_dir / "spool")
         self.writer: ArticleWriter | None = None
+        self.last_flush = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -50,7 +53,8 @@ class ArchivePipeline:
 
     def process_item(self, item: ArticleItem, spider=None):
         self.buffer[item.doc_id] = item.document
-        if len(self.buffer) >= self.batch_size:
+        # Full batches for throughput; a time bound so progress is real and a kill loses little.
+        if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
         return item
 
@@ -59,6 +63,7 @@ class ArchivePipeline:
 
     def flush(self) -> None:
         batch, self.buffer = self.buffer, {}
+        self.last_flush = time.monotonic()
         if not batch:
             return
         try:

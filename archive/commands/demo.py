@@ -1,0 +1,86 @@
+"""`archive demo` and `archive demo-site`: the archive's main job on a site it serves itself."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from archive.commands.crawl import print_summary
+from archive.commands.search import _print_table
+from archive.demo_site import DemoSite, serve_demo_site
+from crawler.runner import OK, run_crawl
+from search.client import ElasticsearchUnavailable, check_health, make_client
+from search.indices import ensure_all
+from search.query import SearchRequest
+from search.runs import record_outcome
+from search.service import search
+
+DEMO_QUERY = '"harbour authority confirmed the closure"'
+
+
+@click.command()
+@click.option("--site", "site_name", default="demo", show_default=True, help="The settings entry that points at the demo site.")
+@click.option("--query", default=DEMO_QUERY, show_default=True, help="The sample search run after the crawl.")
+@click.pass_obj
+def demo(app, site_name: str, query: str) -> None:
+    """Serve the demo news site, crawl it into Elasticsearch, and search it.
+
+    Elasticsearch must be running (`archive es start`, or ELASTICSEARCH_URL).
+    """
+    settings = app.settings
+    console = Console()
+    es = settings.elasticsearch
+    client = make_client(es)
+    try:
+        check_health(client, es)
+    except ElasticsearchUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    ensure_all(client, es)
+    try:
+        settings.site(site_name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    host, port = settings.demo_site.host, settings.demo_site.port
+    try:
+        server = serve_demo_site(DemoSite(), host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve the demo site on {host}:{port}: {exc} (change [demo_site] port)") from None
+    with server:
+        console.print(f"[bold]1. Demo site[/bold] ({len(server.site.articles)} articles) at {server.base_url}/")
+        console.print(f"[bold]2. Crawling[/bold] site '{site_name}' (progress below)")
+        outcome = run_crawl(settings, [site_name])
+        record_outcome(settings, outcome, trigger="demo")
+    print_summary(outcome)
+    if outcome.status != OK:
+        raise SystemExit(1)
+
+    client.indices.refresh(index=es.articles_alias)
+    console.print(f"\n[bold]3. Searching[/bold] archive search '{query}'\n")
+    _print_table(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
+    console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
+
+
+@click.group("demo-site")
+def demo_site() -> None:
+    """The fictional news site the project serves for the demo and the tests."""
+
+
+@demo_site.command("serve")
+@click.option("--port", type=int, help="Port (default: [demo_site] port in settings).")
+@click.option("--articles", type=click.IntRange(34), help="Scale the site to this many articles (generated).")
+@click.option("--edition", type=click.IntRange(1, 2), default=1, show_default=True, help="2 = the 'next night' version.")
+@click.pass_obj
+def serve_site(app, port: int | None, articles: int | None, edition: int) -> None:
+    """Serve the demo site in the foreground until Ctrl-C."""
+    settings = app.settings.demo_site
+    server = serve_demo_site(DemoSite(article_count=articles, edition=edition), host=settings.host, port=port or settings.port)
+    click.echo(f"demo site: {server.base_url}/ ({len(server.site.articles)} articles, edition {edition}); Ctrl-C stops")
+    try:
+        import threading
+
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
