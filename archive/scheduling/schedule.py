@@ -251,8 +251,15 @@ def run_forever(settings: Settings) -> None:
     def on_started(event) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        now = datetime.now(timezone.utc)
         for job in scheduler.get_jobs():
-            logger.info("job %s: next run %s", job.id, _when(job.next_run_time))
+            if job.next_run_time is not None and job.next_run_time < now:
+                logger.info(
+                    "job %s: missed its run at %s while the scheduler was down; it runs now (once) if within %ss",
+                    job.id, _when(job.next_run_time), settings.schedule.misfire_grace_seconds,
+                )
+            else:
+                logger.info("job %s: next run %s", job.id, _when(job.next_run_time))
 
     scheduler.add_listener(on_started, EVENT_SCHEDULER_STARTED)
     logger.info(
