@@ -16,9 +16,9 @@ from archive.config import ConfigError, load_settings
 class AppContext:
     """Settings are read once, on first use, so `archive --help` works without a settings file."""
 
-    def __init__(self, config_path: str | None):
+    def __init__(self, config_path: str | None, settings=None):
         self.config_path = config_path
-        self._settings = None
+        self._settings = settings
 
     @property
     def settings(self):
@@ -58,7 +58,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     )
     # The Elasticsearch transport logs every request at INFO; journalists need none of it.
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
-    ctx.obj = AppContext(config_path)
+    if ctx.obj is None:  # tests and embedding code may hand in settings already read
+        ctx.obj = AppContext(config_path)
 
 
 def _register() -> None:
