@@ -82,6 +82,11 @@ def run_crawl(
         if exit_code != 0 or missing:
             status = FAILED
             error = f"crawl process exited with code {exit_code}" + (f"; no summary for {', '.join(missing)}" if missing else "")
+        elif any(s.get("pages_fetched", 0) == 0 for s in summaries.values()):
+            # Scrapy finishes "normally" when every request failed; an operator calls that failed.
+            status = FAILED
+            dead = sorted(name for name, s in summaries.items() if s.get("pages_fetched", 0) == 0)
+            error = f"no page could be fetched from {', '.join(dead)}"
         elif any(s.get("finish_reason") == "closespider_timeout" for s in summaries.values()):
             status = TIMED_OUT
         elif any(s.get("finish_reason") == "shutdown" for s in summaries.values()):

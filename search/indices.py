@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 ARTICLES_DEFINITION = "articles.json"
 RUNS_DEFINITION = "crawl-runs.json"
@@ -62,7 +62,14 @@ def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int
         return IndexState(alias=alias, index=target, created=False)
     body = load_definition(definition)
     client.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
-    client.reindex(source={"index": current}, dest={"index": target}, wait_for_completion=True, refresh=True)
+    # Client-side scan + bulk rather than _reindex: the Maven distribution has no reindex module
+    # (and helpers.reindex asks for data streams, which it lacks too).
+    copies = (
+        {"_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+        for hit in helpers.scan(client, index=current, query={"query": {"match_all": {}}}, size=500)
+    )
+    helpers.bulk(client, copies, chunk_size=500)
+    client.indices.refresh(index=target)
     client.indices.update_aliases(
         actions=[
             {"remove": {"index": current, "alias": alias}},
