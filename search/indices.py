@@ -64,6 +64,7 @@ def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int
     client.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
     # Client-side scan + bulk rather than _reindex: the Maven distribution has no reindex module
     # (and helpers.reindex asks for data streams, which it lacks too).
+    client.indices.refresh(index=current)  # the scan must see the latest writes
     copies = (
         {"_index": target, "_id": hit["_id"], "_source": hit["_source"]}
         for hit in helpers.scan(client, index=current, query={"query": {"match_all": {}}}, size=500)
