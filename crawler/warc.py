@@ -1,0 +1,444 @@
+"""Raw pages kept in WARC files, so any document can be rebuilt without the network.
+
+One HTTP response as fetched is a ``Capture``; ``WarcStore.append`` writes it as a WARC/1.1
+``response`` record (one gzip member per record, block and payload digests as warcio computes
+them) and returns where it went (``WarcLocation``: file relative to the WARC folder, byte
+offset of the record). ``WarcStore.read`` gets it back by offset; ``iter_captures`` walks every
+record of a site's folder (or of all sites), oldest file first.
+
+Layout (the WARC folder is ``settings.data_dir / "warc"``, see ``warc_root``):
+
+    warc/<site>/<site>-<YYYYMMDDTHHMMSS>-<pid>-<seq>.warc.gz
+
+Each file starts with a ``warcinfo`` record. One store writes to its own files (the process id
+is in the name), so concurrent crawls never interleave records; a file is closed and a new one
+started once it reaches ``max_file_bytes``. Every append is flushed and fsynced: a kill -9
+right after ``append`` returns loses nothing. A kill during an append leaves a torn last
+record, which ``iter_captures`` skips with a warning (earlier records stay readable).
+
+The archive's canonical URL of a capture is kept in the record's ``WARC-Archive-Canonical``
+header (a WARC extension field); the fetch time is the record's ``WARC-Date``.
+
+The body is the HTTP payload as the fetcher handed it over, stored and returned byte for byte.
+Fetchers that undo a Content-Encoding (Scrapy does) hand over the decoded body;
+``Capture.content()`` gives the decoded body in either case.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import http
+import io
+import logging
+import os
+import re
+import threading
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
+from warcio.warcwriter import WARCWriter
+
+logger = logging.getLogger(__name__)
+
+WARC_VERSION = "1.1"
+CANONICAL_HEADER = "WARC-Archive-Canonical"
+SOFTWARE = "newsroom-archive"
+FORMAT = "WARC File Format 1.1"
+CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+SUFFIX = ".warc.gz"
+_NAME = re.compile(r"^(?P<site>.+)-(?P<stamp>\d{8}T\d{6})-(?P<pid>\d+)-(?P<seq>\d+)\.warc\.gz$")
+
+
+def warc_root(data_dir: Path) -> Path:
+    """The WARC folder of an archive: ``settings.data_dir / "warc"``, one sub-folder per site."""
+    return Path(data_dir) / "warc"
+
+
+class WarcError(Exception):
+    """A WARC record could not be read where it was expected."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One HTTP response as fetched."""
+
+    url: str                                  # the URL actually fetched (after redirects)
+    status: int
+    headers: list[tuple[str, str]]            # response headers as received
+    body: bytes
+    fetched_at: str                           # ISO 8601 UTC, e.g. 2026-11-27T02:00:03+00:00
+    canonical_url: str | None = None          # what the archive stored it under
+
+    def header(self, name: str) -> str | None:
+        """First value of a response header (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lowercased ('' when the response gave none)."""
+        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    def content(self) -> bytes:
+        """The body with a Content-Encoding (gzip, deflate) undone, when it still applies.
+
+        A fetcher that already decoded the body (Scrapy) may leave the header behind: the
+        body is then returned as is."""
+        encoding = (self.header("Content-Encoding") or "").strip().lower()
+        if encoding in ("gzip", "x-gzip") and self.body[:2] == b"\x1f\x8b":
+            try:
+                return gzip.decompress(self.body)
+            except (OSError, EOFError, zlib.error):
+                return self.body
+        if encoding == "deflate":
+            for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+                try:
+                    return zlib.decompress(self.body, wbits)
+                except zlib.error:
+                    continue
+        return self.body
+
+
+@dataclass(frozen=True)
+class WarcLocation:
+    file: str     # path relative to the WARC folder, e.g. "demo/demo-20261127T020000-12345-00000.warc.gz"
+    offset: int   # byte offset of the record in that file
+
+
+@dataclass
+class _OpenFile:
+    relative: str
+    path: Path
+    handle: BinaryIO
+    writer: WARCWriter
+    records: int = 0  # response records written
+
+
+class WarcStore:
+    """Appends captures of one site to WARC files of this process; reads them back by offset."""
+
+    def __init__(self, directory: Path, site: str, max_file_bytes: int = 1_000_000_000):
+        if not site or "/" in site or site.startswith("."):
+            raise ValueError(f"not a usable site name for a WARC folder: {site!r}")
+        if max_file_bytes <= 0:
+            raise ValueError(f"max_file_bytes must be greater than 0, got {max_file_bytes}")
+        self.directory = Path(directory)
+        self.site = site
+        self.max_file_bytes = max_file_bytes
+        self.site_dir = self.directory / site
+        self._current: _OpenFile | None = None
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.files_written: list[str] = []  # relative paths, in order
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, capture: Capture) -> WarcLocation:
+        """Write one response record; return where it is. Durable when this returns."""
+        with self._lock:
+            current = self._current
+            if current is not None and current.records and current.handle.tell() >= self.max_file_bytes:
+                self._close_current()
+                current = None
+            if current is None:
+                current = self._current = self._open_new()
+            record = _response_record(current.writer, capture)
+            offset = current.handle.tell()
+            current.writer.write_record(record)
+            current.handle.flush()
+            os.fsync(current.handle.fileno())
+            current.records += 1
+            return WarcLocation(file=current.relative, offset=offset)
+
+    def _open_new(self) -> _OpenFile:
+        self.site_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        while True:
+            name = f"{self.site}-{stamp}-{os.getpid()}-{self._seq:05d}{SUFFIX}"
+            self._seq += 1
+            path = self.site_dir / name
+            try:
+                handle = open(path, "xb")  # never append to a file someone else started
+            except FileExistsError:
+                continue
+            break
+        writer = WARCWriter(handle, gzip=True, warc_version=WARC_VERSION)
+        info = {
+            "software": f"{SOFTWARE} (warcio {_warcio_version()})",
+            "format": FORMAT,
+            "conformsTo": CONFORMS_TO,
+            "isPartOf": self.site,
+            "hostname": writer.hostname,
+        }
+        writer.write_record(writer.create_warcinfo_record(name, info))
+        handle.flush()
+        os.fsync(handle.fileno())
+        _fsync_dir(self.site_dir)
+        relative = f"{self.site}/{name}"
+        self.files_written.append(relative)
+        logger.info("writing WARC %s", path)
+        return _OpenFile(relative=relative, path=path, handle=handle, writer=writer)
+
+    def _close_current(self) -> None:
+        if self._current is not None:
+            handle = self._current.handle
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                handle.close()
+            self._current = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_current()
+
+    def __enter__(self) -> "WarcStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, location: WarcLocation) -> Capture:
+        """The capture stored at ``location`` (any site's file under this store's folder)."""
+        return read_capture(self.directory, location)
+
+
+def read_capture(directory: Path, location: WarcLocation) -> Capture:
+    """Random access: the response record at ``location`` under the WARC folder ``directory``."""
+    path = _resolve(Path(directory), location.file)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(location.offset)
+            for record in ArchiveIterator(handle, no_record_parse=True):
+                if record.rec_type != "response":
+                    raise WarcError(f"{location.file}@{location.offset}: a {record.rec_type} record, not a response")
+                capture = _capture_of(record)
+                if capture is None:
+                    raise WarcError(f"{location.file}@{location.offset}: torn record")
+                return capture
+    except FileNotFoundError:
+        raise WarcError(f"no WARC file {location.file} in {directory}") from None
+    except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as exc:
+        raise WarcError(f"{location.file}@{location.offset}: cannot read a record there: {exc}") from None
+    raise WarcError(f"{location.file}@{location.offset}: no record there")
+
+
+def warc_files(directory: Path, site: str | None = None) -> list[Path]:
+    """The WARC files of one site's folder (or of every site folder), oldest first."""
+    directory = Path(directory)
+    if site is not None:
+        folders = [directory / site]
+    else:
+        folders = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+    files = [f for folder in folders if folder.is_dir() for f in folder.iterdir() if f.name.endswith(SUFFIX) and f.is_file()]
+    return sorted(files, key=_age_key)
+
+
+def iter_captures(directory: Path, site: str | None = None) -> Iterator[tuple[WarcLocation, Capture]]:
+    """Every response record of every file (of one site's folder or all), oldest file first.
+
+    A torn record (a file cut mid-record by a kill) is skipped with a logged warning; reading
+    goes on with the next file."""
+    directory = Path(directory)
+    for path in warc_files(directory, site):
+        relative = path.relative_to(directory).as_posix()
+        yield from _iter_file(path, relative)
+
+
+def _iter_file(path: Path, relative: str) -> Iterator[tuple[WarcLocation, Capture]]:
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        iterator = ArchiveIterator(handle, no_record_parse=True)
+        records = iter(iterator)
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except Exception as exc:  # noqa: BLE001 - a torn tail can fail anywhere in the parser
+                logger.warning("%s: unreadable from offset %d on (%s: %s): the rest of the file is skipped",
+                               relative, iterator.offset, type(exc).__name__, exc)
+                return
+            offset = iterator.offset  # where this record starts (set before it is read)
+            try:
+                capture = _capture_of(record) if record.rec_type == "response" else None
+            except WarcError as exc:
+                logger.warning("%s: record at offset %d skipped: %s", relative, offset, exc)
+                continue
+            if record.rec_type is None or record.length is None or (capture is None and _read_whole(record) is None):
+                logger.warning("%s: torn record at offset %d (file cut by a kill?): skipped", relative, offset)
+                return
+            if capture is not None:
+                yield WarcLocation(file=relative, offset=offset), capture
+        if iterator.offset < size and _has_data(handle, iterator.offset):
+            logger.warning("%s: torn record at offset %d (file cut by a kill?): skipped", relative, iterator.offset)
+
+
+def _has_data(handle: BinaryIO, offset: int) -> bool:
+    handle.seek(offset)
+    return bool(handle.read(64).strip(b"\r\n\0"))
+
+
+# -- records ---------------------------------------------------------------------------------
+
+class _WireHeaders(StatusAndHeaders):
+    """HTTP headers serialised as they came over the wire (latin-1 octets, values untouched),
+    so they read back identical. warcio's default would %-encode non-ASCII values."""
+
+    def compute_headers_buffer(self, header_filter=None):
+        try:
+            self.headers_buff = self.to_str(header_filter).encode("latin-1") + b"\r\n"
+        except UnicodeEncodeError:
+            super().compute_headers_buffer(header_filter)
+
+
+def _response_record(writer: WARCWriter, capture: Capture):
+    try:
+        reason = http.HTTPStatus(capture.status).phrase
+    except ValueError:
+        reason = ""
+    statusline = f"{capture.status} {reason}".strip()
+    # A line break inside a value would end the header block early: never written as such.
+    headers = [(_one_line(k), _one_line(v)) for k, v in capture.headers]
+    http_headers = _WireHeaders(statusline, headers, protocol="HTTP/1.1")
+    warc_headers = {"WARC-Date": _warc_date(capture.fetched_at)}
+    if capture.canonical_url:
+        warc_headers[CANONICAL_HEADER] = _one_line(capture.canonical_url)
+    body = bytes(capture.body)
+    return writer.create_warc_record(
+        _one_line(capture.url),
+        "response",
+        payload=io.BytesIO(body),
+        length=len(body),
+        warc_headers_dict=warc_headers,
+        http_headers=http_headers,
+    )
+
+
+def _one_line(value) -> str:
+    return str(value).replace("\r", " ").replace("\n", " ")
+
+
+def _read_whole(record) -> bytes | None:
+    """The record's (remaining) block, or None when it ends before its declared length."""
+    stream = record.raw_stream
+    chunks = []
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    if getattr(stream, "limit", 0) > 0:
+        return None  # the file was cut inside this record
+    return b"".join(chunks)
+
+
+def _check_block_digest(record, block: bytes) -> None:
+    declared = record.rec_headers.get_header("WARC-Block-Digest") or ""
+    algorithm, _, value = declared.partition(":")
+    if algorithm.lower() != "sha1" or not value:
+        return  # none, or one this reader does not compute: nothing to compare
+    actual = base64.b32encode(hashlib.sha1(block).digest()).decode("ascii")
+    if actual != value.upper():
+        raise WarcError(f"block digest mismatch (declared {declared}, found sha1:{actual}): damaged record")
+
+
+def _capture_of(record) -> Capture | None:
+    """The capture of a response record read with ``no_record_parse`` (the block is the HTTP
+    header block and the payload, both read here exactly as written), or None when the record
+    is cut short."""
+    if record.length is None:
+        return None
+    block = _read_whole(record)
+    if block is None:
+        return None
+    _check_block_digest(record, block)
+    head, sep, body = block.partition(b"\r\n\r\n")
+    if not sep:
+        raise WarcError("a response record without an HTTP header block")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:  # an obsolete folded line (other writers)
+            name, value = headers.pop()
+            headers.append((name, value + " " + line.strip()))
+            continue
+        name, _, value = line.partition(":")
+        headers.append((name.rstrip(" \t"), value[1:] if value.startswith(" ") else value))
+    return Capture(
+        url=record.rec_headers.get_header("WARC-Target-URI") or "",
+        status=status,
+        headers=headers,
+        body=body,
+        fetched_at=_iso_of_warc_date(record.rec_headers.get_header("WARC-Date") or ""),
+        canonical_url=record.rec_headers.get_header(CANONICAL_HEADER) or None,
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _warc_date(fetched_at: str) -> str:
+    """ISO 8601 (any offset) -> WARC-Date (UTC, 'Z'; fractions kept when given)."""
+    try:
+        when = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"fetched_at is not ISO 8601: {fetched_at!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime_to_iso_date(when, use_micros=bool(when.microsecond))
+
+
+def _iso_of_warc_date(value: str) -> str:
+    when = iso_date_to_datetime(value).replace(tzinfo=timezone.utc)
+    return when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
+
+
+def _age_key(path: Path) -> tuple:
+    match = _NAME.match(path.name)
+    if match:
+        return (match["stamp"], int(match["pid"]), int(match["seq"]), path.name)
+    return ("", 0, 0, path.name)
+
+
+def _resolve(directory: Path, relative: str) -> Path:
+    path = (directory / relative).resolve()
+    if directory.resolve() not in path.parents:
+        raise WarcError(f"WARC file {relative!r} is outside {directory}")
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _warcio_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("warcio")
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
