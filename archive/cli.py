@@ -80,6 +80,10 @@ def _register() -> None:
     cli.add_command(runs.runs)
     cli.add_command(runs.status)
 
+    from archive.commands import reextract
+
+    cli.add_command(reextract.reextract_command)
+
 _register()
 
 

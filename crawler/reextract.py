@@ -1,0 +1,301 @@
+"""Rebuild the archive's documents from the WARC captures, without the network.
+
+``reextract(settings, client)`` reads every capture a crawl kept under
+``settings.data_dir / "warc" / <site>``, keeps the newest capture of each canonical URL, runs
+today's extractor on its bytes and writes the result like a crawl would (``ArticleWriter``: new,
+updated, or unchanged by content hash, earlier versions kept). Use it after the extractor got
+better, or to rebuild an index from scratch.
+
+Nothing already archived is lost: a capture the extractor now rejects is counted under its
+reason and the stored document is left as it is. No site is contacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from elasticsearch import Elasticsearch
+
+from archive.config import Settings
+from crawler.extraction import ArticleExtractor
+from crawler.rejections import Reason, Rejected
+from crawler.urls import canonicalize, document_id, host_of
+from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
+from search.indices import ensure_all
+from search.writer import ArticleWriter, WriteResult
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+PROGRESS_EVERY = 100
+MAX_ERRORS_KEPT = 50
+
+
+class NoCaptures(LookupError):
+    """A site has no WARC files to rebuild from."""
+
+    def __init__(self, site: str, folder: Path):
+        self.site = site
+        self.folder = folder
+        super().__init__(f"no WARC captures for site {site} in {folder}: crawl it first")
+
+
+@dataclass
+class SiteReextract:
+    """What re-extraction did for one site."""
+
+    site: str
+    files: int = 0
+    captures: int = 0           # response records read
+    urls: int = 0               # distinct canonical URLs (the newest capture of each is extracted)
+    extracted: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0             # documents Elasticsearch refused
+    rejected: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def reject(self, reason: Reason | str) -> None:
+        key = str(Reason(reason))
+        self.rejected[key] = self.rejected.get(key, 0) + 1
+
+    def error(self, message: str) -> None:
+        logger.error("%s: %s", self.site, message)
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+    def add_write(self, result: WriteResult) -> None:
+        self.new += result.new
+        self.updated += result.updated
+        self.unchanged += result.unchanged
+        self.failed += result.failed
+        for message in result.errors:
+            if len(self.errors) < MAX_ERRORS_KEPT:
+                self.errors.append(message)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "rejected_total": self.rejected_total}
+
+
+@dataclass
+class ReextractResult:
+    sites: dict[str, SiteReextract] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)   # configured sites without captures (all-sites mode)
+    duration_seconds: float = 0.0
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(s, name) for s in self.sites.values())
+
+    @property
+    def captures(self) -> int:
+        return self._sum("captures")
+
+    @property
+    def urls(self) -> int:
+        return self._sum("urls")
+
+    @property
+    def extracted(self) -> int:
+        return self._sum("extracted")
+
+    @property
+    def new(self) -> int:
+        return self._sum("new")
+
+    @property
+    def updated(self) -> int:
+        return self._sum("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self._sum("unchanged")
+
+    @property
+    def failed(self) -> int:
+        return self._sum("failed")
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for s in self.sites.values():
+            for reason, n in s.rejected.items():
+                total[reason] = total.get(reason, 0) + n
+        return dict(sorted(total.items()))
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.site}: {e}" for s in self.sites.values() for e in s.errors]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.failed
+
+    def as_dict(self) -> dict:
+        return {
+            "captures": self.captures,
+            "urls": self.urls,
+            "extracted": self.extracted,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "skipped": list(self.skipped),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "sites": {name: s.as_dict() for name, s in self.sites.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ReextractProgress:
+    site: str
+    phase: str        # "scan" (reading captures) or "extract"
+    done: int         # captures scanned, or URLs extracted, so far in this phase
+    total: int | None  # URLs to extract (None while scanning)
+    result: ReextractResult
+
+
+ProgressCallback = Callable[[ReextractProgress], None]
+
+
+def reextract(
+    settings: Settings,
+    client: Elasticsearch,
+    site_names: Iterable[str] = (),
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = PROGRESS_EVERY,
+) -> ReextractResult:
+    """Rebuild the documents of ``site_names`` (all configured sites when empty) from WARC.
+
+    Raises ``NoCaptures`` when a named site (or, with no names, every site) has no WARC files,
+    ``ConfigError`` for an unknown site, and the client's errors when Elasticsearch cannot be
+    reached. Per-page problems are counted, never raised.
+    """
+    started = time.monotonic()
+    names = tuple(site_names)
+    sites = settings.select_sites(names)
+    root = warc_root(settings.data_dir)
+    result = ReextractResult()
+
+    todo = []
+    for site in sites:
+        if warc_files(root, site.name):
+            todo.append(site)
+        elif names:
+            raise NoCaptures(site.name, root / site.name)
+        else:
+            result.skipped.append(site.name)
+    if not todo:
+        raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
+
+    ensure_all(client, settings.elasticsearch)
+    extractor = ArticleExtractor(settings.extraction)
+    writer = ArticleWriter(client, settings.elasticsearch)
+    every = max(1, progress_every)
+
+    for site in todo:
+        counts = result.sites[site.name] = SiteReextract(site=site.name, files=len(warc_files(root, site.name)))
+        newest = _newest_captures(root, site.name, counts, result, on_progress, every)
+        counts.urls = len(newest)
+        batch: dict[str, dict] = {}
+        for done, (canonical, (location, _fetched_at)) in enumerate(sorted(newest.items()), start=1):
+            document = _rebuild(root, location, canonical, site.name, extractor, counts)
+            if document is not None:
+                batch[document_id(canonical)] = document
+            if len(batch) >= settings.elasticsearch.bulk_size:
+                counts.add_write(writer.write(batch))
+                batch = {}
+            if on_progress and done % every == 0:
+                on_progress(ReextractProgress(site.name, "extract", done, len(newest), result))
+        if batch:
+            counts.add_write(writer.write(batch))
+        if on_progress:
+            on_progress(ReextractProgress(site.name, "extract", len(newest), len(newest), result))
+        logger.info(
+            "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
+            site.name, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
+            counts.rejected_total, len(counts.errors) + counts.failed,
+        )
+
+    if result.new or result.updated:
+        client.indices.refresh(index=settings.elasticsearch.articles_alias)
+    result.duration_seconds = time.monotonic() - started
+    return result
+
+
+def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
+                     on_progress: ProgressCallback | None, every: int) -> dict[str, tuple[WarcLocation, str]]:
+    """canonical URL -> (location, fetched_at) of its newest capture. Only locations are kept,
+    not bodies: the chosen captures are read again by offset."""
+    newest: dict[str, tuple[WarcLocation, str]] = {}
+    for location, capture in iter_captures(root, site):
+        counts.captures += 1
+        try:
+            canonical = capture.canonical_url or canonicalize(capture.url)
+        except Exception as exc:  # noqa: BLE001 - a bad URL in one record stops nothing
+            counts.error(f"{location.file}@{location.offset}: unusable URL {capture.url!r}: {exc}")
+            continue
+        seen = newest.get(canonical)
+        # Later files and later records win ties: they were written later.
+        if seen is None or _sort_time(capture.fetched_at) >= _sort_time(seen[1]):
+            newest[canonical] = (location, capture.fetched_at)
+        if on_progress and counts.captures % every == 0:
+            on_progress(ReextractProgress(site, "scan", counts.captures, None, result))
+    return newest
+
+
+def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extractor: ArticleExtractor,
+             counts: SiteReextract) -> dict | None:
+    """The document of one capture, as the spider builds it; None when rejected or unreadable."""
+    try:
+        capture = read_capture(root, location)
+    except WarcError as exc:
+        counts.error(str(exc))
+        return None
+    if not 200 <= capture.status < 300:
+        counts.reject(Reason.HTTP_ERROR)
+        return None
+    if capture.content_type and capture.content_type not in HTML_TYPES:
+        counts.reject(Reason.NON_HTML)
+        return None
+    try:
+        article = extractor.extract(capture.content(), capture.url)
+    except Rejected as rejected:
+        counts.reject(rejected.reason)
+        logger.debug("rejected %s (%s) %s", capture.url, rejected.reason, rejected.detail)
+        return None
+    except Exception as exc:  # noqa: BLE001 - one broken page stops nothing
+        counts.reject(Reason.EXTRACTION_ERROR)
+        counts.error(f"{capture.url}: extraction failed: {type(exc).__name__}: {exc}")
+        return None
+    counts.extracted += 1
+    document = article.to_document()
+    document.update(
+        url=canonical,
+        url_variants=sorted({canonical, canonicalize(capture.url)}),
+        site=site,
+        hostname=host_of(canonical),
+        crawled_at=capture.fetched_at,
+        warc_file=location.file,
+        warc_offset=location.offset,
+    )
+    return document
+
+
+def _sort_time(iso: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
