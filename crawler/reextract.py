@@ -52,7 +52,7 @@ class SiteReextract:
     site: str
     files: int = 0
     captures: int = 0           # response records read
-    urls: int = 0               # distinct canonical URLs (the newest capture of each is extracted)
+    urls: int = 0               # distinct canonical URLs with a 2xx capture (the newest is extracted)
     extracted: int = 0
     new: int = 0
     updated: int = 0
@@ -236,9 +236,11 @@ def reextract(
 
 def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
                      on_progress: ProgressCallback | None, every: int) -> dict[str, tuple[WarcLocation, str]]:
-    """canonical URL -> (location, fetched_at) of its newest capture. Only locations are kept,
-    not bodies: the chosen captures are read again by offset."""
+    """canonical URL -> (location, fetched_at) of its newest successful (2xx) capture. Only
+    locations are kept, not bodies: the chosen captures are read again by offset. A URL with
+    no 2xx capture at all is counted as rejected http-error."""
     newest: dict[str, tuple[WarcLocation, str]] = {}
+    failed_only: dict[str, WarcLocation] = {}
     for location, capture in iter_captures(root, site):
         counts.captures += 1
         try:
@@ -246,12 +248,18 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
         except Exception as exc:  # noqa: BLE001 - a bad URL in one record stops nothing
             counts.error(f"{location.file}@{location.offset}: unusable URL {capture.url!r}: {exc}")
             continue
+        if not 200 <= capture.status < 300:
+            # A 304 or an error says nothing new about the page: an earlier 200 still stands.
+            failed_only.setdefault(canonical, location)
+            continue
         seen = newest.get(canonical)
         # Later files and later records win ties: they were written later.
         if seen is None or _sort_time(capture.fetched_at) >= _sort_time(seen[1]):
             newest[canonical] = (location, capture.fetched_at)
         if on_progress and counts.captures % every == 0:
             on_progress(ReextractProgress(site, "scan", counts.captures, None, result))
+    for _url in failed_only.keys() - newest.keys():
+        counts.reject(Reason.HTTP_ERROR)  # never fetched whole: nothing to rebuild
     return newest
 
 

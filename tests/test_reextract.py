@@ -254,3 +254,21 @@ def test_the_network_guard_really_blocks(offline):
         urllib.request.urlopen("http://127.0.0.1:8701/", timeout=1)
     assert len(offline) == 2
     offline.clear()
+
+
+def test_a_newer_304_or_error_does_not_hide_the_last_good_capture(served, archive_settings, es_client, offline):
+    page = served["pages"][0]
+    not_modified = replace(page, status=304, body=b"", fetched_at="2026-12-01T02:00:00+00:00")
+    gone = Capture(
+        url=served["base"] + "/2026/01/01/a-story-that-was-never-fetched-whole", status=404,
+        headers=[("Content-Type", "text/html; charset=utf-8")], body=b"<html><body>Not found</body></html>",
+        fetched_at="2026-12-01T02:00:00+00:00",
+    )
+    store_captures(archive_settings, [page, not_modified, gone])
+
+    result = reextract(archive_settings, es_client)
+
+    assert result.captures == 3 and result.urls == 1
+    assert result.new == 1 and result.rejected == {"http-error": 1}
+    doc = stored(es_client, archive_settings, page.canonical_url)
+    assert doc["crawled_at"] == page.fetched_at and doc["body"] == served["articles"][0].body_text
