@@ -68,6 +68,7 @@ def _register() -> None:
     cli.add_command(es.es)
     cli.add_command(index.index)
     cli.add_command(crawl.crawl)
+    cli.add_command(crawl.flush)
     cli.add_command(search.search_command)
     cli.add_command(search.show)
     cli.add_command(serve.serve)

@@ -1,8 +1,10 @@
-"""The item pipeline: archive extracted articles into Elasticsearch in bulk.
+"""The item pipeline: keep the raw page, archive the article, remember what was archived.
 
-If Elasticsearch cannot be reached, the batch goes to the local spool (nothing is lost) and
-the crawl goes on; the spool is replayed at the next start. The pipeline never switches
-itself off silently: every outcome is a counter in the crawl's stats.
+Order matters for "nothing lost": the raw response goes to WARC first (fsynced), then the
+article is written to Elasticsearch in bulk — or, if Elasticsearch cannot be reached, to the
+local spool, replayed at the next start — and only then is the URL recorded in the crawl
+state. A crawl killed at any point re-fetches at most what was not yet safely stored.
+The pipeline never switches itself off silently: every outcome is a counter in the stats.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
 
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, NotModifiedItem
+from crawler.state import CrawlState
+from crawler.warc import WarcStore
 from search.client import make_client
 from search.indices import ensure_all
 from search.spool import Spool
@@ -30,10 +34,13 @@ class ArchivePipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         self.settings = crawler.settings["ARCHIVE_SETTINGS"]
-        self.buffer: dict[str, dict] = {}
+        self.buffer: dict[str, ArticleItem] = {}
         self.batch_size = self.settings.elasticsearch.bulk_size
         self.spool = Spool(self.settings.data_dir / "spool")
         self.writer: ArticleWriter | None = None
+        self.state: CrawlState | None = None
+        self.warc: WarcStore | None = None
+        self.site = ""
         self.last_flush = time.monotonic()
 
     @classmethod
@@ -41,6 +48,10 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider=None):
+        spider = spider or self.crawler.spider
+        self.site = spider.name
+        self.state = CrawlState(self.settings.data_dir / "crawl-state.sqlite")
+        self.warc = WarcStore(self.settings.data_dir / "warc", self.site)
         client = make_client(self.settings.elasticsearch)
         self.writer = ArticleWriter(client, self.settings.elasticsearch)
         try:
@@ -51,8 +62,14 @@ class ArchivePipeline:
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
 
-    def process_item(self, item: ArticleItem, spider=None):
-        self.buffer[item.doc_id] = item.document
+    def process_item(self, item, spider=None):
+        if isinstance(item, NotModifiedItem):
+            self.state.touch(item.url, item.fetched_at, 304)
+            return item
+        if item.capture is not None:
+            location = self.warc.append(item.capture)
+            item.document.update(warc_file=location.file, warc_offset=location.offset)
+        self.buffer[item.doc_id] = item
         # Full batches for throughput; a time bound so progress is real and a kill loses little.
         if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
@@ -60,19 +77,42 @@ class ArchivePipeline:
 
     def close_spider(self, spider=None):
         self.flush()
+        self.warc.close()
+        self.state.close()
 
     def flush(self) -> None:
         batch, self.buffer = self.buffer, {}
         self.last_flush = time.monotonic()
         if not batch:
             return
+        documents = {doc_id: item.document for doc_id, item in batch.items()}
+        failed: set[str] = set()
         try:
-            self._count(self.writer.write(batch))
+            result = self.writer.write(documents)
+            self._count(result)
+            failed = set(result.failed_ids)  # refused by Elasticsearch: fetch again next run
         except UNREACHABLE + (ApiError,) as exc:
-            spooled = self.spool.append(batch)
+            spooled = self.spool.append(documents)
             self.crawler.stats.inc_value("articles/spooled", spooled)
             self.crawler.stats.inc_value("index/errors")
             logger.error("Elasticsearch write failed (%s); %d articles spooled to %s", exc, spooled, self.spool.directory)
+        # Stored (or spooled): from now on a later run need not fetch these again.
+        for doc_id, item in batch.items():
+            if doc_id in failed:
+                continue
+            fetch = item.fetch
+            self.state.record(
+                self.site,
+                fetch.get("urls") or [item.document["url"]],
+                doc_id,
+                fetched_at=fetch.get("fetched_at") or item.document.get("crawled_at"),
+                status=fetch.get("status", 200),
+                etag=fetch.get("etag"),
+                last_modified=fetch.get("last_modified"),
+                lastmod=fetch.get("lastmod"),
+                published=item.document.get("published"),
+                content_hash=item.document.get("content_hash"),
+            )
 
     def _count(self, result: WriteResult, prefix: str = "articles") -> None:
         stats = self.crawler.stats

@@ -22,6 +22,8 @@ def summarize(stats: dict) -> dict:
         "pages_fetched": int(stats.get("response_received_count", 0)),
         "requests": int(stats.get("downloader/request_count", 0)),
         "not_modified": int(stats.get("downloader/response_status_count/304", 0)),
+        "rechecked": int(stats.get("incremental/rechecked", 0)),
+        "known_skipped": int(stats.get("incremental/known_skipped", 0)),
         "articles_extracted": int(stats.get("articles/extracted", 0)),
         "articles_new": int(stats.get("articles/new", 0)),
         "articles_updated": int(stats.get("articles/updated", 0)),

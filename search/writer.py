@@ -30,6 +30,7 @@ class WriteResult:
     errors: list[str] = field(default_factory=list)
     new_ids: list[str] = field(default_factory=list)
     updated_ids: list[str] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)
 
     def add(self, other: "WriteResult") -> None:
         self.new += other.new
@@ -39,6 +40,7 @@ class WriteResult:
         self.errors.extend(other.errors[:20])
         self.new_ids.extend(other.new_ids)
         self.updated_ids.extend(other.updated_ids)
+        self.failed_ids.extend(other.failed_ids)
 
 
 class ArticleWriter:
@@ -100,6 +102,7 @@ class ArticleWriter:
                     result.updated_ids.append(doc_id)
             else:
                 result.failed += 1
+                result.failed_ids.append(doc_id)
                 error = info.get("error", {})
                 message = f"{doc_id}: {error.get('type', 'error')}: {error.get('reason', error)}"
                 result.errors.append(message)

@@ -123,3 +123,15 @@ def archive_settings(es_settings, index_names, tmp_path) -> Settings:
         runs_index=index_names.runs,
     )
     return replace(es_settings, elasticsearch=es, data_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def demo_sites(es_settings):
+    """The shipped settings.toml entry for the demo site, pointed at a test server's URL:
+    ``settings = replace(settings, sites=demo_sites(server.base_url))``."""
+
+    def point_at(base_url: str) -> tuple:
+        site = es_settings.site("demo")
+        return (replace(site, start_urls=(base_url + "/",), feeds=(base_url + "/feed.xml",)),)
+
+    return point_at

@@ -65,3 +65,39 @@ def print_summary(outcome) -> None:
         console.print(f"[dim]{site} rejections:[/dim] {reasons}")
     if outcome.error:
         console.print(f"[red]error:[/red] {outcome.error}")
+
+
+@click.command()
+@click.pass_obj
+def flush(app) -> None:
+    """Write articles spooled while Elasticsearch was unreachable.
+
+    Crawls also do this when they start; use it to empty the spool at once.
+    """
+    from elastic_transport import TransportError
+
+    from search.client import make_client
+    from search.indices import ensure_all
+    from search.spool import Spool
+    from search.writer import ArticleWriter
+
+    settings = app.settings
+    spool = Spool(settings.data_dir / "spool")
+    pending = spool.pending()
+    if not pending:
+        click.echo(f"nothing spooled in {spool.directory}")
+        return
+    client = make_client(settings.elasticsearch)
+    try:
+        ensure_all(client, settings.elasticsearch)
+        result = spool.replay(ArticleWriter(client, settings.elasticsearch))
+    except TransportError as exc:
+        raise click.ClickException(
+            f"Elasticsearch at {settings.elasticsearch.url} is still unreachable ({exc}); {pending} articles stay spooled"
+        ) from None
+    click.echo(
+        f"flushed {pending} spooled articles: {result.new} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.failed} failed"
+    )
+    if result.failed:
+        raise SystemExit(1)

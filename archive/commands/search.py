@@ -17,6 +17,7 @@ from rich.table import Table
 from search.client import make_client
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest
 from search.service import get_article, iterate, search as run_search
+from search.versions import captures, changes
 
 EXPORT_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language")
 
@@ -163,23 +164,32 @@ def _print_table(response, page: int, size: int) -> None:
 
 @click.command("show")
 @click.argument("url_or_id")
+@click.option("--versions", is_flag=True, help="List every capture of the article (edits after publication).")
+@click.option("--diff", is_flag=True, help="Show what changed between captures (title changes called out).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
-def show(app, url_or_id: str, fmt: str) -> None:
+def show(app, url_or_id: str, versions: bool, diff: bool, fmt: str) -> None:
     """Show one archived article by its URL (any URL it was reached under) or its id.
 
     \b
     Examples:
       archive show http://127.0.0.1:8701/2025/03/14/harbour-closure
       archive show 3f2a... --format json     # the whole document, body included
+      archive show URL --versions            # when it was captured, and how often it changed
+      archive show URL --diff                # unified diff of the text between captures
     """
     es = app.settings.elasticsearch
+    client = make_client(es)
     try:
-        article = get_article(make_client(es), es.articles_alias, url_or_id)
+        article = get_article(client, es.articles_alias, url_or_id)
+        history = captures(client, es.versions_alias, article) if article and (versions or diff) else []
     except (TransportError, ApiError) as exc:
         raise click.ClickException(f"Elasticsearch at {es.url} said {exc}") from None
     if article is None:
         raise click.ClickException(f"no archived article for {url_or_id!r}")
+    if versions or diff:
+        _print_history(history, diff, fmt)
+        return
     if fmt == "json":
         click.echo(json.dumps(article, indent=2, ensure_ascii=False))
         return
@@ -205,3 +215,34 @@ def show(app, url_or_id: str, fmt: str) -> None:
             console.print(f"[dim]{key:>12}[/dim]  {escape(str(value))}")
     console.print()
     console.print(escape(article.get("body", "")))
+
+
+def _print_history(history, with_diff: bool, fmt: str) -> None:
+    edits = changes(history)
+    if fmt == "json":
+        payload = {
+            "captures": [{"captured_at": c.captured_at, "title": c.title, "content_hash": c.content_hash, "current": c.current} for c in history],
+            "changes": [
+                {"from": e.before.captured_at, "to": e.after.captured_at, "title_changed": e.title_changed,
+                 "title_before": e.before.title, "title_after": e.after.title, "diff": e.diff}
+                for e in edits
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    console.print(f"[bold]{len(history)} capture(s)[/bold], {len(edits)} change(s)")
+    for capture in history:
+        marker = " (current)" if capture.current else ""
+        console.print(f"  {capture.captured_at}{marker}  {escape(capture.title)}")
+    if not with_diff:
+        return
+    if not edits:
+        console.print("Never changed since its first capture.")
+    for edit in edits:
+        console.print(f"\n[bold]{edit.before.captured_at} → {edit.after.captured_at}[/bold]")
+        if edit.title_changed:
+            console.print(f"[yellow]Headline changed:[/yellow] {escape(edit.before.title)!s} → {escape(edit.after.title)}")
+        for line in edit.diff.splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            console.print(f"[{style}]{escape(line)}[/{style}]")

@@ -19,8 +19,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from archive.config import Settings, SiteSettings
 from crawler import discovery
 from crawler.extraction import ArticleExtractor
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, NotModifiedItem
 from crawler.rejections import Rejected, Reason
+from crawler.state import CrawlState, RecheckPolicy, conditional_headers
+from crawler.warc import Capture
 from crawler.urls import canonicalize, document_id, host_of, in_domains
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,11 @@ class NewsSpider(scrapy.Spider):
         self.extractor = ArticleExtractor(app_settings.extraction)
         self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
         self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
+        self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
+        state = CrawlState(app_settings.data_dir / "crawl-state.sqlite")
+        self.known = state.load_site(site.name)  # what earlier runs archived: the incremental part
+        state.close()
+        self.policy = RecheckPolicy(app_settings.crawl.recheck_days)
         self.scheduled = 0
         self.offsite_seen: set[str] = set()
         self._limit_logged = False
@@ -54,9 +61,9 @@ class NewsSpider(scrapy.Spider):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, url: str, callback, depth: int, **meta) -> scrapy.Request | None:
+    def _request(self, url: str, callback, depth: int, headers: dict | None = None, **meta) -> scrapy.Request | None:
         """Every request goes through here: scope, page budget and the error handler."""
-        if not url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://")) or url in self.requested:
             return None
         if not in_domains(url, self.site.allowed_domains):
             if url not in self.offsite_seen:
@@ -70,8 +77,14 @@ class NewsSpider(scrapy.Spider):
             self.count("limits/max_pages_reached")
             return None
         self.scheduled += 1
+        self.requested.add(url)
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, cb_kwargs={"depth": depth}, meta={"depth": depth, **meta}
+            url,
+            callback=callback,
+            errback=self.on_error,
+            headers=headers,
+            cb_kwargs={"depth": depth},
+            meta={"depth": depth, **meta},
         )
 
     async def start(self):
@@ -95,7 +108,18 @@ class NewsSpider(scrapy.Spider):
         if self.site.is_article_url(url):
             if url in self.archived:
                 return None
-            return self._request(url, self.parse_article, depth, **meta)
+            page = self.known.get(url)
+            if page is None:
+                return self._request(url, self.parse_article, depth, **meta)
+            if not self.policy.should_recheck(page, meta.get("lastmod")):
+                self.count("incremental/known_skipped")
+                return None
+            # Ask whether it changed: an unchanged page costs one 304 and no write.
+            self.count("incremental/rechecked")
+            return self._request(
+                url, self.parse_article, depth, headers=conditional_headers(page),
+                handle_httpstatus_list=[304], recheck=True, **meta,
+            )
         if self.site.may_follow(url):
             if depth > self.site.max_depth:
                 self.reject(Reason.TOO_DEEP, url)
@@ -143,12 +167,22 @@ class NewsSpider(scrapy.Spider):
             yield from self.parse_article(response, depth)
             return
         self.count("pages/listing")
-        for link in self.link_extractor.extract_links(response):
-            yield self.follow(link.url, depth + 1)
+        links = [canonicalize(link.url) for link in self.link_extractor.extract_links(response)]
+        articles = [u for u in links if self.site.is_article_url(u)]
+        if self.known and depth > 0 and articles and not any(u not in self.known for u in articles):
+            # Caught up: a listing of only known articles; its older pages hold nothing new.
+            self.count("incremental/caught_up_listings")
+            links = articles
+        for url in links:
+            yield self.follow(url, depth + 1)
 
     # -- articles ---------------------------------------------------------------------------
 
     def parse_article(self, response, depth: int):
+        if response.status == 304:
+            self.count("articles/not_modified")
+            yield NotModifiedItem(url=canonicalize(response.url), fetched_at=_now())
+            return
         if not self._is_html(response):
             return
         try:
@@ -166,24 +200,36 @@ class NewsSpider(scrapy.Spider):
         self.archived.add(canonical)
         self.count("articles/extracted")
         document = article.to_document()
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = _now()
         requested = canonicalize(response.request.url) if response.request else canonical
+        variants = sorted({canonical, canonicalize(response.url), requested})
         document.update(
             url=canonical,
-            url_variants=sorted({canonical, canonicalize(response.url), requested}),
+            url_variants=variants,
             site=self.site.name,
             hostname=host_of(canonical),
             crawled_at=now,
         )
+        last_modified = _header(response, b"Last-Modified")
         yield ArticleItem(
             doc_id=document_id(canonical),
             document=document,
             fetch={
+                "urls": variants,
                 "status": response.status,
+                "fetched_at": now,
                 "etag": _header(response, b"ETag"),
-                "last_modified": _header(response, b"Last-Modified"),
-                "fetched_url": response.url,
+                "last_modified": last_modified,
+                "lastmod": response.meta.get("lastmod") or article.modified or last_modified,
             },
+            capture=Capture(
+                url=response.url,
+                status=response.status,
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs],
+                body=response.body,
+                fetched_at=now,
+                canonical_url=canonical,
+            ),
         )
         # Related links inside articles lead to more articles; listings stay depth-bounded.
         for link in self.link_extractor.extract_links(response):
@@ -248,6 +294,10 @@ class NewsSpider(scrapy.Spider):
         else:
             self.reject(Reason.NETWORK_ERROR, request.url, repr(failure.value))
             logger.warning("could not fetch %s: %s", request.url, failure.value)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _header(response, name: bytes) -> str | None:

@@ -1,0 +1,123 @@
+"""Per-URL crawl state, so a night's crawl fetches only what is new or may have changed.
+
+One SQLite file in the data folder. A row is written only once its article is safely stored
+(in Elasticsearch or the spool), so a crawl killed at any point resumes without re-fetching
+what it archived and without losing what it did not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pages (
+    url           TEXT PRIMARY KEY,
+    site          TEXT NOT NULL,
+    doc_id        TEXT,
+    first_fetch   TEXT NOT NULL,
+    last_fetch    TEXT NOT NULL,
+    status        INTEGER,
+    etag          TEXT,
+    last_modified TEXT,   -- the Last-Modified header as sent
+    lastmod       TEXT,   -- what the site said of the article's last change (sitemap or header), ISO
+    published     TEXT,
+    content_hash  TEXT
+);
+CREATE INDEX IF NOT EXISTS pages_site ON pages(site);
+"""
+
+
+@dataclass(frozen=True)
+class PageState:
+    url: str
+    doc_id: str | None
+    last_fetch: str
+    etag: str | None
+    last_modified: str | None
+    lastmod: str | None
+    published: str | None
+    content_hash: str | None
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """ISO 8601 (sitemaps, JSON-LD) or an HTTP date (headers), as an aware datetime."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+class CrawlState:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One writer (the crawl's pipeline); WAL lets `archive status` read while it writes.
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def load_site(self, site: str) -> dict[str, PageState]:
+        rows = self.db.execute(
+            "SELECT url, doc_id, last_fetch, etag, last_modified, lastmod, published, content_hash FROM pages WHERE site = ?",
+            (site,),
+        )
+        return {row[0]: PageState(*row) for row in rows}
+
+    def record(self, site: str, urls: list[str], doc_id: str | None, fetched_at: str, status: int,
+               etag: str | None, last_modified: str | None, lastmod: str | None, published: str | None,
+               content_hash: str | None) -> None:
+        for url in urls:
+            self.db.execute(
+                """INSERT INTO pages (url, site, doc_id, first_fetch, last_fetch, status, etag, last_modified, lastmod, published, content_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(url) DO UPDATE SET doc_id=excluded.doc_id, last_fetch=excluded.last_fetch,
+                       status=excluded.status, etag=COALESCE(excluded.etag, etag),
+                       last_modified=COALESCE(excluded.last_modified, last_modified),
+                       lastmod=COALESCE(excluded.lastmod, lastmod), published=COALESCE(excluded.published, published),
+                       content_hash=COALESCE(excluded.content_hash, content_hash)""",
+                (url, site, doc_id, fetched_at, fetched_at, status, etag, last_modified, lastmod, published, content_hash),
+            )
+
+    def touch(self, url: str, fetched_at: str, status: int) -> None:
+        """A conditional request answered 304: the page is as we have it."""
+        self.db.execute("UPDATE pages SET last_fetch = ?, status = ? WHERE url = ?", (fetched_at, status, url))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass(frozen=True)
+class RecheckPolicy:
+    """Which known articles tonight's crawl asks about again (with a conditional request)."""
+
+    recheck_days: int
+
+    def should_recheck(self, page: PageState, sitemap_lastmod: str | None, now: datetime | None = None) -> bool:
+        now = now or datetime.now(timezone.utc)
+        site_says = parse_when(sitemap_lastmod)
+        if site_says is not None:
+            known = parse_when(page.lastmod) or parse_when(page.last_fetch)
+            if known is None or site_says > known:
+                return True  # the site says it changed since our capture
+        published = parse_when(page.published)
+        return published is not None and published >= now - timedelta(days=self.recheck_days)
+
+
+def conditional_headers(page: PageState) -> dict[str, str]:
+    headers = {}
+    if page.etag:
+        headers["If-None-Match"] = page.etag
+    if page.last_modified:
+        headers["If-Modified-Since"] = page.last_modified
+    return headers

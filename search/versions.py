@@ -1,0 +1,64 @@
+"""Earlier captures of edited articles, and what changed between captures."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+
+@dataclass(frozen=True)
+class Capture:
+    captured_at: str
+    title: str
+    body: str
+    content_hash: str
+    current: bool
+
+
+def captures(client: Elasticsearch, versions_alias: str, article: dict) -> list[Capture]:
+    """Every capture of an article, oldest first; the last one is the current document."""
+    try:
+        response = client.search(
+            index=versions_alias,
+            query={"term": {"article_id": article["id"]}},
+            sort=[{"captured_at": "asc"}],
+            size=1000,
+        )
+        hits = [h["_source"] for h in response["hits"]["hits"]]
+    except NotFoundError:
+        hits = []
+    earlier = [Capture(h.get("captured_at", ""), h.get("title", ""), h.get("body", ""), h.get("content_hash", ""), False) for h in hits]
+    current = Capture(article.get("crawled_at", ""), article.get("title", ""), article.get("body", ""), article.get("content_hash", ""), True)
+    return earlier + [current]
+
+
+@dataclass(frozen=True)
+class Change:
+    before: Capture
+    after: Capture
+    title_changed: bool
+    diff: str  # unified diff of the body, paragraph by paragraph
+
+
+def changes(history: list[Capture]) -> list[Change]:
+    """What changed from each capture to the next."""
+    result = []
+    for before, after in zip(history, history[1:]):
+        diff = "\n".join(
+            difflib.unified_diff(
+                _lines(before.body),
+                _lines(after.body),
+                fromfile=f"captured {before.captured_at}",
+                tofile=f"captured {after.captured_at}",
+                lineterm="",
+            )
+        )
+        result.append(Change(before, after, before.title != after.title, diff))
+    return result
+
+
+def _lines(body: str) -> list[str]:
+    # Paragraphs are the unit a reader compares; blank separators are noise in a diff.
+    return [p.strip() for p in body.split("\n") if p.strip()]
