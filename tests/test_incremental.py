@@ -264,3 +264,28 @@ def test_articles_survive_elasticsearch_stopping_during_a_crawl(es_settings, tmp
             assert "nothing spooled" in again.output
         finally:
             localnode.stop(node_settings)
+
+
+def test_reextract_rebuilds_the_crawled_archive_from_warc_with_the_site_gone(es_settings, es_client, tmp_path, demo_sites):
+    from crawler.reextract import reextract
+    from search.indices import ensure_all
+
+    with serve_demo_site(DemoSite(), port=0) as server:
+        settings = fresh_settings(es_settings, tmp_path, demo_sites(server.base_url))
+        assert run_crawl(settings, ["demo"]).status == OK
+    # The site is gone; only the WARC files the crawl wrote are left.
+    es = settings.elasticsearch
+    es_client.indices.refresh(index=es.articles_alias)
+    fields = ("url", "title", "authors", "published", "body", "content_hash", "site")
+    crawled = {h["_id"]: {f: h["_source"].get(f) for f in fields} for h in es_client.search(index=es.articles_alias, size=1000)["hits"]["hits"]}
+    assert all(h["_source"].get("warc_file") for h in es_client.search(index=es.articles_alias, size=1000)["hits"]["hits"])
+    drop_all(es_client, es)
+    ensure_all(es_client, es)
+
+    result = reextract(settings, es_client, ["demo"])
+
+    es_client.indices.refresh(index=es.articles_alias)
+    rebuilt = {h["_id"]: {f: h["_source"].get(f) for f in fields} for h in es_client.search(index=es.articles_alias, size=1000)["hits"]["hits"]}
+    assert rebuilt == crawled
+    assert result.new == len(crawled)
+    drop_all(es_client, es)
