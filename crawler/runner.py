@@ -72,7 +72,11 @@ def run_crawl(
         )
         if on_start:
             on_start(child.pid)
-        status, exit_code = _supervise(child, limit, stop_event)
+        try:
+            status, exit_code = _supervise(child, limit, stop_event)
+        except KeyboardInterrupt:
+            # The child has its own session, so Ctrl-C reached only us: stop it, then say so.
+            status, exit_code = INTERRUPTED, _stop(child)
         summaries = _read_summaries(summary_dir)
 
     ended = datetime.now(timezone.utc)

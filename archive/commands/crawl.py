@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from crawler.runner import OK, run_crawl
-from search.runs import record_outcome
+from archive.scheduling.jobs import run_sites
+from crawler.runner import OK
 
 
 @click.command()
@@ -21,7 +23,8 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> No
     """Crawl sites now and archive their articles.
 
     Progress lines appear every few seconds on stderr; a summary per site is printed at the
-    end. The exit code is 0 when the crawl finished, 1 when it failed or timed out.
+    end. The exit code is 0 when the crawl finished, 1 when it failed or timed out, 3 when
+    another crawl of the site was already running.
 
     \b
     Examples:
@@ -33,8 +36,15 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> No
         settings.select_sites(sites)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    outcome = run_crawl(settings, sites, time_limit=time_limit)
-    record_outcome(settings, outcome, trigger="cli")
+    if time_limit is not None:
+        settings = replace(settings, crawl=replace(settings.crawl, time_limit=time_limit))
+    # Under the same per-site locks as the scheduler: never two crawls of one site at once.
+    result = run_sites(settings, sites, trigger="cli", stop_event=threading.Event())
+    if result.skipped:
+        click.echo(f"skipped (a crawl is already running): {', '.join(result.skipped)}", err=True)
+    if result.outcome is None:
+        raise SystemExit(3)
+    outcome = result.outcome
     if fmt == "json":
         click.echo(json.dumps({"status": outcome.status, "error": outcome.error, "sites": outcome.sites}, indent=2))
     else:

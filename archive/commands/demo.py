@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 from rich.console import Console
 
 from archive.commands.crawl import print_summary
 from archive.commands.search import _print_table
 from archive.demo_site import DemoSite, serve_demo_site
-from crawler.runner import OK, run_crawl
+from archive.scheduling.jobs import run_sites
+from crawler.runner import OK
 from search.client import ElasticsearchUnavailable, check_health, make_client
 from search.indices import ensure_all
 from search.query import SearchRequest
-from search.runs import record_outcome
 from search.service import search
 
 DEMO_QUERY = '"harbour authority confirmed the closure"'
@@ -49,8 +51,10 @@ def demo(app, site_name: str, query: str) -> None:
     with server:
         console.print(f"[bold]1. Demo site[/bold] ({len(server.site.articles)} articles) at {server.base_url}/")
         console.print(f"[bold]2. Crawling[/bold] site '{site_name}' (progress below)")
-        outcome = run_crawl(settings, [site_name])
-        record_outcome(settings, outcome, trigger="demo")
+        result = run_sites(settings, [site_name], trigger="demo", stop_event=threading.Event())
+    if result.outcome is None:
+        raise click.ClickException(f"a crawl of {site_name} is already running")
+    outcome = result.outcome
     print_summary(outcome)
     if outcome.status != OK:
         raise SystemExit(1)
@@ -77,8 +81,6 @@ def serve_site(app, port: int | None, articles: int | None, edition: int) -> Non
     server = serve_demo_site(DemoSite(article_count=articles, edition=edition), host=settings.host, port=port or settings.port)
     click.echo(f"demo site: {server.base_url}/ ({len(server.site.articles)} articles, edition {edition}); Ctrl-C stops")
     try:
-        import threading
-
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
