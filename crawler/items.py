@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.urls import canonicalize, host_of
+
 
 @dataclass
 class ArticleItem:
@@ -20,3 +22,16 @@ class NotModifiedItem:
 
     url: str
     fetched_at: str
+
+
+def archive_document(article, canonical: str, site: str, crawled_at: str, seen_urls: list[str]) -> dict:
+    """The Elasticsearch document of an extracted article (crawl and re-extraction alike)."""
+    document = article.to_document()
+    document.update(
+        url=canonical,
+        url_variants=sorted({canonical, *(canonicalize(u) for u in seen_urls)}),
+        site=site,
+        hostname=host_of(canonical),
+        crawled_at=crawled_at,
+    )
+    return document

@@ -24,7 +24,8 @@ from elasticsearch import Elasticsearch
 from archive.config import Settings
 from crawler.extraction import ArticleExtractor
 from crawler.rejections import Reason, Rejected
-from crawler.urls import canonicalize, document_id, host_of
+from crawler.items import archive_document
+from crawler.urls import canonicalize, document_id
 from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult
@@ -288,16 +289,8 @@ def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extr
         counts.error(f"{capture.url}: extraction failed: {type(exc).__name__}: {exc}")
         return None
     counts.extracted += 1
-    document = article.to_document()
-    document.update(
-        url=canonical,
-        url_variants=sorted({canonical, canonicalize(capture.url)}),
-        site=site,
-        hostname=host_of(canonical),
-        crawled_at=capture.fetched_at,
-        warc_file=location.file,
-        warc_offset=location.offset,
-    )
+    document = archive_document(article, canonical, site, capture.fetched_at, [capture.url])
+    document.update(warc_file=location.file, warc_offset=location.offset)
     return document
 
 

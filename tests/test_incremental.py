@@ -24,6 +24,7 @@ from archive.demo_site import DemoSite, serve_demo_site
 from crawler.runner import FAILED, OK, run_crawl
 from crawler.urls import canonicalize, document_id
 from search import localnode
+from search.client import make_client
 from search.indices import drop_all
 from search.query import SearchRequest
 from search.service import search
@@ -165,11 +166,7 @@ def test_cli_shows_versions_diff_and_finds_edited_articles(two_nights):
     assert "Headline changed" in shown.output
     assert "2 capture(s)" in shown.output
 
-    edited = search(
-        __import__("search.client", fromlist=["make_client"]).make_client(settings.elasticsearch),
-        settings.elasticsearch.articles_alias,
-        SearchRequest(edited=True, size=50),
-    )
+    edited = search(make_client(settings.elasticsearch), settings.elasticsearch.articles_alias, SearchRequest(edited=True, size=50))
     assert {h.url.rsplit("/", 1)[1] for h in edited.hits} == set(edited_slugs())
 
 
@@ -178,24 +175,8 @@ def test_a_crawl_killed_half_way_resumes_without_duplicates_or_refetching(es_set
         # Slow enough that the kill lands mid-crawl, after the first batch was stored.
         settings = fresh_settings(es_settings, tmp_path, demo_sites(server.base_url), download_delay=0.4, autothrottle=False, recheck_days=0)
         alias = settings.elasticsearch.articles_alias
-        stored_at_kill: set[str] = set()
-
-        def kill_after_first_batch(pid: int) -> None:
-            def watch():
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    try:
-                        es_client.indices.refresh(index=alias)
-                        if es_client.count(index=alias)["count"] > 0:
-                            break
-                    except Exception:
-                        pass
-                    time.sleep(0.2)
-                os.killpg(pid, signal.SIGKILL)
-
-            threading.Thread(target=watch, daemon=True).start()
-
-        killed = run_crawl(settings, ["demo"], on_start=kill_after_first_batch)
+        kill = when_first_batch_is_stored(es_client, alias, lambda pid: os.killpg(pid, signal.SIGKILL))
+        killed = run_crawl(settings, ["demo"], on_start=kill)
         assert killed.status == FAILED
         es_client.indices.refresh(index=alias)
         stored_at_kill = {h["_source"]["url"] for h in es_client.search(index=alias, size=1000)["hits"]["hits"]}
@@ -214,6 +195,27 @@ def test_a_crawl_killed_half_way_resumes_without_duplicates_or_refetching(es_set
         drop_all(es_client, settings.elasticsearch)
 
 
+def when_first_batch_is_stored(client, alias: str, action):
+    """on_start callback: once the crawl's first batch is searchable, run action(pid)."""
+
+    def on_start(pid: int) -> None:
+        def watch():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    client.indices.refresh(index=alias)
+                    if client.count(index=alias)["count"] > 0:
+                        break
+                except Exception:  # not created yet: keep polling
+                    pass
+                time.sleep(0.2)
+            action(pid)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    return on_start
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -228,27 +230,11 @@ def test_articles_survive_elasticsearch_stopping_during_a_crawl(es_settings, tmp
         settings = replace(settings, elasticsearch=replace(settings.elasticsearch, url=f"http://127.0.0.1:{port}"))
         node_settings = replace(settings, data_dir=tmp_path / "node")
         localnode.start(node_settings)
-        from search.client import make_client
-
         client = make_client(settings.elasticsearch, max_retries=0)
         alias = settings.elasticsearch.articles_alias
         try:
-            def stop_after_first_batch(pid: int) -> None:
-                def watch():
-                    deadline = time.monotonic() + 60
-                    while time.monotonic() < deadline:
-                        try:
-                            client.indices.refresh(index=alias)
-                            if client.count(index=alias)["count"] > 0:
-                                break
-                        except Exception:
-                            pass
-                        time.sleep(0.2)
-                    localnode.stop(node_settings)
-
-                threading.Thread(target=watch, daemon=True).start()
-
-            outcome = run_crawl(settings, ["demo"], on_start=stop_after_first_batch)
+            stop_node = when_first_batch_is_stored(client, alias, lambda pid: localnode.stop(node_settings))
+            outcome = run_crawl(settings, ["demo"], on_start=stop_node)
             summary = outcome.sites["demo"]
             assert summary["articles_new"] > 0  # written before the node stopped
             assert summary["articles_spooled"] > 0  # kept on disk while it was down

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from archive.commands.crawl import print_summary
-from archive.commands.search import _print_table
+from archive.commands.search import print_hits
 from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
 from crawler.runner import OK
@@ -61,7 +61,7 @@ def demo(app, site_name: str, query: str) -> None:
 
     client.indices.refresh(index=es.articles_alias)
     console.print(f"\n[bold]3. Searching[/bold] archive search '{query}'\n")
-    _print_table(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
+    print_hits(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
     console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
 
 

@@ -90,7 +90,7 @@ def search_command(app, query, sites, authors, tags, languages, since, until, ed
         raise click.ClickException(f"search failed: Elasticsearch at {es.url} said {exc}") from None
 
     if fmt == "table":
-        _print_table(response, page, size)
+        print_hits(response, page, size)
     elif fmt == "json":
         click.echo(
             json.dumps(
@@ -132,7 +132,7 @@ def _marked(text: str) -> str:
     return escape(text).replace(MARK_PRE, "[bold yellow]").replace(MARK_POST, "[/bold yellow]")
 
 
-def _print_table(response, page: int, size: int) -> None:
+def print_hits(response, page: int, size: int) -> None:
     console = Console()
     first = (page - 1) * size + 1
     if not response.hits:

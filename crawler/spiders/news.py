@@ -19,11 +19,11 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from archive.config import Settings, SiteSettings
 from crawler import discovery
 from crawler.extraction import ArticleExtractor
-from crawler.items import ArticleItem, NotModifiedItem
+from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason
 from crawler.state import CrawlState, RecheckPolicy, conditional_headers
 from crawler.warc import Capture
-from crawler.urls import canonicalize, document_id, host_of, in_domains
+from crawler.urls import canonicalize, document_id, in_domains
 
 logger = logging.getLogger(__name__)
 
@@ -199,17 +199,10 @@ class NewsSpider(scrapy.Spider):
             return
         self.archived.add(canonical)
         self.count("articles/extracted")
-        document = article.to_document()
         now = _now()
-        requested = canonicalize(response.request.url) if response.request else canonical
-        variants = sorted({canonical, canonicalize(response.url), requested})
-        document.update(
-            url=canonical,
-            url_variants=variants,
-            site=self.site.name,
-            hostname=host_of(canonical),
-            crawled_at=now,
-        )
+        requested = response.request.url if response.request else canonical
+        document = archive_document(article, canonical, self.site.name, now, [response.url, requested])
+        variants = document["url_variants"]
         last_modified = _header(response, b"Last-Modified")
         yield ArticleItem(
             doc_id=document_id(canonical),
