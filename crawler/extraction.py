@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor, set_date_params, use_config
-from trafilatura.utils import load_html
+from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
 from crawler.rejections import Reason, Rejected
@@ -281,7 +281,7 @@ class ArticleExtractor:
             modified_source=modified_source,
             tags=_dedupe([*(doc.tags or []), *structured.tags(), *(doc.categories or [])]),
             section=structured.section() or _first(doc.categories),
-            language=structured.language() or _lang_code(doc.language),
+            language=structured.language() or _lang_code(doc.language) or detect_language(body),
             description=_clean(doc.description),
             image=_http_url(doc.image, url),
             word_count=words,
@@ -452,6 +452,11 @@ class _StructuredData:
             if code := _lang_code(str(value)):
                 return code
         return None
+
+
+def detect_language(text: str) -> str | None:
+    """The body's language (py3langid, through trafilatura), for pages that declare none."""
+    return _lang_code(language_classifier(text[:10_000], ""))
 
 
 def _jsonld_objects(tree: HtmlElement) -> Iterator[dict]:

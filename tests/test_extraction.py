@@ -287,3 +287,10 @@ def test_rejection_reasons_are_the_named_counters():
     assert pickle.loads(pickle.dumps(rejected)).detail == "12 words"
     with pytest.raises(ValueError):
         Rejected("too-shrt")
+
+
+def test_language_is_detected_when_the_page_declares_none(extractor):
+    html = page("undated_post.html").replace('<html lang="de">', "<html>")
+    assert '<html lang' not in html
+    article = extractor.extract(html, "https://blog.example.de/strassenbahn-nord")
+    assert article.language == "de"  # from the German text itself
