@@ -49,7 +49,7 @@ class LoggedRequest:
     path: str                      # path and query, as requested
     status: int
     headers: dict[str, str] = field(default_factory=dict)  # a subset: see LOGGED_HEADERS
-    size: int = 0                  # body bytes sent (0 for HEAD and 304)
+    size: int = 0                  # body bytes sent or being sent (0 for HEAD and 304)
 
     @property
     def path_only(self) -> str:
@@ -297,21 +297,21 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 200 and _not_modified(self.headers, etag, resp.last_modified):
             status, body = 304, b""
             headers.pop("Content-Type", None)
+        # Logged before the response goes out: a client that has its answer finds it in the log.
+        logged = {k: self.headers[k] for k in LOGGED_HEADERS if self.headers.get(k) is not None}
+        sending = 0 if head or status == 304 else len(body)
+        self.demo._record(LoggedRequest(time.time(), self.command, self.path, status, logged, sending))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         if status != 304:
             self.send_header("Content-Length", str(len(resp.body)))
         self.end_headers()
-        sent = 0
-        if not head and status != 304:
+        if sending:
             try:
                 self.wfile.write(body)
-                sent = len(body)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
-        logged = {k: self.headers[k] for k in LOGGED_HEADERS if self.headers.get(k) is not None}
-        self.demo._record(LoggedRequest(time.time(), self.command, self.path, status, logged, sent))
 
     def log_message(self, format: str, *args) -> None:  # silence the default stderr access log
         pass
