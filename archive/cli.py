@@ -54,6 +54,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",  # the same as the crawl child's lines
         stream=sys.stderr,
     )
     # The Elasticsearch transport logs every request at INFO; journalists need none of it.
