@@ -15,18 +15,13 @@ import sys
 
 import click
 
+from archive.commands import config_option
 from archive.commands.schedule import HELP, execute
 from archive.config import ConfigError, load_settings
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    envvar="ARCHIVE_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="Settings file (default: ./settings.toml, or $ARCHIVE_CONFIG).",
-)
+@config_option
 @click.option("--list", "list_jobs", is_flag=True, help="Print the jobs and their next run times, then exit.")
 @click.option("--run-now", is_flag=True, help="Crawl now (with the site locks), then exit.")
 @click.option("--site", "sites", multiple=True, metavar="NAME", help="With --run-now: only this site (repeatable).")

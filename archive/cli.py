@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from archive.commands import config_option
 from archive.config import ConfigError, load_settings
 
 
@@ -31,13 +32,7 @@ class AppContext:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    envvar="ARCHIVE_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="Settings file (default: ./settings.toml, or $ARCHIVE_CONFIG).",
-)
+@config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:

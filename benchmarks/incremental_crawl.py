@@ -14,16 +14,15 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from archive.config import load_settings  # noqa: E402
+from _throwaway import throwaway_indices  # noqa: E402
 from archive.demo_site import DemoSite, serve_demo_site  # noqa: E402
 from crawler.runner import run_crawl  # noqa: E402
-from search.client import check_health, make_client  # noqa: E402
 from search.indices import drop_all  # noqa: E402
 
 
@@ -33,11 +32,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    base = load_settings()
-    client = make_client(base.elasticsearch)
-    check_health(client, base.elasticsearch)
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    es = replace(base.elasticsearch, articles_alias=f"{prefix}-articles", versions_alias=f"{prefix}-versions", runs_index=f"{prefix}-runs")
+    base, client = throwaway_indices()
+    es = base.elasticsearch
     print(f"building a demo site of {args.articles} articles ...", flush=True)
     nights = []
     with tempfile.TemporaryDirectory(prefix="archive-bench-") as data_dir, serve_demo_site(DemoSite(article_count=args.articles), port=0) as server:

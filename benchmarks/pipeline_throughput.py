@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import threading
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from archive.config import load_settings, settings_from_dict  # noqa: E402
+from _throwaway import throwaway_indices  # noqa: E402
 from archive.demo_site import DemoSite, serve_demo_site  # noqa: E402
 from crawler.runner import run_crawl  # noqa: E402
-from search.client import check_health, make_client  # noqa: E402
 from search.indices import drop_all  # noqa: E402
-
-ARTICLE_URLS = r"^/(?:[a-z-]+/)?\d{4}/\d{2}/\d{2}/[a-z0-9-]+/?$"
 
 
 class PeakMemory:
@@ -59,46 +57,32 @@ class PeakMemory:
         self._stop.set()
 
 
-def site_settings(base_url: str, max_pages: int):
-    raw = {
-        "sites": [
-            {
-                "name": "bench",
-                "start_urls": [base_url + "/"],
-                "allowed_domains": ["127.0.0.1"],
-                "article_allow": [ARTICLE_URLS],
-                "follow_allow": ["^/$", r"^/section/[a-z-]+/?(\?page=\d+)?$"],
-                "follow_deny": ["^/search", "^/tag/", "^/calendar/"],
-                "max_pages": max_pages,
-                "max_depth": 3,
-            }
-        ]
-    }
-    return settings_from_dict(raw, env={}).sites
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent requests to the site")
     args = parser.parse_args()
 
-    base = load_settings()
-    client = make_client(base.elasticsearch)
-    check_health(client, base.elasticsearch)
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    es = replace(base.elasticsearch, articles_alias=f"{prefix}-articles", versions_alias=f"{prefix}-versions", runs_index=f"{prefix}-runs")
+    base, client = throwaway_indices()
+    es = base.elasticsearch
 
     print(f"building a demo site of {args.articles} articles ...", flush=True)
     site = DemoSite(article_count=args.articles)
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="archive-bench-") as data_dir, serve_demo_site(site, port=0) as server:
         settings = replace(
             base,
             elasticsearch=es,
             data_dir=Path(data_dir),
-            sites=site_settings(server.base_url, max_pages=args.articles * 2),
+            # The shipped demo entry of settings.toml, pointed at this server.
+            sites=(
+                replace(
+                    base.site("demo"),
+                    start_urls=(server.base_url + "/",),
+                    feeds=(),
+                    max_pages=args.articles * 2,
+                ),
+            ),
             crawl=replace(
                 base.crawl,
                 download_delay=0.0,
@@ -109,7 +93,7 @@ def main() -> int:
         )
         memory = PeakMemory()
         started = time.perf_counter()
-        outcome = run_crawl(settings, ["bench"], on_start=memory.watch)
+        outcome = run_crawl(settings, ["demo"], on_start=memory.watch)
         elapsed = time.perf_counter() - started
         memory.stop()
         requests = server.count()
@@ -120,7 +104,7 @@ def main() -> int:
     finally:
         drop_all(client, es)
 
-    summary = outcome.sites.get("bench", {})
+    summary = outcome.sites.get("demo", {})
     archived = summary.get("articles_new", 0)
     print()
     print(f"status                 {outcome.status}")
