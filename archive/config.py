@@ -49,6 +49,15 @@ class ElasticsearchSettings:
     api_key: str | None = field(default=None, repr=False)
     ca_certs: str | None = None
 
+    def with_index_prefix(self, prefix: str) -> "ElasticsearchSettings":
+        """The same cluster with index names of their own (<prefix>-articles, ...): tests, benchmarks."""
+        return replace(
+            self,
+            articles_alias=f"{prefix}-articles",
+            versions_alias=f"{prefix}-versions",
+            runs_index=f"{prefix}-runs",
+        )
+
     @property
     def port(self) -> int:
         parts = urlsplit(self.url)

@@ -15,10 +15,5 @@ def throwaway_indices() -> tuple[Settings, object]:
     client = make_client(base.elasticsearch)
     check_health(client, base.elasticsearch)
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    es = replace(
-        base.elasticsearch,
-        articles_alias=f"{prefix}-articles",
-        versions_alias=f"{prefix}-versions",
-        runs_index=f"{prefix}-runs",
-    )
+    es = base.elasticsearch.with_index_prefix(prefix)
     return replace(base, elasticsearch=es), client

@@ -116,12 +116,7 @@ def _delete_indices(client, pattern: str) -> None:
 
 @pytest.fixture
 def archive_settings(es_settings, index_names, tmp_path) -> Settings:
-    es = replace(
-        es_settings.elasticsearch,
-        articles_alias=index_names.articles,
-        versions_alias=index_names.versions,
-        runs_index=index_names.runs,
-    )
+    es = es_settings.elasticsearch.with_index_prefix(index_names.prefix)
     return replace(es_settings, elasticsearch=es, data_dir=tmp_path / "var")
 
 

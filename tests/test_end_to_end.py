@@ -29,12 +29,7 @@ pytestmark = pytest.mark.e2e
 def archive(es_settings, es_client, tmp_path_factory, demo_sites):
     """(settings, server, outcome of the first crawl) after crawling the demo site once."""
     prefix = f"test-e2e-{uuid.uuid4().hex[:8]}"
-    es = replace(
-        es_settings.elasticsearch,
-        articles_alias=f"{prefix}-articles",
-        versions_alias=f"{prefix}-versions",
-        runs_index=f"{prefix}-runs",
-    )
+    es = es_settings.elasticsearch.with_index_prefix(prefix)
     with serve_demo_site(DemoSite(), host="127.0.0.1", port=0) as server:
         settings = replace(
             es_settings,

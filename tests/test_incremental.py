@@ -35,12 +35,7 @@ pytestmark = pytest.mark.e2e
 
 def fresh_settings(es_settings, tmp_path, sites, **crawl):
     prefix = f"test-inc-{uuid.uuid4().hex[:8]}"
-    es = replace(
-        es_settings.elasticsearch,
-        articles_alias=f"{prefix}-articles",
-        versions_alias=f"{prefix}-versions",
-        runs_index=f"{prefix}-runs",
-    )
+    es = es_settings.elasticsearch.with_index_prefix(prefix)
     return replace(
         es_settings,
         elasticsearch=es,
