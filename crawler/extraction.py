@@ -1,9 +1,12 @@
 """HTML page -> article record, or a named rejection.
 
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
-returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. trafilatura finds the
-body and most metadata; dates, tags, section and language are read from the page's own
-structured data first (JSON-LD, ``article:*`` metas), which is more reliable than heuristics.
+returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
+and both are picklable, so it can run in worker processes. trafilatura finds the body (one run
+per page, checked against the page's own body: ``crawler/body.py``) and most metadata; dates,
+tags, section and language are read from the page's own structured data first (JSON-LD,
+``article:*`` metas), which is more reliable than heuristics. Dates: ``crawler/dates.py`` (the
+order of sources, plausibility). Short pages: ``crawler/signals.py`` (brief or stub).
 
 Selectors and boilerplate patterns are kept as data at the top of the module (like
 trafilatura's ``xpaths.py``); ``benchmarks/extraction_f1.py`` measures their effect.
@@ -17,20 +20,22 @@ import json
 import logging
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor, set_date_params, use_config
 from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
+from crawler import body as bodies
+from crawler import dates
 from crawler.rejections import Reason, Rejected
+from crawler.signals import ArticleSignals, short_article_verdict
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +58,7 @@ def _class_or_id_contains(*words: str) -> str:
 
 
 # Page chrome trafilatura sometimes lets through, pruned before extraction. Class substrings
-# can hit a page's main container all the same; the page is therefore also extracted without
-# pruning, and that result wins when the pruned one is not mostly a part of it (see
-# _pick_extraction).
+# can hit a page's main container all the same; crawler/body.py spares such matches.
 PRUNE_XPATHS: tuple[str, ...] = (
     "//figcaption",
     _class_or_id_contains("caption", "photo-credit", "image-credit", "wp-caption-text"),
@@ -128,6 +131,18 @@ MODIFIED_TIME: tuple[tuple[str, str], ...] = (
     ("//time[@itemprop='dateModified']/@datetime | //*[@itemprop='dateModified']/@datetime", "time-element"),
     ("//time[contains(@class, 'updated') or contains(@class, 'modified')]/@datetime", "time-element"),
 )
+# A dateline in the visible page ("November 19, 2019, 07:47 PM EST"), read when the sources
+# above give nothing plausible; the first DATELINE_MAX_ELEMENTS elements, page chrome excluded.
+DATELINE_XPATH = (
+    "//time[not(ancestor::*[@data-archive-chrome])]"
+    " | //*[@itemprop='datePublished'][not(@content)][not(@datetime)]"
+    " | //*[self::span or self::div or self::p or self::li or self::small]"
+    "[contains(@class, 'date') or contains(@class, 'published') or contains(@class, 'posted')"
+    " or contains(@class, 'timestamp') or contains(@class, 'dateline') or contains(@class, 'byline')]"
+    "[not(ancestor::*[@data-archive-chrome])]"
+)
+DATELINE_MAX_ELEMENTS = 12
+DATELINE_MAX_CHARS = 200
 
 BYLINE_SEARCH_PARAGRAPHS = 3
 BYLINE_MAX_WORDS = 16
@@ -158,6 +173,8 @@ class ExtractedArticle:
     word_count: int = 0             # words of the whole article, also when body is truncated
     content_hash: str = ""          # sha256 of normalised title + whole body
     body_truncated: bool = False    # body cut to max_body_bytes on a UTF-8 boundary
+    short: bool = False             # fewer than min_words: a brief kept for its article signals
+    body_source: str = "trafilatura"  # trafilatura | json-ld | article-element (crawler/body.py)
 
     @property
     def hostname(self) -> str | None:
@@ -183,6 +200,8 @@ class ExtractedArticle:
             "body_truncated": self.body_truncated,
             "word_count": self.word_count,
             "content_hash": self.content_hash,
+            "short": self.short,
+            "body_source": self.body_source,
         }
 
 
@@ -211,6 +230,14 @@ class ArticleExtractor:
             date_params=set_date_params(extensive=True),  # original_date=True: first publication
         )
         self.prune_xpaths = list(PRUNE_XPATHS)
+        self._prune = [XPath(x) for x in self.prune_xpaths]
+
+    def __getstate__(self) -> dict:  # compiled XPaths do not pickle: rebuilt on arrival
+        return {k: v for k, v in self.__dict__.items() if k != "_prune"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._prune = [XPath(x) for x in self.prune_xpaths]
 
     def _options_for(self, url: str) -> Extractor:
         options = copy.copy(self._options)  # per call: url differs, max_date must be today
@@ -241,90 +268,67 @@ class ArticleExtractor:
         if structured.is_listing():
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
-        doc = self._bare_extraction(tree, url)
-        if doc is None or not (doc.text or "").strip():
+        main = bodies.main_container(tree)
+        bodies.mark_chrome(tree, self._prune, main)
+        doc = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=bodies.MARKED_XPATH)
+        if doc is None and not structured.articles:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
+        title = (_clean(doc.title) if doc else None) or structured.headline
 
-        paragraphs = clean_paragraphs(doc.text, doc.title)
+        extracted = clean_paragraphs(doc.text, title) if doc and doc.text else []
+        own = [
+            ("json-ld", clean_paragraphs("\n".join(bodies.jsonld_paragraphs(structured.article_body())), title)),
+            ("article-element", clean_paragraphs("\n".join(bodies.container_paragraphs(main)), title)),
+        ]
+        paragraphs, body_source = bodies.choose_body(extracted, own)
         if not paragraphs:
-            raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found")
-        if structured.looks_like_teasers(paragraphs, doc.pagetype):
+            raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found" if doc and (doc.text or "").strip()
+                           else "no article body found")
+        if structured.looks_like_teasers(paragraphs, doc.pagetype if doc else None):
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
-        authors = split_authors(doc.author) or structured.authors()
+        authors = split_authors(doc.author if doc else None) or structured.authors()
         paragraphs = drop_byline(paragraphs, authors)
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = len(body.split())
-        if words < self.settings.min_words:
-            raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
+        short = words < self.settings.min_words
+        if short:
+            signals = structured.signals(title, main, paragraphs)
+            keep, why = short_article_verdict(paragraphs, signals)
+            if not keep:
+                raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words}; "
+                                                 f"kept shorter only as a brief: {why})")
 
-        title = _clean(doc.title) or structured.headline
         if not title:
             raise Rejected(Reason.NO_TITLE, "no <title>, og:title, headline or <h1>")
 
-        published, published_source = structured.published()
-        if published is None and doc.date:
-            published, published_source = self._trafilatura_date(doc.date, tree)
-        modified, modified_source = structured.modified()
+        now = datetime.now(timezone.utc)
+        published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
+        modified = dates.choose(structured.modified_candidates(), now)
 
         stored, truncated = truncate_utf8(body, self.settings.max_body_bytes)
         return ExtractedArticle(
-            canonical_url=canonical_url(doc.url, url),
+            canonical_url=canonical_url(doc.url if doc else structured.canonical(), url),
             title=title,
             body=stored,
             authors=authors,
-            published=published,
-            published_source=published_source,
-            modified=modified,
-            modified_source=modified_source,
-            tags=_dedupe([*(doc.tags or []), *structured.tags(), *(doc.categories or [])]),
-            section=structured.section() or _first(doc.categories),
-            language=structured.language() or _lang_code(doc.language) or detect_language(body),
-            description=_clean(doc.description),
-            image=_http_url(doc.image, url),
+            published=published.iso() if published else None,
+            published_source=published.source if published else None,
+            modified=modified.iso() if modified else None,
+            modified_source=modified.source if modified else None,
+            tags=_dedupe([*((doc.tags or []) if doc else []), *structured.tags(), *((doc.categories or []) if doc else [])]),
+            section=structured.section() or _first(doc.categories if doc else None),
+            language=structured.language() or _lang_code(doc.language if doc else None) or detect_language(body),
+            description=_clean(doc.description) if doc else structured.description(),
+            image=_http_url(doc.image, url) if doc else None,
             word_count=words,
             content_hash=content_hash(title, body),
             body_truncated=truncated,
+            short=short,
+            body_source=body_source,
         )
-
-    def _bare_extraction(self, tree: HtmlElement, url: str):
-        pruned = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=self.prune_xpaths)
-        unpruned = trafilatura.bare_extraction(tree, options=self._options_for(url))
-        return _pick_extraction(pruned, unpruned)
-
-    @staticmethod
-    def _trafilatura_date(value: str, tree: HtmlElement) -> tuple[str | None, str | None]:
-        """htmldate's date, unless it is only a guess from a copyright year ("2024-01-01")."""
-        if value.endswith("-01-01"):
-            from htmldate import find_date
-
-            strict = find_date(tree, extensive_search=False, original_date=True)
-            if strict != value:
-                return None, None
-        return _iso(value), "trafilatura"
-
-
-# Pruning removes chrome: the pruned text should be (almost) a part of the unpruned text and
-# keep most of it. Otherwise it hit the article and trafilatura settled on something else.
-PRUNED_MIN_OVERLAP = 0.9
-PRUNED_MIN_SHARE = 0.5
-
-
-def _pick_extraction(pruned, unpruned):
-    if pruned is None or not (pruned.text or "").strip():
-        return unpruned
-    if unpruned is None or not (unpruned.text or "").strip():
-        return pruned
-    kept = Counter(_WORD.findall(pruned.text.lower()))
-    full = Counter(_WORD.findall(unpruned.text.lower()))
-    overlap = sum((kept & full).values()) / max(sum(kept.values()), 1)
-    share = sum(kept.values()) / max(sum(full.values()), 1)
-    if overlap < PRUNED_MIN_OVERLAP or share < PRUNED_MIN_SHARE:
-        log.debug("pruning hit the article (overlap %.2f, share %.2f): using the unpruned text", overlap, share)
-        return unpruned
-    return pruned
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,22 +400,65 @@ class _StructuredData:
                 return _clean(value)
         return None
 
-    def _date(self, jsonld_key: str, metas, times) -> tuple[str | None, str | None]:
+    def _date_candidates(self, jsonld_key: str, metas, times) -> list[dates.Candidate]:
+        """Every date the structured sources state, in crawler/dates.py's order of trust."""
+        found = []
         for value in self._article_values(jsonld_key):
             for v in _as_list(value):
-                if isinstance(v, str) and (iso := _iso(v)):
-                    return iso, "json-ld"
+                if isinstance(v, str) and (parsed := dates.parse_date(v)):
+                    found.append(dates.Candidate(parsed, "json-ld"))
         for xpath, source in (*metas, *times):
             for v in self.tree.xpath(xpath):
-                if iso := _iso(str(v)):
-                    return iso, source
-        return None, None
+                if parsed := dates.parse_date(str(v)):
+                    found.append(dates.Candidate(parsed, source))
+        return found
 
-    def published(self) -> tuple[str | None, str | None]:
-        return self._date("datePublished", PUBLISHED_META, PUBLISHED_TIME)
+    def published_candidates(self, url: str, trafilatura_date: str | None) -> list[dates.Candidate]:
+        found = self._date_candidates("datePublished", PUBLISHED_META, PUBLISHED_TIME)
+        if from_url := dates.url_date(urlsplit(url).path):
+            found.append(dates.Candidate(from_url, "url"))
+        for element in self.tree.xpath(DATELINE_XPATH)[:DATELINE_MAX_ELEMENTS]:
+            text = " ".join(element.text_content().split())[:DATELINE_MAX_CHARS]
+            if parsed := dates.parse_date(text) if dates.PROSE_DATE.search(text) else None:
+                found.append(dates.Candidate(parsed, "text"))
+        if trafilatura_date and (parsed := self._trafilatura_date(trafilatura_date)):
+            found.append(dates.Candidate(parsed, "trafilatura"))
+        return found
 
-    def modified(self) -> tuple[str | None, str | None]:
-        return self._date("dateModified", MODIFIED_META, MODIFIED_TIME)
+    def modified_candidates(self) -> list[dates.Candidate]:
+        return self._date_candidates("dateModified", MODIFIED_META, MODIFIED_TIME)
+
+    def _trafilatura_date(self, value: str) -> date | datetime | None:
+        """htmldate's date, unless it is only a guess from a copyright year ("2024-01-01")."""
+        if value.endswith("-01-01"):
+            from htmldate import find_date
+
+            if find_date(self.tree, extensive_search=False, original_date=True) != value:
+                return None
+        return dates.parse_date(value)
+
+    def article_body(self) -> str | None:
+        """The JSON-LD ``articleBody`` of the article (the longest, if several)."""
+        bodies_found = [v for obj in self.articles for v in _as_list(obj.get("articleBody")) if isinstance(v, str)]
+        return max(bodies_found, key=len) if bodies_found else None
+
+    def signals(self, title: str | None, main: HtmlElement | None, paragraphs: list[str]) -> ArticleSignals:
+        """What the page says about itself (crawler/signals.py decides what a short page is)."""
+        container = " ".join(main.text_content().split()) if main is not None else ""
+        return ArticleSignals(
+            json_ld_article=bool(self.articles),
+            og_article=self.og_type in OG_ARTICLE_TYPES,
+            dated=any(c.source.startswith(("json-ld", "meta:")) for c in self._date_candidates("datePublished", PUBLISHED_META, ())),
+            article_element=bool(container) and all(p[:60] in container for p in paragraphs[:3]),
+            headline=bool(title),
+        )
+
+    def canonical(self) -> str | None:
+        return _first(self.tree.xpath("//link[@rel='canonical']/@href")) or _first(
+            self.tree.xpath("//meta[@property='og:url']/@content"))
+
+    def description(self) -> str | None:
+        return _clean(_first(self.tree.xpath("//meta[@name='description']/@content | //meta[@property='og:description']/@content")))
 
     def tags(self) -> list[str]:
         tags = [str(t) for t in self.tree.xpath("//meta[@property='article:tag']/@content")]
@@ -558,23 +605,6 @@ def _http_url(candidate: str | None, base: str) -> str | None:
     resolved = urljoin(base, candidate.strip())
     parts = urlsplit(resolved)
     return resolved if parts.scheme in ("http", "https") and parts.hostname else None
-
-
-def _iso(value: str) -> str | None:
-    """A date string from a page -> ISO 8601 (date or date-time), or None."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        parsed: date | datetime = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)  # RFC 2822, seen in some feeds-turned-metas
-        except (TypeError, ValueError, IndexError):
-            return None
-    if isinstance(parsed, datetime) and not (parsed.hour or parsed.minute or parsed.second) and len(value) == 10:
-        return parsed.date().isoformat()
-    return parsed.isoformat()
 
 
 def _lang_code(value: str | None) -> str | None:

@@ -1,0 +1,130 @@
+"""The article body: one trafilatura run over a page with its chrome marked, checked against
+the page's own statement of its body.
+
+**Pruning without a second run.** Page chrome (captions, newsletter boxes, related links,
+comments, share bars, footers) is found with class/id selectors (``PRUNE_XPATHS`` in
+``extraction.py``). A selector can hit the article's own container ("story-body
+read-more-enabled"); the guard below spares any match that holds ``SPARE_SHARE`` or more of the
+page's paragraph words, or that contains the main article container. The survivors are marked
+with ``MARK`` and trafilatura prunes the marked nodes after it has read the metadata, in a single
+run (earlier versions ran trafilatura twice, pruned and unpruned, and compared).
+
+**The rule for taking another body.** trafilatura's result E may be much smaller than the
+page's own article body: the JSON-LD ``articleBody`` J (a paywall shows a teaser, the data
+has the whole story) or the paragraphs of the main container A (``itemprop=articleBody`` or
+the ``<article>`` with the most paragraph text; a long feature whose sections trafilatura
+dropped). A candidate R replaces E when both hold:
+
+- E is much smaller: ``words(E) < SMALLER_SHARE * words(R)``;
+- E is a part of R: at least ``CONTAINED_SHARE`` of E's words occur in R (same article,
+  not a summary or another story).
+
+J is tried before A (the publisher's statement of the body; A may still hold chrome that the
+selectors did not know). When E is empty, a J or A of at least ``MIN_OWN_BODY_WORDS`` words is
+taken. ``body_source`` says which text was kept: ``trafilatura``, ``json-ld`` or ``article-element``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable
+
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+MARK = "data-archive-chrome"
+MARKED_XPATH = f"//*[@{MARK}]"
+SPARE_SHARE = 0.5
+
+SMALLER_SHARE = 0.6
+CONTAINED_SHARE = 0.8
+MIN_OWN_BODY_WORDS = 15
+
+MAIN_CONTAINERS = XPath("//*[@itemprop='articleBody'] | //article")
+BLOCKS = XPath(".//p | .//h2 | .//h3 | .//h4 | .//blockquote[not(.//p)]")
+# Blocks under these are not article prose (captions, asides, forms, the article's header).
+NOT_PROSE = frozenset({"figure", "figcaption", "aside", "nav", "form", "footer", "header", "script", "style", "noscript"})
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> Counter:
+    return Counter(_WORD.findall(text.lower()))
+
+
+def _text(element: HtmlElement) -> str:
+    return " ".join(element.text_content().split())
+
+
+def main_container(tree: HtmlElement) -> HtmlElement | None:
+    """``itemprop=articleBody`` if there is one, else the ``<article>`` with the most paragraph words."""
+    best, best_words = None, 0
+    for element in MAIN_CONTAINERS(tree):
+        if element.get("itemprop") == "articleBody":
+            return element
+        count = sum(len(_text(p).split()) for p in element.iter("p"))
+        if count > best_words:
+            best, best_words = element, count
+    return best
+
+
+def mark_chrome(tree: HtmlElement, selectors: Iterable[XPath], main: HtmlElement | None) -> tuple[int, int]:
+    """Mark the chrome for pruning; spare matches that hold the article. -> (marked, spared)."""
+    matches = dict.fromkeys(element for selector in selectors for element in selector(tree))
+    if not matches:
+        return 0, 0
+    total = sum(len(_text(p).split()) for p in tree.iter("p")) or 1
+    main_ancestors = set(main.iterancestors()) | {main} if main is not None else set()
+    marked = spared = 0
+    for element in matches:
+        holds = sum(len(_text(p).split()) for p in element.iter("p"))
+        if element in main_ancestors or holds >= SPARE_SHARE * total:
+            spared += 1
+            continue
+        element.set(MARK, "1")
+        marked += 1
+    return marked, spared
+
+
+def container_paragraphs(container: HtmlElement | None) -> list[str]:
+    """The prose blocks of the main container, without marked chrome, captions and asides."""
+    if container is None:
+        return []
+    out = []
+    for block in BLOCKS(container):
+        if block.get(MARK) or any(a.get(MARK) or a.tag in NOT_PROSE for a in block.iterancestors()):
+            continue
+        if any(child.tag in ("p", "h2", "h3", "h4") for child in block.iterdescendants()):
+            continue  # an outer block: its inner ones are counted themselves
+        text = _text(block)
+        if text:
+            out.append(text)
+    return out
+
+
+def jsonld_paragraphs(value: object) -> list[str]:
+    """A JSON-LD ``articleBody`` -> paragraphs (it may hold HTML or escaped breaks)."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    text = re.sub(r"<br\s*/?>|</p>|\\n", "\n", value, flags=re.IGNORECASE)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def choose_body(extracted: list[str], candidates: list[tuple[str, list[str]]]) -> tuple[list[str], str]:
+    """trafilatura's paragraphs, or a candidate (source, paragraphs) by the module's rule."""
+    mine = words(" ".join(extracted))
+    mine_total = sum(mine.values())
+    for source, paragraphs in candidates:
+        theirs = words(" ".join(paragraphs))
+        theirs_total = sum(theirs.values())
+        if not theirs_total:
+            continue
+        if not mine_total:
+            if theirs_total >= MIN_OWN_BODY_WORDS:
+                return paragraphs, source
+            continue
+        contained = sum((mine & theirs).values()) / mine_total
+        if mine_total < SMALLER_SHARE * theirs_total and contained >= CONTAINED_SHARE:
+            return paragraphs, source
+    return extracted, "trafilatura"
