@@ -2,8 +2,9 @@
 the page's own statement of its body.
 
 **Pruning without a second run.** Page chrome (captions, newsletter boxes, related links,
-comments, share bars, footers) is found with class/id selectors (``PRUNE_XPATHS`` in
-``extraction.py``). A selector can hit the article's own container ("story-body
+comments, share bars, footers) is found by tag, class/id words and ARIA role (``CHROME`` in
+``extraction.py``, as data), in one pass over the tree (XPath ``contains()`` tests per word
+cost more than trafilatura itself). A selector can hit the article's own container ("story-body
 read-more-enabled"); the guard below spares any match that holds ``SPARE_SHARE`` or more of the
 page's paragraph words, or that contains the main article container. The survivors are marked
 with ``MARK`` and trafilatura prunes the marked nodes after it has read the metadata, in a single
@@ -26,9 +27,10 @@ taken. ``body_source`` says which text was kept: ``trafilatura``, ``json-ld`` or
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from typing import Iterable
+from dataclasses import dataclass
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -36,6 +38,7 @@ from lxml.html import HtmlElement
 MARK = "data-archive-chrome"
 MARKED_XPATH = f"//*[@{MARK}]"
 SPARE_SHARE = 0.5
+MAX_LINK_SHARE = 0.5
 
 SMALLER_SHARE = 0.6
 CONTAINED_SHARE = 0.8
@@ -68,9 +71,42 @@ def main_container(tree: HtmlElement) -> HtmlElement | None:
     return best
 
 
-def mark_chrome(tree: HtmlElement, selectors: Iterable[XPath], main: HtmlElement | None) -> tuple[int, int]:
+@dataclass(frozen=True)
+class ChromeSelectors:
+    """What page chrome looks like: tags always, class/id words and roles unless skeleton."""
+
+    tags: tuple[str, ...]
+    class_or_id_words: tuple[str, ...]
+    roles: tuple[str, ...]
+    skeleton_tags: tuple[str, ...]
+    skeleton_class_words: tuple[str, ...]
+
+    def find(self, tree: HtmlElement) -> list[HtmlElement]:
+        candidates, words, skeleton = _compiled(self)
+        found = []
+        for element in candidates(tree):
+            if element.tag in self.tags:
+                found.append(element)
+                continue
+            cls = element.get("class") or ""
+            if element.tag in self.skeleton_tags or skeleton.search(cls):
+                continue
+            if words.search(cls) or words.search(element.get("id") or "") or element.get("role") in self.roles:
+                found.append(element)
+        return found
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(chrome: ChromeSelectors) -> tuple[XPath, re.Pattern, re.Pattern]:
+    candidates = XPath(" | ".join(["//*[@class or @id or @role]", *(f"//{tag}" for tag in chrome.tags)]))
+    words = re.compile("|".join(re.escape(w) for w in chrome.class_or_id_words))
+    skeleton = re.compile("|".join(re.escape(w) for w in chrome.skeleton_class_words))
+    return candidates, words, skeleton
+
+
+def mark_chrome(tree: HtmlElement, chrome: ChromeSelectors, main: HtmlElement | None) -> tuple[int, int]:
     """Mark the chrome for pruning; spare matches that hold the article. -> (marked, spared)."""
-    matches = dict.fromkeys(element for selector in selectors for element in selector(tree))
+    matches = dict.fromkeys(chrome.find(tree))
     if not matches:
         return 0, 0
     total = sum(len(_text(p).split()) for p in tree.iter("p")) or 1
@@ -90,16 +126,19 @@ def container_paragraphs(container: HtmlElement | None) -> list[str]:
     """The prose blocks of the main container, without marked chrome, captions and asides."""
     if container is None:
         return []
-    out = []
+    out: list[tuple[bool, str]] = []  # (is a heading, text)
     for block in BLOCKS(container):
         if block.get(MARK) or any(a.get(MARK) or a.tag in NOT_PROSE for a in block.iterancestors()):
             continue
         if any(child.tag in ("p", "h2", "h3", "h4") for child in block.iterdescendants()):
             continue  # an outer block: its inner ones are counted themselves
         text = _text(block)
-        if text:
-            out.append(text)
-    return out
+        linked = sum(len(_text(a)) for a in block.iter("a"))
+        if text and linked <= MAX_LINK_SHARE * len(text):  # a teaser link is not prose
+            out.append((block.tag in ("h2", "h3", "h4"), text))
+    # a subhead belongs to the prose after it: one followed by no paragraph heads a link list
+    return [text for i, (heading, text) in enumerate(out)
+            if not heading or (i + 1 < len(out) and not out[i + 1][0])]
 
 
 def jsonld_paragraphs(value: object) -> list[str]:

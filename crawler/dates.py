@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Iterable
 
 from dateutil import parser as dateutil_parser
 
@@ -149,15 +150,18 @@ def url_date(url: str) -> date | None:
         return None
 
 
-def choose(candidates: list[Candidate], now: datetime | None = None) -> Candidate | None:
+def choose(candidates: Iterable[Candidate], now: datetime | None = None) -> Candidate | None:
     """The page's date by the module's rule: first plausible source, refined by a later time
-    on the same day. ``candidates`` are in order of trust."""
-    usable = [c for c in candidates if plausible(c.value, now)]
-    if not usable:
-        return None
-    best = usable[0]
-    if not best.has_time:
-        for later in usable[1:]:
-            if later.has_time and later.day == best.day:
-                return later
+    on the same day. ``candidates`` come in order of trust (read lazily: later sources are only
+    looked at when needed)."""
+    best = None
+    for candidate in candidates:
+        if not plausible(candidate.value, now):
+            continue
+        if best is None:
+            best = candidate
+            if best.has_time:
+                return best
+        elif candidate.has_time and candidate.day == best.day:
+            return candidate
     return best

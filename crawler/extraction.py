@@ -26,7 +26,6 @@ from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor, set_date_params, use_config
 from trafilatura.utils import language_classifier, load_html
@@ -43,31 +42,22 @@ log = logging.getLogger(__name__)
 # Selectors and patterns, as data
 # --------------------------------------------------------------------------------------------
 
-# Never prune the document skeleton or an article container, even when its class mentions
-# "comments" or "read-more" ("entry-content entry-content-read-more" holds a whole article).
-_NOT_SKELETON = (
-    "not(self::html or self::body or self::main or self::article"
-    " or contains(@class, 'content') or contains(@class, 'entry') or contains(@class, 'article-body')"
-    " or contains(@class, 'story-body') or contains(@class, 'post-body'))"
-)
-
-
-def _class_or_id_contains(*words: str) -> str:
-    tests = " or ".join(f"contains(@class, '{w}') or contains(@id, '{w}')" for w in words)
-    return f"//*[{_NOT_SKELETON}][{tests}]"
-
-
-# Page chrome trafilatura sometimes lets through, pruned before extraction. Class substrings
-# can hit a page's main container all the same; crawler/body.py spares such matches.
-PRUNE_XPATHS: tuple[str, ...] = (
-    "//figcaption",
-    _class_or_id_contains("caption", "photo-credit", "image-credit", "wp-caption-text"),
-    _class_or_id_contains("newsletter", "subscribe", "signup", "sign-up", "paywall"),
-    _class_or_id_contains("related", "recommended", "more-stories", "read-more", "readmore", "teaser"),
-    _class_or_id_contains("comments", "comment-list", "disqus"),
-    _class_or_id_contains("social", "share-", "sharing", "follow-us"),
-    "//footer",
-    f"//*[{_NOT_SKELETON}][@role='contentinfo' or @role='complementary']",
+# Page chrome trafilatura sometimes lets through, pruned before extraction (crawler/body.py
+# finds it in one pass over the tree and spares a match that holds the article).
+CHROME = bodies.ChromeSelectors(
+    tags=("figcaption", "footer"),
+    class_or_id_words=(
+        "caption", "photo-credit", "image-credit", "wp-caption-text",
+        "newsletter", "subscribe", "signup", "sign-up", "paywall",
+        "related", "recommended", "more-stories", "read-more", "readmore", "teaser",
+        "comments", "comment-list", "disqus",
+        "social", "share-", "sharing", "follow-us",
+    ),
+    roles=("contentinfo", "complementary"),
+    # Never the document skeleton or an article container, even when its class mentions
+    # "comments" or "read-more" ("entry-content entry-content-read-more" holds a whole article).
+    skeleton_tags=("html", "body", "main", "article"),
+    skeleton_class_words=("content", "entry", "article-body", "story-body", "post-body"),
 )
 
 # Whole lines of boilerplate that survive pruning (compared case-insensitively, whole line).
@@ -229,15 +219,7 @@ class ArticleExtractor:
             with_metadata=True,
             date_params=set_date_params(extensive=True),  # original_date=True: first publication
         )
-        self.prune_xpaths = list(PRUNE_XPATHS)
-        self._prune = [XPath(x) for x in self.prune_xpaths]
-
-    def __getstate__(self) -> dict:  # compiled XPaths do not pickle: rebuilt on arrival
-        return {k: v for k, v in self.__dict__.items() if k != "_prune"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._prune = [XPath(x) for x in self.prune_xpaths]
+        self.chrome = CHROME
 
     def _options_for(self, url: str) -> Extractor:
         options = copy.copy(self._options)  # per call: url differs, max_date must be today
@@ -269,7 +251,7 @@ class ArticleExtractor:
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
         main = bodies.main_container(tree)
-        bodies.mark_chrome(tree, self._prune, main)
+        bodies.mark_chrome(tree, self.chrome, main)
         doc = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=bodies.MARKED_XPATH)
         if doc is None and not structured.articles:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
@@ -400,32 +382,29 @@ class _StructuredData:
                 return _clean(value)
         return None
 
-    def _date_candidates(self, jsonld_key: str, metas, times) -> list[dates.Candidate]:
+    def _date_candidates(self, jsonld_key: str, metas, times) -> Iterator[dates.Candidate]:
         """Every date the structured sources state, in crawler/dates.py's order of trust."""
-        found = []
         for value in self._article_values(jsonld_key):
             for v in _as_list(value):
                 if isinstance(v, str) and (parsed := dates.parse_date(v)):
-                    found.append(dates.Candidate(parsed, "json-ld"))
+                    yield dates.Candidate(parsed, "json-ld")
         for xpath, source in (*metas, *times):
             for v in self.tree.xpath(xpath):
                 if parsed := dates.parse_date(str(v)):
-                    found.append(dates.Candidate(parsed, source))
-        return found
+                    yield dates.Candidate(parsed, source)
 
-    def published_candidates(self, url: str, trafilatura_date: str | None) -> list[dates.Candidate]:
-        found = self._date_candidates("datePublished", PUBLISHED_META, PUBLISHED_TIME)
+    def published_candidates(self, url: str, trafilatura_date: str | None) -> Iterator[dates.Candidate]:
+        yield from self._date_candidates("datePublished", PUBLISHED_META, PUBLISHED_TIME)
         if from_url := dates.url_date(urlsplit(url).path):
-            found.append(dates.Candidate(from_url, "url"))
+            yield dates.Candidate(from_url, "url")
         for element in self.tree.xpath(DATELINE_XPATH)[:DATELINE_MAX_ELEMENTS]:
             text = " ".join(element.text_content().split())[:DATELINE_MAX_CHARS]
-            if parsed := dates.parse_date(text) if dates.PROSE_DATE.search(text) else None:
-                found.append(dates.Candidate(parsed, "text"))
+            if dates.PROSE_DATE.search(text) and (parsed := dates.parse_date(text)):
+                yield dates.Candidate(parsed, "text")
         if trafilatura_date and (parsed := self._trafilatura_date(trafilatura_date)):
-            found.append(dates.Candidate(parsed, "trafilatura"))
-        return found
+            yield dates.Candidate(parsed, "trafilatura")
 
-    def modified_candidates(self) -> list[dates.Candidate]:
+    def modified_candidates(self) -> Iterator[dates.Candidate]:
         return self._date_candidates("dateModified", MODIFIED_META, MODIFIED_TIME)
 
     def _trafilatura_date(self, value: str) -> date | datetime | None:
@@ -448,7 +427,7 @@ class _StructuredData:
         return ArticleSignals(
             json_ld_article=bool(self.articles),
             og_article=self.og_type in OG_ARTICLE_TYPES,
-            dated=any(c.source.startswith(("json-ld", "meta:")) for c in self._date_candidates("datePublished", PUBLISHED_META, ())),
+            dated=any(True for _ in self._date_candidates("datePublished", PUBLISHED_META, ())),
             article_element=bool(container) and all(p[:60] in container for p in paragraphs[:3]),
             headline=bool(title),
         )
