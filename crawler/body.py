@@ -44,6 +44,13 @@ SMALLER_SHARE = 0.6
 CONTAINED_SHARE = 0.8
 MIN_OWN_BODY_WORDS = 15
 
+# A list of links to other stories: at least TEASER_LIST_MIN_ITEMS items, nearly all of which
+# start with a link of TEASER_MIN_WORDS words or more (a headline). Never the article's prose.
+TEASER_LISTS = XPath("//ul[count(li) >= 3] | //ol[count(li) >= 3]")
+TEASER_LIST_MIN_ITEMS = 3
+TEASER_LIST_SHARE = 0.75
+TEASER_MIN_WORDS = 3
+
 MAIN_CONTAINERS = XPath("//*[@itemprop='articleBody'] | //article")
 BLOCKS = XPath(".//p | .//h2 | .//h3 | .//h4 | .//blockquote[not(.//p)]")
 # Blocks under these are not article prose (captions, asides, forms, the article's header).
@@ -104,8 +111,31 @@ def _compiled(chrome: ChromeSelectors) -> tuple[XPath, re.Pattern, re.Pattern]:
     return candidates, words, skeleton
 
 
+def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
+    """Lists whose items open with a headline link (related stories, most read, latest)."""
+    found = []
+    for element in TEASER_LISTS(tree):
+        items = [li for li in element if li.tag == "li"]
+        if len(items) < TEASER_LIST_MIN_ITEMS:
+            continue
+        opening = sum(1 for li in items if _opens_with_headline_link(li))
+        if opening >= TEASER_LIST_SHARE * len(items):
+            found.append(element)
+    return found
+
+
+def _opens_with_headline_link(item: HtmlElement) -> bool:
+    for link in item.iter("a"):
+        before = (item.text or "").strip()
+        return not before and len(_text(link).split()) >= TEASER_MIN_WORDS
+    return False
+
+
 def mark_chrome(tree: HtmlElement, chrome: ChromeSelectors, main: HtmlElement | None) -> tuple[int, int]:
     """Mark the chrome for pruning; spare matches that hold the article. -> (marked, spared)."""
+    for element in teaser_lists(tree):  # structural, not spared: a link list is never the prose
+        if main is None or element not in set(main.iterancestors()):
+            element.set(MARK, "1")
     matches = dict.fromkeys(chrome.find(tree))
     if not matches:
         return 0, 0
@@ -120,6 +150,13 @@ def mark_chrome(tree: HtmlElement, chrome: ChromeSelectors, main: HtmlElement | 
         element.set(MARK, "1")
         marked += 1
     return marked, spared
+
+
+def empty_container(main: HtmlElement | None) -> bool:
+    """The main container holds the headline but (almost) no prose: an empty article template."""
+    if main is None or not main.xpath(".//h1"):
+        return False
+    return sum(len(p.split()) for p in container_paragraphs(main)) < MIN_OWN_BODY_WORDS
 
 
 def container_paragraphs(container: HtmlElement | None) -> list[str]:

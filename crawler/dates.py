@@ -11,8 +11,8 @@ A page may carry its date in several places, and they disagree. The rule:
 2. A candidate is **implausible** and skipped when it is before 1990-01-01 or more than one day
    after the crawl (year-1 placeholders, ``9999-12-31``, clock errors): the next source is used.
 3. The first plausible candidate wins. If it has a day but no time (a URL, a date-only meta)
-   and a later candidate gives a time on the same day, that later, more precise one is taken
-   (and named as the source).
+   and a later candidate gives a time on the same day (local or UTC), that later, more precise
+   one is taken (and named as the source).
 4. Nothing plausible: no date. The crawl date is never stored as a publication date.
 
 Parsing: ISO 8601, RFC 2822, and prose such as ``November 19, 2019, 07:47 PM EST`` or
@@ -52,16 +52,18 @@ ZONES: dict[str, int] = {
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_TIME = (r"(?:,?\s*(?:at\s+|-\s+|\|\s*)?\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?"
-         r"(?:\s*(?:(?:UTC|GMT)\s?[+-]\d{1,2}(?::?\d{2})?|[+-]\d{2}:?\d{2}|[A-Z]{1,5}\b))?)?")
-# "November 19, 2019, 07:47 PM EST" / "19 November 2019 19:47 CET" / "Nov. 19 2019"
+_CLOCK = r"\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?"
+_ZONE = r"(?:\s*(?:(?:UTC|GMT)\s?[+-]\d{1,2}(?::?\d{2})?|[+-]\d{2}:?\d{2}|[A-Z]{1,5}\b))?"
+_DAY = rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{_MONTH},?\s+\d{{4}})"
+# "November 19, 2019, 07:47 PM EST" / "19 November 2019 19:47 CET" / "11:34 PM EST Nov 19, 2019"
 PROSE_DATE = re.compile(
-    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{_MONTH},?\s+\d{{4}}){_TIME}",
+    rf"\b(?:{_CLOCK}{_ZONE}\s+(?:on\s+)?{_DAY}|{_DAY}(?:,?\s*(?:at\s+|-\s+|\|\s*)?{_CLOCK}{_ZONE})?)",
     re.IGNORECASE,
 )
 URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
 RFC_2822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|[A-Z]{1,5})$")
-_ZONE_WORD = re.compile(r"\b([A-Z]{1,5})\s*$", re.IGNORECASE)
+_ALPHA_WORD = re.compile(r"\b[A-Za-z]{1,9}\b\.?")
+_KEEP_WORDS = re.compile(rf"(?:{_MONTH}|[ap]m|on|st|nd|rd|th)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ class Candidate:
     @property
     def day(self) -> date:
         return self.value.date() if isinstance(self.value, datetime) else self.value
+
+    @property
+    def utc_day(self) -> date:
+        """The day in UTC (a URL's day may be the UTC one or the local one)."""
+        if isinstance(self.value, datetime) and self.value.tzinfo:
+            return self.value.astimezone(timezone.utc).date()
+        return self.day
 
     def iso(self) -> str:
         return self.value.isoformat()
@@ -110,22 +119,25 @@ def parse_date(text: str | None) -> datetime | date | None:
 
 
 def _parse_prose(span: str) -> datetime | date | None:
-    zone = _ZONE_WORD.search(span)
-    if zone and zone.group(1).upper() in ZONES:
-        span = span[: zone.start()] + zone.group(1).upper()
-    elif zone and zone.group(1).upper() not in ("AM", "PM", "A", "P"):
-        span = span[: zone.start()].rstrip(" ,")  # an unknown word after the time: not a zone we know
+    span = re.sub(r"\b([ap])\.m\.?", r"\1m", span, flags=re.IGNORECASE)
     span = re.sub(r"\bat\b|\|", " ", span.replace(" - ", " "))
     span = re.sub(r"(\d)\.(\d{2})\b", r"\1:\2", span)  # "19.47" -> "19:47"
-    span = re.sub(r"\b([ap])\.m\.?", r"\1m", span, flags=re.IGNORECASE)
     # "UTC+2" means two hours ahead of UTC (dateutil reads it the POSIX way, inverted)
-    span = re.sub(r"\b(?:UTC|GMT)\s?([+-])(\d{1,2})(?::?(\d{2}))?$",
+    span = re.sub(r"\b(?:UTC|GMT)\s?([+-])(\d{1,2})(?::?(\d{2}))?\b",
                   lambda m: f" {m.group(1)}{int(m.group(2)):02d}:{m.group(3) or '00'}", span)
+
+    def word(match: re.Match) -> str:  # months and AM/PM stay, known zones in capitals, others go
+        text = match.group(0)
+        if _KEEP_WORDS.fullmatch(text):
+            return text
+        return text.upper() if text.upper() in ZONES else " "
+
+    span = _ALPHA_WORD.sub(word, span)
     try:
         parsed = dateutil_parser.parse(span, tzinfos=ZONES, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError, TypeError):
         return None
-    has_time = bool(re.search(r"\d[:]\d{2}", span))
+    has_time = bool(re.search(r"\d:\d{2}", span))
     return parsed if has_time else parsed.date()
 
 
@@ -162,6 +174,6 @@ def choose(candidates: Iterable[Candidate], now: datetime | None = None) -> Cand
             best = candidate
             if best.has_time:
                 return best
-        elif candidate.has_time and candidate.day == best.day:
+        elif candidate.has_time and best.day in (candidate.day, candidate.utc_day):
             return candidate
     return best

@@ -275,9 +275,16 @@ class ArticleExtractor:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = len(body.split())
+        if body_source == "trafilatura" and bodies.empty_container(main):
+            raise Rejected(Reason.TOO_SHORT, f"empty article template: the <article> with the headline holds no text "
+                                             f"(the {words} words found are outside it)")
+        now = datetime.now(timezone.utc)
+        published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
+        modified = dates.choose(structured.modified_candidates(), now)
+
         short = words < self.settings.min_words
         if short:
-            signals = structured.signals(title, main, paragraphs)
+            signals = structured.signals(title, main, paragraphs, published)
             keep, why = short_article_verdict(paragraphs, signals)
             if not keep:
                 raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words}; "
@@ -285,10 +292,6 @@ class ArticleExtractor:
 
         if not title:
             raise Rejected(Reason.NO_TITLE, "no <title>, og:title, headline or <h1>")
-
-        now = datetime.now(timezone.utc)
-        published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
-        modified = dates.choose(structured.modified_candidates(), now)
 
         stored, truncated = truncate_utf8(body, self.settings.max_body_bytes)
         return ExtractedArticle(
@@ -421,13 +424,14 @@ class _StructuredData:
         bodies_found = [v for obj in self.articles for v in _as_list(obj.get("articleBody")) if isinstance(v, str)]
         return max(bodies_found, key=len) if bodies_found else None
 
-    def signals(self, title: str | None, main: HtmlElement | None, paragraphs: list[str]) -> ArticleSignals:
+    def signals(self, title: str | None, main: HtmlElement | None, paragraphs: list[str],
+                published: dates.Candidate | None) -> ArticleSignals:
         """What the page says about itself (crawler/signals.py decides what a short page is)."""
         container = " ".join(main.text_content().split()) if main is not None else ""
         return ArticleSignals(
             json_ld_article=bool(self.articles),
             og_article=self.og_type in OG_ARTICLE_TYPES,
-            dated=any(True for _ in self._date_candidates("datePublished", PUBLISHED_META, ())),
+            dated=published is not None and published.source not in ("url", "trafilatura"),
             article_element=bool(container) and all(p[:60] in container for p in paragraphs[:3]),
             headline=bool(title),
         )

@@ -5,9 +5,12 @@ here already has that signal. A page below ``extraction.min_words`` is still arc
 ``short``, when
 
 - it declares itself an article by at least one of: a JSON-LD Article type (NewsArticle,
-  BlogPosting, ...), ``og:type`` article, a publication date in JSON-LD or the article metas,
-  or its body inside an ``<article>`` element / ``itemprop=articleBody``;
-- it has a headline; and
+  BlogPosting, ...), ``og:type`` article, or its body inside an ``<article>`` element /
+  ``itemprop=articleBody``;
+- it has a headline;
+- it states when it was published (JSON-LD, an article meta, a ``<time>`` element or a visible
+  dateline; not only the URL): a brief is a dated report, while placeholders and empty
+  templates ("Live: budget vote", the demo site's trap) usually carry no date yet; and
 - its body has at least ``BRIEF_MIN_WORDS`` words of news once placeholder sentences
   ("This story is developing and will be updated", "Refresh this page for updates", "Live
   coverage will begin here") are set aside: a placeholder announces an article, it is not one.
@@ -49,7 +52,7 @@ class ArticleSignals:
 
     json_ld_article: bool = False
     og_article: bool = False
-    dated: bool = False              # a publication date in JSON-LD or article metas
+    dated: bool = False              # a plausible publication date stated by the page (not the URL)
     article_element: bool = False    # <article> or itemprop=articleBody holds the body
     headline: bool = False
 
@@ -60,7 +63,7 @@ class ArticleSignals:
 
     @property
     def declares_article(self) -> bool:
-        return self.headline and (self.json_ld_article or self.og_article or self.dated or self.article_element)
+        return self.headline and self.dated and (self.json_ld_article or self.og_article or self.article_element)
 
 
 def news_words(paragraphs: list[str]) -> int:
@@ -76,7 +79,8 @@ def news_words(paragraphs: list[str]) -> int:
 def short_article_verdict(paragraphs: list[str], signals: ArticleSignals) -> tuple[bool, str]:
     """(archive it?, why not) for a body under ``min_words``."""
     if not signals.declares_article:
-        missing = "a headline" if not signals.headline else "any article signal (JSON-LD, og:type, date, <article>)"
+        missing = ("a headline" if not signals.headline else "publication date" if not signals.dated
+                   else "article declaration (JSON-LD, og:type, <article>)")
         return False, f"no {missing}"
     news = news_words(paragraphs)
     if news < BRIEF_MIN_WORDS:
