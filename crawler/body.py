@@ -68,13 +68,13 @@ def _text(element: HtmlElement) -> str:
 
 def main_container(tree: HtmlElement) -> HtmlElement | None:
     """``itemprop=articleBody`` if there is one, else the ``<article>`` with the most paragraph words."""
-    best, best_words = None, 0
+    best, best_key = None, (-1, False)
     for element in MAIN_CONTAINERS(tree):
         if element.get("itemprop") == "articleBody":
             return element
-        count = sum(len(_text(p).split()) for p in element.iter("p"))
-        if count > best_words:
-            best, best_words = element, count
+        key = (sum(len(_text(p).split()) for p in element.iter("p")), bool(element.xpath(".//h1")))
+        if key > best_key:  # most prose; on a tie (an empty template) the one with the headline
+            best, best_key = element, key
     return best
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -294,3 +294,125 @@ def test_language_is_detected_when_the_page_declares_none(extractor):
     assert '<html lang' not in html
     article = extractor.extract(html, "https://blog.example.de/strassenbahn-nord")
     assert article.language == "de"  # from the German text itself
+
+
+# --- short briefs and stubs (crawler/signals.py) ------------------------------------------------
+
+def test_a_short_brief_with_json_ld_is_archived_and_flagged_short(extractor):
+    article = extractor.extract(page("brief_jsonld.html"), "https://news.example.com/2024/03/05/ferry-resumes")
+    assert 15 <= article.word_count < 60
+    assert article.body.startswith("The morning ferry between Lenmouth and Harwick sailed again")
+    assert article.short is True and article.to_document()["short"] is True
+    assert article.published == "2024-03-05T07:10:00+00:00"
+
+
+def test_a_short_brief_in_an_article_element_with_a_time_is_archived(extractor):
+    article = extractor.extract(page("brief_article_element.html"), "https://news.example.com/2024/04/11/night-bus")
+    assert 15 <= article.word_count < 60 and article.short is True
+    assert "six-month trial of two night bus routes" in article.body
+    assert article.published_source == "time-element"
+
+
+def test_a_full_article_is_not_flagged_short(article):
+    assert article.short is False and article.to_document()["short"] is False
+
+
+def test_an_undated_live_placeholder_is_too_short(extractor):
+    # Like the demo site's trap: og:type article, an <article> with a headline, 20 words, no date.
+    with pytest.raises(Rejected) as caught:
+        extractor.extract(page("live_placeholder.html"), "https://news.example.com/2025/07/19/live-budget-vote")
+    assert caught.value.reason is Reason.TOO_SHORT
+    assert "20 words" in caught.value.detail and "no publication date" in caught.value.detail
+
+
+@pytest.mark.parametrize("related", ["list", "divs"])
+def test_an_empty_article_template_with_related_stories_is_not_archived(extractor, related):
+    html = page("empty_template.html")
+    if related == "divs":  # not a list of links: the related text reaches the extractor
+        html = html.replace("<ul>", "<div>").replace("</ul>", "</div>").replace("<li>", "<div>").replace("</li>", "</div>")
+    with pytest.raises(Rejected) as caught:
+        extractor.extract(html, "https://news.example.com/2024/05/02/port-strike-talks")
+    assert caught.value.reason in (Reason.TOO_SHORT, Reason.NOT_ARTICLE), caught.value
+
+
+def test_a_brief_of_only_placeholder_sentences_is_too_short_even_when_dated(extractor):
+    html = page("live_placeholder.html").replace(
+        '<meta property="og:type" content="article">',
+        '<meta property="og:type" content="article"><meta property="article:published_time" content="2025-07-19T16:00:00Z">',
+    ).replace("at seven o'clock.", "at seven o'clock, with reports from the chamber and reaction from all parties.")
+    with pytest.raises(Rejected) as caught:
+        extractor.extract(html, "https://news.example.com/2025/07/19/live-budget-vote")
+    assert caught.value.reason is Reason.TOO_SHORT
+    assert "placeholder" in caught.value.detail
+
+
+# --- the page's own body (crawler/body.py) ----------------------------------------------------
+
+def test_json_ld_article_body_much_longer_than_the_visible_text_is_kept(extractor):
+    article = extractor.extract(page("paywalled.html"), "https://business.example.com/2023/09/14/northmere-grid")
+    assert article.body_source == "json-ld"
+    assert article.word_count > 200 and article.short is False
+    assert "Shares in Northmere rose by four per cent" in article.body  # the last, paywalled paragraph
+    assert len(article.body.split("\n\n")) == 5
+    assert "Subscribe" not in article.body
+
+
+def test_a_json_ld_summary_shorter_than_the_page_does_not_replace_the_body(extractor, article):
+    html = page("news_article.html").replace(
+        '"@type": "NewsArticle",', '"@type": "NewsArticle", "articleBody": "Kim arrived in Vladivostok.",', 1)
+    assert '"articleBody"' in html
+    again = extractor.extract(html, FETCHED)
+    assert again.body == article.body and again.body_source == "trafilatura"
+
+
+def test_trafilatura_runs_once_per_page(extractor, monkeypatch):
+    import trafilatura
+
+    calls = []
+    real = trafilatura.bare_extraction
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **k: calls.append(1) or real(*a, **k))
+    extractor.extract(page("news_article.html"), FETCHED)
+    assert len(calls) == 1
+
+
+def test_extractor_and_article_survive_pickling_for_worker_processes(extractor, article):
+    copied = pickle.loads(pickle.dumps(extractor))
+    assert copied.extract(page("news_article.html"), FETCHED) == article
+    assert pickle.loads(pickle.dumps(article)) == article
+
+
+# --- dates (crawler/dates.py; parsing rules in tests/test_dates.py) -------------------------------
+
+PROSE_URL = "https://news.example.com/news/water-company-fined"
+
+
+def test_year_one_in_json_ld_is_discarded_for_the_visible_prose_date_with_its_zone(extractor):
+    article = extractor.extract(page("prose_dates.html"), PROSE_URL)
+    # "November 19, 2019, 07:47 PM EST" is 00:47 UTC the next day
+    assert datetime.fromisoformat(article.published) == datetime(2019, 11, 20, 0, 47, tzinfo=timezone.utc)
+    assert article.published_source == "text"
+    assert article.modified is None  # dateModified was year 1 too: no date rather than a wrong one
+
+
+def test_a_far_future_date_is_discarded_for_the_next_source(extractor):
+    html = page("prose_dates.html").replace('"datePublished": "0001-01-01T00:00:00Z"', '"datePublished": "2099-01-01T00:00:00Z"')
+    article = extractor.extract(html, PROSE_URL)
+    assert article.published_source == "text" and article.published.startswith("2019-11-19T19:47")
+
+
+def test_a_correct_meta_wins_over_a_broken_json_ld_and_the_visible_text(extractor):
+    html = page("prose_dates.html").replace(
+        '<meta property="og:type" content="article">',
+        '<meta property="og:type" content="article"><meta property="article:published_time" content="2019-11-20T00:50:00Z">')
+    article = extractor.extract(html, PROSE_URL)
+    assert article.published == "2019-11-20T00:50:00+00:00" and article.published_source == "meta:article:published_time"
+
+
+def test_a_url_day_is_refined_by_a_dateline_time_on_the_same_day(extractor):
+    html = page("prose_dates.html").replace('"datePublished": "0001-01-01T00:00:00Z", ', "")
+    html = html.replace("Published November 19, 2019, 07:47 PM EST", "Published 07:47 PM EST Nov 19, 2019")
+    article = extractor.extract(html, "https://news.example.com/2019/11/19/water-company-fined")
+    assert datetime.fromisoformat(article.published) == datetime(2019, 11, 20, 0, 47, tzinfo=timezone.utc)
+    without_dateline = extractor.extract(html.replace("Published 07:47 PM EST Nov 19, 2019", ""),
+                                         "https://news.example.com/2019/11/19/water-company-fined")
+    assert without_dateline.published == "2019-11-19" and without_dateline.published_source == "url"
