@@ -28,6 +28,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 SEED = 20261130
 BASE = "https://{host}"
@@ -554,7 +555,7 @@ def h_recirc(prose, topic, paras, when, url, site):
 
 def h_divparas(prose, topic, paras, when, url, site):
     title = prose.headline(topic)
-    local = when.astimezone(timezone(timedelta(hours=-5)))
+    local = when.astimezone(ZoneInfo("America/New_York"))  # "ET": EST or EDT by the date
     stamp = local.strftime("%b %-d, %Y | %-I:%M %p") + " ET"
     html = (head(title, ['<meta property="og:type" content="article">']) + f"<body>{nav(site)}<section class='content'>"
             f"<h1>{e(title)}</h1><div class='byline'>By {e(prose.rng.choice(PEOPLE))} · <span class='stamp'>{stamp}</span></div>"

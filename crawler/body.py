@@ -44,9 +44,10 @@ SMALLER_SHARE = 0.6
 CONTAINED_SHARE = 0.8
 MIN_OWN_BODY_WORDS = 15
 
-# A list of links to other stories: at least TEASER_LIST_MIN_ITEMS items, nearly all of which
-# start with a link of TEASER_MIN_WORDS words or more (a headline). Never the article's prose.
-TEASER_LISTS = XPath("//ul[count(li) >= 3] | //ol[count(li) >= 3]")
+# A list of links to other stories (a <ul>/<ol>, or a block of cards): at least
+# TEASER_LIST_MIN_ITEMS items, nearly all of which start with a link of TEASER_MIN_WORDS words
+# or more (a headline). Never the article's prose.
+TEASER_LISTS = XPath("//ul[count(li) >= 3] | //ol[count(li) >= 3] | //div[count(*) >= 3] | //section[count(*) >= 3]")
 TEASER_LIST_MIN_ITEMS = 3
 TEASER_LIST_SHARE = 0.75
 TEASER_MIN_WORDS = 3
@@ -112,10 +113,10 @@ def _compiled(chrome: ChromeSelectors) -> tuple[XPath, re.Pattern, re.Pattern]:
 
 
 def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
-    """Lists whose items open with a headline link (related stories, most read, latest)."""
+    """Lists and card blocks whose items open with a headline link (related, most read, latest)."""
     found = []
     for element in TEASER_LISTS(tree):
-        items = [li for li in element if li.tag == "li"]
+        items = [child for child in element if isinstance(child.tag, str) and child.tag not in ("h2", "h3", "h4", "script", "style")]
         if len(items) < TEASER_LIST_MIN_ITEMS:
             continue
         opening = sum(1 for li in items if _opens_with_headline_link(li))
@@ -150,13 +151,6 @@ def mark_chrome(tree: HtmlElement, chrome: ChromeSelectors, main: HtmlElement | 
         element.set(MARK, "1")
         marked += 1
     return marked, spared
-
-
-def empty_container(main: HtmlElement | None) -> bool:
-    """The main container holds the headline but (almost) no prose: an empty article template."""
-    if main is None or not main.xpath(".//h1"):
-        return False
-    return sum(len(p.split()) for p in container_paragraphs(main)) < MIN_OWN_BODY_WORDS
 
 
 def container_paragraphs(container: HtmlElement | None) -> list[str]:

@@ -17,17 +17,20 @@ A page may carry its date in several places, and they disagree. The rule:
 
 Parsing: ISO 8601, RFC 2822, and prose such as ``November 19, 2019, 07:47 PM EST`` or
 ``19 November 2019 19:47 CET``: AM/PM are honoured and named zones become their UTC offsets
-(python-dateutil parses, ``ZONES`` below says what an abbreviation means). A time with no zone
-stays naive (Elasticsearch reads it as UTC), a zone-less date stays a date.
+(python-dateutil parses, ``ZONES`` below says what an abbreviation means; ``ET``/``PT``...
+follow the region's summer time). Visible text may also say ``05.03.2024 07:10`` (day first).
+A time with no zone stays naive (Elasticsearch reads it as UTC), a zone-less date stays a date.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Iterable
+
+from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
@@ -49,6 +52,11 @@ ZONES: dict[str, int] = {
     "AEST": 10 * _H, "AEDT": 11 * _H, "NZST": 12 * _H, "NZDT": 13 * _H, "SAST": 2 * _H, "WAT": 1 * _H,
     "EAT": 3 * _H, "PKT": 5 * _H,
 }
+# Zones written without saying summer or winter ("5:00 PM ET"): the region's rules decide.
+REGION_ZONES: dict[str, str] = {
+    "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver", "PT": "America/Los_Angeles",
+}
+TZINFOS: dict[str, int | tzinfo] = {**ZONES, **{name: ZoneInfo(key) for name, key in REGION_ZONES.items()}}
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -60,6 +68,8 @@ PROSE_DATE = re.compile(
     rf"\b(?:{_CLOCK}{_ZONE}\s+(?:on\s+)?{_DAY}|{_DAY}(?:,?\s*(?:at\s+|-\s+|\|\s*)?{_CLOCK}{_ZONE})?)",
     re.IGNORECASE,
 )
+ISO_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d-])")
+DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(?:,?\s+(\d{1,2})[:.](\d{2}))?\b")
 URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
 RFC_2822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|[A-Z]{1,5})$")
 _ALPHA_WORD = re.compile(r"\b[A-Za-z]{1,9}\b\.?")
@@ -118,6 +128,25 @@ def parse_date(text: str | None) -> datetime | date | None:
     return _parse_prose(match.group(0)) if match else None
 
 
+def find_in_text(text: str) -> datetime | date | None:
+    """A date written in visible text: prose ("Nov 19, 2019, 7:47 PM EST"), ISO, or day-first
+    with dots ("05.03.2024 07:10", unambiguous; slashed dates are not read: 03/05 is March in
+    one country and May in another)."""
+    if match := PROSE_DATE.search(text):
+        return _parse_prose(match.group(0))
+    if match := ISO_IN_TEXT.search(text):
+        return parse_date(match.group(0))
+    if match := DOTTED_DATE.search(text):
+        day, month, year, hour, minute = match.groups()
+        try:
+            if hour is not None:
+                return datetime(int(year), int(month), int(day), int(hour), int(minute))
+            return date(int(year), int(month), int(day))
+        except ValueError:
+            return None
+    return None
+
+
 def _parse_prose(span: str) -> datetime | date | None:
     span = re.sub(r"\b([ap])\.m\.?", r"\1m", span, flags=re.IGNORECASE)
     span = re.sub(r"\bat\b|\|", " ", span.replace(" - ", " "))
@@ -130,11 +159,11 @@ def _parse_prose(span: str) -> datetime | date | None:
         text = match.group(0)
         if _KEEP_WORDS.fullmatch(text):
             return text
-        return text.upper() if text.upper() in ZONES else " "
+        return text.upper() if text.upper() in TZINFOS else " "
 
     span = _ALPHA_WORD.sub(word, span)
     try:
-        parsed = dateutil_parser.parse(span, tzinfos=ZONES, default=datetime(2000, 1, 1))
+        parsed = dateutil_parser.parse(span, tzinfos=TZINFOS, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError, TypeError):
         return None
     has_time = bool(re.search(r"\d:\d{2}", span))

@@ -275,9 +275,6 @@ class ArticleExtractor:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = len(body.split())
-        if body_source == "trafilatura" and bodies.empty_container(main):
-            raise Rejected(Reason.TOO_SHORT, f"empty article template: the <article> with the headline holds no text "
-                                             f"(the {words} words found are outside it)")
         now = datetime.now(timezone.utc)
         published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
         modified = dates.choose(structured.modified_candidates(), now)
@@ -402,7 +399,7 @@ class _StructuredData:
             yield dates.Candidate(from_url, "url")
         for element in self.tree.xpath(DATELINE_XPATH)[:DATELINE_MAX_ELEMENTS]:
             text = " ".join(element.text_content().split())[:DATELINE_MAX_CHARS]
-            if dates.PROSE_DATE.search(text) and (parsed := dates.parse_date(text)):
+            if parsed := dates.find_in_text(text):
                 yield dates.Candidate(parsed, "text")
         if trafilatura_date and (parsed := self._trafilatura_date(trafilatura_date)):
             yield dates.Candidate(parsed, "trafilatura")

@@ -39,6 +39,9 @@ PLACEHOLDER_SENTENCES: tuple[str, ...] = (
     r"\b(more|further|full) (details|information|updates|coverage) (to follow|soon|shortly|will follow|are expected|will be added)",
     r"\bmore to (follow|come)\b",
     r"\b(content|article|story|page) (coming soon|is not available|not available|unavailable)",
+    r"\bwill (appear|be shown|be published|be posted|go live) here\b",
+    r"\b(update|story|more|details) to come\b",
+    r"\bstay tuned\b",
     r"\blorem ipsum\b",
     r"\bplaceholder\b",
 )
