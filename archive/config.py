@@ -98,6 +98,7 @@ class ExtractionSettings:
     include_tables: bool = True
     favor_precision: bool = True
     max_body_bytes: int = 1_000_000
+    keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
 
 
 @dataclass(frozen=True)

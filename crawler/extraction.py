@@ -280,6 +280,8 @@ class ArticleExtractor:
         modified = dates.choose(structured.modified_candidates(), now)
 
         short = words < self.settings.min_words
+        if short and not self.settings.keep_short_articles:
+            raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
         if short:
             signals = structured.signals(title, main, paragraphs, published)
             keep, why = short_article_verdict(paragraphs, signals)

@@ -416,3 +416,10 @@ def test_a_url_day_is_refined_by_a_dateline_time_on_the_same_day(extractor):
     without_dateline = extractor.extract(html.replace("Published 07:47 PM EST Nov 19, 2019", ""),
                                          "https://news.example.com/2019/11/19/water-company-fined")
     assert without_dateline.published == "2019-11-19" and without_dateline.published_source == "url"
+
+
+def test_short_articles_can_be_switched_off():
+    strict = ArticleExtractor(ExtractionSettings(keep_short_articles=False))
+    with pytest.raises(Rejected) as caught:
+        strict.extract(page("brief_jsonld.html"), "https://news.example.com/2024/03/05/ferry-resumes")
+    assert caught.value.reason is Reason.TOO_SHORT

@@ -158,7 +158,8 @@ def test_a_page_that_now_rejects_leaves_its_archived_article_alone(served, archi
     reextract(archive_settings, es_client)
     before = {c.canonical_url: stored(es_client, archive_settings, c.canonical_url) for c in served["pages"]}
 
-    stricter = replace(archive_settings, extraction=replace(archive_settings.extraction, min_words=100_000))
+    stricter = replace(archive_settings, extraction=replace(archive_settings.extraction, min_words=100_000,
+                                                            keep_short_articles=False))
     result = reextract(stricter, es_client)
 
     assert result.rejected == {"too-short": N}
