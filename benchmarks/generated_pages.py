@@ -13,7 +13,7 @@ prose with AM/PM and named zones, URL paths only, and with a broken first source
 year 2099) beside a correct later one.
 
     from benchmarks.generated_pages import generate
-    for page in generate():          # 96 pages: 78 articles (of which 18 briefs), 18 non-articles
+    for page in generate():          # 98 pages: 80 articles (of which 18 briefs), 18 non-articles
         page.id, page.url, page.html, page.body, page.kind, page.is_article, page.published
 
 ``python benchmarks/generated_pages.py OUT_DIR`` writes them as files for inspection.
