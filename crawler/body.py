@@ -134,15 +134,16 @@ def _opens_with_headline_link(item: HtmlElement) -> bool:
 
 def mark_chrome(tree: HtmlElement, chrome: ChromeSelectors, main: HtmlElement | None) -> tuple[int, int]:
     """Mark the chrome for pruning; spare matches that hold the article. -> (marked, spared)."""
-    for element in teaser_lists(tree):  # structural, not spared: a link list is never the prose
-        if main is None or element not in set(main.iterancestors()):
-            element.set(MARK, "1")
-    matches = dict.fromkeys(chrome.find(tree))
-    if not matches:
-        return 0, 0
-    total = sum(len(_text(p).split()) for p in tree.iter("p")) or 1
     main_ancestors = set(main.iterancestors()) | {main} if main is not None else set()
     marked = spared = 0
+    for element in teaser_lists(tree):  # structural: a link list is never the prose, unless it holds the article
+        if element not in main_ancestors:
+            element.set(MARK, "1")
+            marked += 1
+    matches = dict.fromkeys(chrome.find(tree))
+    if not matches:
+        return marked, 0
+    total = sum(len(_text(p).split()) for p in tree.iter("p")) or 1
     for element in matches:
         holds = sum(len(_text(p).split()) for p in element.iter("p"))
         if element in main_ancestors or holds >= SPARE_SHARE * total:

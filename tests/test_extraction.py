@@ -423,3 +423,12 @@ def test_short_articles_can_be_switched_off():
     with pytest.raises(Rejected) as caught:
         strict.extract(page("brief_jsonld.html"), "https://news.example.com/2024/03/05/ferry-resumes")
     assert caught.value.reason is Reason.TOO_SHORT
+
+
+def test_an_article_whose_article_element_holds_only_the_header_is_archived(extractor):
+    # Some CMSs wrap only the headline in <article>; the story follows it in a sibling element.
+    html = page("prose_dates.html").replace('</div>\n      <div class="article-body">', '</div></article>\n      <div class="article-body">')
+    html = html.replace("</div>\n    </article>", "</div>")
+    assert html.count("</article>") == 1 and html.index("</article>") < html.index("article-body")
+    article = extractor.extract(html, PROSE_URL)
+    assert article.word_count > 60 and "Customers will not pay for the fine" in article.body
