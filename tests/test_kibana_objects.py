@@ -222,7 +222,8 @@ OPERATION_TYPES = {
 
 def test_data_view_time_fields_are_date_fields(by_key, view_fields, settings):
     titles = {o["attributes"]["title"]: o for (t, _), o in by_key.items() if t == "index-pattern"}
-    assert titles[settings.elasticsearch.articles_alias]["attributes"]["timeFieldName"] == "published"
+    # Every article has display_date (published, else first seen); `published` would hide undated ones.
+    assert titles[settings.elasticsearch.articles_alias]["attributes"]["timeFieldName"] == "display_date"
     assert titles[settings.elasticsearch.runs_index]["attributes"]["timeFieldName"] == "started"
     for view_id, fields in view_fields.items():
         time_field = by_key[("index-pattern", view_id)]["attributes"]["timeFieldName"]
@@ -305,12 +306,12 @@ def _panel_targets(by_key, dashboard) -> list[dict]:
 
 def test_news_archive_dashboard(by_key):
     search = _titled(by_key, "search", "Archived articles")
-    assert search["attributes"]["columns"] == ["title", "site", "authors", "published", "url"]
+    assert search["attributes"]["columns"] == ["title", "site", "authors", "published", "first_seen", "url"]
     dashboard = _titled(by_key, "dashboard", "News archive")
     panels = _panel_targets(by_key, dashboard)
     assert search in panels
     charted = {f for p in panels if p["type"] == "lens" for f in _lens_fields(p)}
-    for needed in [("date_histogram", "published"), ("terms", "site"), ("terms", "authors.raw"),
+    for needed in [("date_histogram", "display_date"), ("terms", "site"), ("terms", "authors.raw"),
                    ("terms", "tags"), ("terms", "section"), ("terms", "language")]:
         assert needed in charted, f"News archive lacks {needed}"
 
@@ -330,6 +331,7 @@ def test_crawl_health_dashboard(by_key):
     assert query["language"] == "kuery"
     assert kql_fields(query["query"]) == {"status"}
     assert '"failed"' in query["query"] and '"timed-out"' in query["query"]
+    assert '"no-articles"' in query["query"]  # a crawl that archived nothing is a failure to look at
 
 
 def test_ndjson_is_up_to_date_with_its_source():
@@ -339,3 +341,62 @@ def test_ndjson_is_up_to_date_with_its_source():
     assert module.render(module.build()) == NDJSON.read_text(encoding="utf-8"), (
         "kibana/saved_objects.ndjson differs from kibana/build_saved_objects.py: run the script"
     )
+
+
+def _years_back(relative: str) -> int:
+    match = re.fullmatch(r"now-(\d+)y", relative)
+    assert match, f"expected a range of years back, got {relative!r}"
+    return int(match.group(1))
+
+
+def test_default_time_ranges_show_the_whole_archive(by_key):
+    """Opening the dashboard or the saved search shows articles of past years, not the last weeks."""
+    from archive.demo_site import DemoSite
+
+    oldest_demo_year = min(a.published.year for a in DemoSite().articles)
+    from datetime import date
+
+    dashboard = _titled(by_key, "dashboard", "News archive")["attributes"]
+    assert dashboard["timeRestore"] is True
+    assert date.today().year - _years_back(dashboard["timeFrom"]) <= min(oldest_demo_year, 2000)
+    search = _titled(by_key, "search", "Archived articles")["attributes"]
+    assert search["timeRestore"] is True
+    assert _years_back(search["timeRange"]["from"]) == _years_back(dashboard["timeFrom"])
+    assert search["sort"] == [["display_date", "desc"]]
+
+
+def test_every_stored_article_has_the_time_field(archive_settings, es_client):
+    """The data view's time field is set on dated and undated articles alike."""
+    from search.indices import ensure_all
+    from search.writer import ArticleWriter
+
+    es = archive_settings.elasticsearch
+    ensure_all(es_client, es)
+    base = {"site": "demo", "title": "t", "body": "b", "content_hash": "h", "crawled_at": "2026-11-30T10:00:00+00:00"}
+    ArticleWriter(es_client, es).write({
+        "dated": {**base, "url": "http://x/1", "published": "2024-03-01T08:00:00+00:00"},
+        "undated": {**base, "url": "http://x/2", "content_hash": "h2"},
+    })
+    es_client.indices.refresh(index=es.articles_alias)
+    dated = es_client.get(index=es.articles_alias, id="dated")["_source"]
+    undated = es_client.get(index=es.articles_alias, id="undated")["_source"]
+    assert dated["display_date"] == "2024-03-01T08:00:00+00:00"
+    assert undated["display_date"] == undated["first_seen"] == "2026-11-30T10:00:00+00:00"
+    # Kibana filters on the time field: both articles are found by a range on it.
+    found = es_client.count(index=es.articles_alias, query={"range": {"display_date": {"gte": "now-50y"}}})["count"]
+    assert found == 2
+
+
+def test_a_rejection_reason_is_mapped_as_the_runtime_field_says(archive_settings, es_client, by_key):
+    """Kibana drops a data-view runtime field once the index maps the field: the mapped field must
+    then be the same long, or the Rejections panel would change type under the user."""
+    from search.indices import RUNS_DEFINITION, ensure_index
+
+    es = archive_settings.elasticsearch
+    ensure_index(es_client, es.runs_index, RUNS_DEFINITION)
+    es_client.index(index=es.runs_index, id="r1", document={"site": "demo", "rejections": {"too-short": 3}}, refresh=True)
+    mapping = es_client.indices.get_mapping(index=es.runs_index)
+    (properties,) = [m["mappings"]["properties"] for m in mapping.body.values()]
+    mapped = properties["rejections"]["properties"]["too-short"]["type"]
+    runtime = runtime_fields(by_key[("index-pattern", "newsroom-crawl-runs")])
+    assert mapped == runtime["rejections.too-short"]["type"] == "long"
