@@ -81,7 +81,7 @@ def rejection_runtime_field(reason: str) -> dict:
     # Elasticsearch, no Painless needed), so `rejections.<reason>` exists for Lens before any run
     # had that reason. Once dynamic mapping has mapped the field (the first run with that
     # reason), Kibana drops the runtime field and uses the mapped long field instead: same name,
-    # same values, so the panels keep working either way. It does not "shadow" the mapped field.
+    # same values, so the panels keep working either way.
     return {"type": "long"}
 
 

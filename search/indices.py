@@ -8,13 +8,10 @@ touching the code that reads and writes.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from importlib import resources
 
-from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
-
-logger = logging.getLogger(__name__)
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 ARTICLES_DEFINITION = "articles.json"
 RUNS_DEFINITION = "crawl-runs.json"
@@ -43,7 +40,6 @@ def ensure_index(client: Elasticsearch, alias: str, definition: str, version: in
     """Create the versioned index and point the alias at it, unless the alias exists. Idempotent."""
     try:
         existing = client.indices.get_alias(name=alias)
-        _add_new_fields(client, alias, definition)
         return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
     except NotFoundError:
         pass
@@ -56,16 +52,6 @@ def ensure_index(client: Elasticsearch, alias: str, definition: str, version: in
     else:
         client.indices.put_alias(index=index, name=alias, is_write_index=True)
     return IndexState(alias=alias, index=index, created=True)
-
-
-def _add_new_fields(client: Elasticsearch, alias: str, definition: str) -> None:
-    """Fields added to the definition (e.g. display_date) are mapped in place: adding a field is
-    allowed on a live index; a changed field is not, and needs `archive index migrate`."""
-    try:
-        client.indices.put_mapping(index=alias, properties=load_definition(definition)["mappings"]["properties"])
-    except BadRequestError as exc:
-        logger.warning("%s: the mapping differs from %s beyond new fields (%s); run `archive index migrate`",
-                       alias, definition, exc.message)
 
 
 def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int) -> IndexState:
