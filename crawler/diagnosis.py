@@ -31,6 +31,13 @@ def path_and_query(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+def quoted(patterns) -> str:
+    """Patterns as written in settings.toml (repr would double every backslash)."""
+    if isinstance(patterns, str):
+        return f"'{patterns}'"
+    return "[" + ", ".join(f"'{p}'" for p in patterns) + "]"
+
+
 def _first(patterns: tuple[str, ...], text: str) -> str | None:
     return next((p for p in patterns if re.search(p, text)), None)
 
@@ -43,16 +50,16 @@ def decide(site: SiteSettings, url: str) -> Decision:
     denied = _first(site.article_deny, path)
     allowed = None if denied else _first(site.article_allow, path)
     if allowed:
-        return Decision(ARTICLE, f"article_allow {allowed!r}")
-    not_article = f"article_deny {denied!r}" if denied else "no article_allow pattern matched"
+        return Decision(ARTICLE, f"article_allow {quoted(allowed)}")
+    not_article = f"article_deny {quoted(denied)}" if denied else "no article_allow pattern matched"
     follow_denied = _first(site.follow_deny, path)
     if follow_denied:
-        return Decision(IGNORED, f"{not_article}; follow_deny {follow_denied!r}")
+        return Decision(IGNORED, f"{not_article}; follow_deny {quoted(follow_denied)}")
     if not site.follow_allow:
         return Decision(LISTING, f"{not_article}; followed (no follow_allow: every page is)")
     follow = _first(site.follow_allow, path)
     if follow:
-        return Decision(LISTING, f"{not_article}; follow_allow {follow!r}")
+        return Decision(LISTING, f"{not_article}; follow_allow {quoted(follow)}")
     return Decision(IGNORED, f"{not_article}; no follow_allow pattern matched")
 
 
@@ -72,7 +79,7 @@ def no_articles_message(site: SiteSettings, summary: dict) -> str:
     lines = [f"{site.name}: 0 articles archived from {summary.get('pages_fetched', 0)} pages fetched."]
     if matched == 0:
         lines.append(
-            f"article_allow {list(site.article_allow)} matched none of the {seen} URLs seen; patterns are "
+            f"article_allow {quoted(site.article_allow)} matched none of the {seen} URLs seen; patterns are "
             "matched against the path and query, e.g. `/2025/03/14/slug`, not `https://host/...`."
         )
     else:

@@ -54,6 +54,7 @@ def test_a_pattern_that_matches_nothing_fails_the_crawl_and_says_why(archive_set
     assert "matched none of the" in output and "matched against the path and query" in output
     assert "/2026/" in output  # a real article URL of the demo site, with why it was not taken
     assert "no article_allow pattern matched" in output
+    assert r"article_allow ['^/news/\d+/[a-z-]+$'] matched none" in output  # as written in settings.toml
     assert "Traceback" not in result.output
     # The run record says so too (what `archive runs` and the Crawl health dashboard show).
     es_client.indices.refresh(index=settings.elasticsearch.runs_index)

@@ -71,6 +71,7 @@ def test_check_text_output_and_a_site_whose_patterns_match_nothing(settings, ser
     assert "matched against the path and query" in result.output
     assert "Would be archived as articles: 0" in result.output
     assert "a crawl would archive nothing" in result.output
+    assert r"article_allow = ['^/news/\d+$']" in result.output
     unknown = CliRunner().invoke(cli, ["sites", "check", "nosuch"], obj=AppContext(None, settings))
     assert unknown.exit_code == 1 and "unknown site 'nosuch'" in unknown.output
 

@@ -10,6 +10,7 @@ import click
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archive.scheduling import schedule as sched
@@ -82,7 +83,7 @@ def runs(app, run_id: str | None, rejections: bool, site: str | None, limit: int
     failed = [r for r in records if r.get("status") != "ok" and r.get("errors")]
     if failed:
         latest = failed[0]
-        console.print(f"latest error ({latest['site']}, {_local(latest.get('started'))}): {latest['errors'][0]}")
+        console.print(f"latest error ({latest['site']}, {_local(latest.get('started'))}): {escape(latest['errors'][0])}")
 
 
 def show_rejections(settings, run_id: str | None, site: str | None, fmt: str) -> None:
@@ -109,12 +110,12 @@ def show_rejections(settings, run_id: str | None, site: str | None, fmt: str) ->
             shown = f"{len(kept)} shown" if len(kept) < total else "all shown"
             console.print(f"  {reason}: {total} ({shown})")
             for sample in kept:
-                detail = f"  [dim]{sample['detail']}[/dim]" if sample.get("detail") else ""
-                console.print(f"    {sample['url']}{detail}", soft_wrap=True)
+                detail = f"  [dim]{escape(sample['detail'])}[/dim]" if sample.get("detail") else ""
+                console.print(f"    {escape(sample['url'])}{detail}", soft_wrap=True)
         for kind, kept in (r.get("ignored_urls") or {}).items():
             console.print(f"  not taken as articles ({kind}), e.g.:")
             for sample in kept:
-                console.print(f"    {sample['url']}  [dim]{sample['why']}[/dim]", soft_wrap=True)
+                console.print(f"    {escape(sample['url'])}  [dim]{escape(sample['why'])}[/dim]", soft_wrap=True)
 
 
 def site_status(settings) -> list[dict]:

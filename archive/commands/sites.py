@@ -62,11 +62,13 @@ def check(app, name: str, sample_size: int, fmt: str) -> None:
 
 
 def print_report(report) -> None:
+    from crawler.diagnosis import quoted
+
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{report.site}[/bold]: patterns are matched against the path and query of each URL")
     for key, patterns in report.patterns.items():
         if patterns:
-            console.print(f"  {key} = {escape(str(patterns))}")
+            console.print(f"  {key} = {escape(quoted(patterns))}")
     console.print(f"\n[bold]Fetched[/bold] ({report.requests} requests)")
     for f in report.fetched:
         state = f"[red]{escape(f['error'])}[/red]" if f["error"] else f"HTTP {f['status']}"
