@@ -151,9 +151,10 @@ class CrawlState:
         )
         return BadUrl(url, reason, detail, failures, retry_after)
 
-    def forget_bad(self, urls) -> None:
+    def forget_bad(self, site: str, urls) -> None:
         """These URLs answered properly again."""
-        self.db.executemany("DELETE FROM bad_urls WHERE url = ?", [(u,) for u in urls])
+        bad = {row[0] for row in self.db.execute("SELECT url FROM bad_urls WHERE site = ?", (site,))}
+        self.db.executemany("DELETE FROM bad_urls WHERE url = ?", [(u,) for u in bad.intersection(urls)])
 
     def close(self) -> None:
         self.db.close()

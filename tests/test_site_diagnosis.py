@@ -138,3 +138,19 @@ def test_runs_rejections_lists_the_rejected_urls_with_reason_and_detail(archive_
     ]
     unknown = runner.invoke(cli, ["runs", "nosuchrun", "--rejections"], obj=AppContext(None, settings))
     assert unknown.exit_code == 1 and "no run nosuchrun" in unknown.output
+
+
+def test_a_bad_url_that_answers_again_is_forgotten(tmp_path):
+    from crawler.state import CrawlState
+
+    state = CrawlState(tmp_path / "state.sqlite")
+    policy = BadUrlPolicy(retry_days=7, max_days=90)
+    state.record_bad("demo", "http://x/gone", "http-error", "HTTP 404", policy)
+    state.record_bad("other", "http://y/gone", "http-error", "HTTP 410", policy)
+    assert set(state.load_bad("demo")) == {"http://x/gone"}
+    later = datetime.now(timezone.utc) + timedelta(days=8)
+    assert state.load_bad("demo", now=later) == {}  # its time has come: fetched again
+    state.forget_bad("demo", {"http://x/gone", "http://x/fine"})
+    assert state.load_bad("demo") == {}
+    assert set(state.load_bad("other")) == {"http://y/gone"}  # another site's are its own
+    state.close()

@@ -83,7 +83,9 @@ class NewsSpider(scrapy.Spider):
     def remember_bad(self, request, reason: Reason, detail: str) -> None:
         """A page (not robots.txt, a sitemap or a feed) that will not become an article soon."""
         if self.bad_policy.retry_days > 0 and getattr(request.callback, "__name__", "") in ("parse_article", "parse_page"):
-            self.bad_found[canonicalize(request.url)] = (reason.value, detail)
+            # The URL as linked (before redirects) is the one the next run will meet.
+            for url in {request.url, *request.meta.get("redirect_urls", ())}:
+                self.bad_found[canonicalize(url)] = (reason.value, detail)
 
     def closed(self, reason: str) -> None:
         state = CrawlState(self.app_settings.data_dir / "crawl-state.sqlite")
@@ -91,7 +93,7 @@ class NewsSpider(scrapy.Spider):
             for url, (bad_reason, detail) in self.bad_found.items():
                 state.record_bad(self.site.name, url, bad_reason, detail, self.bad_policy)
             # Asked again (their time had come) and answered properly: no longer bad.
-            state.forget_bad(u for u in self.requested if u not in self.bad_found)
+            state.forget_bad(self.site.name, self.requested.difference(self.bad_found))
         finally:
             state.close()
 
