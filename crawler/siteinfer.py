@@ -139,8 +139,8 @@ def _shape(path: str) -> tuple:
     segments = [s for s in path.split("/") if s]
 
     def kind(segment: str) -> str:
-        if segment.isdigit():
-            return f"d{len(segment)}"
+        if segment.isdigit():  # years, months and days keep their width; ids of any length are one shape
+            return f"d{len(segment)}" if len(segment) in (2, 4) else "id"
         return "file" if "." in segment else "text"
 
     return (len(segments), tuple(kind(s) for s in segments), path.endswith("/"))

@@ -106,3 +106,26 @@ def test_add_proposes_an_entry_that_archives_the_whole_demo_site_and_no_trap(arc
 
     again = runner.invoke(cli, ["sites", "add", server.base_url + "/", "--name", "courier"], obj=AppContext(str(config)))
     assert again.exit_code == 1 and "already configured" in again.output
+
+
+@pytest.mark.parametrize(
+    "paths, matching, not_matching",
+    [
+        (["/2025/03/14/harbour-closed", "/2024/11/02/tram-strike", "/2026/01/30/budget-vote"],
+         ["/2027/12/31/a-story-of-tomorrow"], ["/section/world", "/tag/budget", "/2025/03/14"]),
+        (["/world/2025/03/14/harbour-closed", "/politics/2024/11/02/tram-strike", "/business/2026/01/30/budget"],
+         ["/climate/2027/05/01/new-story"], ["/world", "/world/2025/03/14"]),
+        (["/news/123456", "/news/98765", "/news/1234567"], ["/news/42"], ["/news/", "/video/123456", "/news/abc"]),
+        (["/articles/harbour-closed.html", "/articles/tram-strike.html"], ["/articles/x-y.html"], ["/articles/", "/about.html"]),
+    ],
+)
+def test_inferred_patterns_take_tomorrows_articles_and_not_listings(paths, matching, not_matching):
+    import re
+
+    from crawler.siteinfer import infer_patterns
+
+    patterns = infer_patterns(paths)
+    for path in paths + matching:
+        assert any(re.search(p, path) for p in patterns), (path, patterns)
+    for path in not_matching:
+        assert not any(re.search(p, path) for p in patterns), (path, patterns)
