@@ -400,3 +400,34 @@ def test_a_rejection_reason_is_mapped_as_the_runtime_field_says(archive_settings
     mapped = properties["rejections"]["properties"]["too-short"]["type"]
     runtime = runtime_fields(by_key[("index-pattern", "newsroom-crawl-runs")])
     assert mapped == runtime["rejections.too-short"]["type"] == "long"
+
+
+def test_index_init_gives_an_older_archive_the_time_field(archive_settings, es_client):
+    """An archive made before display_date existed: `archive index init` maps the field and sets
+    it on the stored articles, so Kibana shows them; a second run changes nothing."""
+    from click.testing import CliRunner
+
+    from archive.cli import AppContext, cli
+    from search.indices import ARTICLES_DEFINITION, ensure_all, versioned_name
+
+    es = archive_settings.elasticsearch
+    old = load_definition(ARTICLES_DEFINITION)
+    del old["mappings"]["properties"]["display_date"]
+    es_client.indices.create(index=versioned_name(es.articles_alias), settings=old["settings"], mappings=old["mappings"],
+                             aliases={es.articles_alias: {"is_write_index": True}})
+    ensure_all(es_client, es)
+    es_client.index(index=es.articles_alias, id="dated", document={"title": "a", "published": "2019-05-01T00:00:00+00:00", "first_seen": "2026-01-01T00:00:00+00:00"})
+    es_client.index(index=es.articles_alias, id="undated", document={"title": "b", "first_seen": "2026-01-02T00:00:00+00:00"}, refresh=True)
+
+    runner = CliRunner()
+    first = runner.invoke(cli, ["index", "init"], obj=AppContext(None, archive_settings))
+    assert first.exit_code == 0, first.output
+    assert "display_date set on 2 articles" in first.output
+    mapping = es_client.indices.get_mapping(index=es.articles_alias).body
+    assert [m["mappings"]["properties"]["display_date"]["type"] for m in mapping.values()] == ["date"]
+    assert es_client.get(index=es.articles_alias, id="dated")["_source"]["display_date"] == "2019-05-01T00:00:00+00:00"
+    assert es_client.get(index=es.articles_alias, id="undated")["_source"]["display_date"] == "2026-01-02T00:00:00+00:00"
+    assert es_client.count(index=es.articles_alias, query={"range": {"display_date": {"gte": "2000-01-01"}}})["count"] == 2
+
+    second = runner.invoke(cli, ["index", "init"], obj=AppContext(None, archive_settings))
+    assert second.exit_code == 0 and "upgraded" not in second.output
