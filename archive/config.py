@@ -89,6 +89,8 @@ class CrawlSettings:
     time_limit: float = 3600.0
     progress_interval: float = 5.0
     recheck_days: int = 7
+    bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
+    bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,11 @@ def _site(raw: Any, index: int) -> SiteSettings:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"{key}.{list_key}[{i}]: bad regular expression {pattern!r}: {exc}") from None
+            if re.search(r"^\^?https?:|://", pattern):  # can never match: a path has no scheme or host
+                raise ConfigError(
+                    f"{key}.{list_key}[{i}]: {pattern!r} looks like a full URL; patterns are matched against "
+                    "the path and query only, e.g. '^/\\d{4}/\\d{2}/\\d{2}/[a-z0-9-]+$' for /2025/03/14/slug"
+                )
     if not site.article_allow:
         raise ConfigError(f"{key}.article_allow: give at least one pattern of article URLs")
     _positive(site.max_pages, f"{key}.max_pages")

@@ -365,6 +365,13 @@ class _StructuredData:
             return False
         teasers = self.teaser_count()
         longest = max(len(p.split()) for p in paragraphs)
+        # Every <article> element a teaser (a linked heading), however long its summary: a
+        # section or tag page, even with few stories (an article's own <article> has its body).
+        elements = self.tree.xpath("//article")
+        all_teasers = len(elements) >= 2 and all(e.xpath("." + TEASER_XPATH.replace("| //", "| .//")) for e in elements)
+        if all_teasers:
+            self.listing_detail = f"listing page ({len(elements)} <article> teasers, no article markup)"
+            return True
         if teasers >= MIN_TEASERS_FOR_LISTING and longest < LISTING_MAX_PARAGRAPH_WORDS:
             self.listing_detail = f"listing page ({teasers} teasers, longest paragraph {longest} words)"
             return True

@@ -34,6 +34,11 @@ def summarize(stats: dict) -> dict:
         "rejected_total": sum(rejections.values()),
         "finish_reason": stats.get("finish_reason"),
         "errors": list(stats.get("index/error_samples") or []),
+        # For "why is nothing / this story not archived?" (crawler/diagnosis.py, archive runs --rejections)
+        "urls_seen": int(stats.get("urls/seen", 0)),
+        "article_urls": int(stats.get("urls/article", 0)),
+        "url_samples": stats.get("url_samples") or {},
+        "rejected_samples": stats.get("rejected_samples") or {},
     }
 
 

@@ -28,6 +28,7 @@ class Reason(str, enum.Enum):
     TOO_OLD = "too-old"                    # published before the site's max_age_days
     NETWORK_ERROR = "network-error"        # DNS, connection, timeout after retries
     EXTRACTION_ERROR = "extraction-error"  # the extractor failed on the page (a bug or broken HTML)
+    KNOWN_BAD = "known-bad"                # answered 404/410, too large or not HTML on an earlier run: not asked again yet
 
     def __str__(self) -> str:  # f"{reason}" gives "not-article", not "Reason.NOT_ARTICLE"
         return self.value
@@ -38,6 +39,23 @@ class Reason(str, enum.Enum):
 
 
 ALL_REASONS: tuple[str, ...] = tuple(r.value for r in Reason)
+
+# How many rejected URLs per reason a run keeps (with the run's record) for `archive runs --rejections`.
+SAMPLES_PER_REASON = 20
+SAMPLES_KEY = "rejected_samples"
+
+
+def record_rejection(stats, reason: Reason | str, url: str, detail: str = "", limit: int = SAMPLES_PER_REASON) -> None:
+    """Count a rejection and keep the first few URLs of each reason with their detail."""
+    reason = Reason(reason).value
+    stats.inc_value(STATS_PREFIX + reason)
+    samples = stats.get_value(SAMPLES_KEY)
+    if samples is None:
+        samples = {}
+        stats.set_value(SAMPLES_KEY, samples)
+    kept = samples.setdefault(reason, [])
+    if len(kept) < limit:
+        kept.append({"url": url, "detail": detail})
 
 
 class Rejected(Exception):

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.config import Settings, settings_to_dict
+from crawler.diagnosis import archived_nothing, no_articles_message
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 30.0
 
 OK, FAILED, TIMED_OUT, INTERRUPTED = "ok", "failed", "timed-out", "interrupted"
+NO_ARTICLES = "no-articles"  # pages were fetched but not one article archived: the patterns are wrong, or the site changed
 
 
 @dataclass
@@ -91,6 +93,12 @@ def run_crawl(
             status = FAILED
             dead = sorted(name for name, s in summaries.items() if s.get("pages_fetched", 0) == 0)
             error = f"no page could be fetched from {', '.join(dead)}"
+        elif any(archived_nothing(s) for s in summaries.values()):
+            status = NO_ARTICLES
+            for name, s in summaries.items():
+                if archived_nothing(s):  # the run record of each such site says so, and why
+                    s.update(status=NO_ARTICLES, diagnosis=no_articles_message(settings.site(name), s))
+            error = "\n".join(s["diagnosis"] for _, s in sorted(summaries.items()) if s.get("diagnosis"))
         elif any(s.get("finish_reason") == "closespider_timeout" for s in summaries.values()):
             status = TIMED_OUT
         elif any(s.get("finish_reason") == "shutdown" for s in summaries.values()):

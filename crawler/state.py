@@ -28,6 +28,18 @@ CREATE TABLE IF NOT EXISTS pages (
     content_hash  TEXT
 );
 CREATE INDEX IF NOT EXISTS pages_site ON pages(site);
+-- URLs that answered 404/410, were too large or not HTML: not asked again before retry_after.
+CREATE TABLE IF NOT EXISTS bad_urls (
+    url         TEXT PRIMARY KEY,
+    site        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    detail      TEXT,
+    failures    INTEGER NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    retry_after TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bad_urls_site ON bad_urls(site);
 """
 
 
@@ -56,6 +68,27 @@ def parse_when(value: str | None) -> datetime | None:
         except (TypeError, ValueError):
             return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class BadUrl:
+    url: str
+    reason: str
+    detail: str | None
+    failures: int
+    retry_after: str
+
+
+@dataclass(frozen=True)
+class BadUrlPolicy:
+    """How long a known-bad URL is left alone: retry_days, doubled after each failure, capped."""
+
+    retry_days: float
+    max_days: float
+
+    def retry_after(self, failures: int, now: datetime) -> datetime:
+        days = min(self.retry_days * 2 ** max(failures - 1, 0), self.max_days)
+        return now + timedelta(days=days)
 
 
 class CrawlState:
@@ -92,6 +125,36 @@ class CrawlState:
     def touch(self, url: str, fetched_at: str, status: int) -> None:
         """A conditional request answered 304: the page is as we have it."""
         self.db.execute("UPDATE pages SET last_fetch = ?, status = ? WHERE url = ?", (fetched_at, status, url))
+
+    def load_bad(self, site: str, now: datetime | None = None) -> dict[str, BadUrl]:
+        """The site's known-bad URLs whose retry time has not come yet."""
+        now = now or datetime.now(timezone.utc)
+        rows = self.db.execute(
+            "SELECT url, reason, detail, failures, retry_after FROM bad_urls WHERE site = ? AND retry_after > ?",
+            (site, now.isoformat(timespec="seconds")),
+        )
+        return {row[0]: BadUrl(*row) for row in rows}
+
+    def record_bad(self, site: str, url: str, reason: str, detail: str, policy: BadUrlPolicy,
+                   now: datetime | None = None) -> BadUrl:
+        now = now or datetime.now(timezone.utc)
+        row = self.db.execute("SELECT failures FROM bad_urls WHERE url = ?", (url,)).fetchone()
+        failures = (row[0] if row else 0) + 1
+        retry_after = policy.retry_after(failures, now).isoformat(timespec="seconds")
+        stamp = now.isoformat(timespec="seconds")
+        self.db.execute(
+            """INSERT INTO bad_urls (url, site, reason, detail, failures, first_seen, last_seen, retry_after)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET reason=excluded.reason, detail=excluded.detail,
+                   failures=excluded.failures, last_seen=excluded.last_seen, retry_after=excluded.retry_after""",
+            (url, site, reason, detail, failures, stamp, stamp, retry_after),
+        )
+        return BadUrl(url, reason, detail, failures, retry_after)
+
+    def forget_bad(self, site: str, urls) -> None:
+        """These URLs answered properly again."""
+        bad = {row[0] for row in self.db.execute("SELECT url FROM bad_urls WHERE site = ?", (site,))}
+        self.db.executemany("DELETE FROM bad_urls WHERE url = ?", [(u,) for u in bad.intersection(urls)])
 
     def close(self) -> None:
         self.db.close()

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 """One-shot set-up of the production stack (run by docker-compose.yml; safe to run again).
 
-Phase "elasticsearch" (the `setup` service):
+Phase "passwords" (the `setup` service; Kibana waits only for this one):
   1. wait for Elasticsearch (cluster health yellow or green, bounded retries);
-  2. set the built-in `kibana_system` user's password (POST /_security/user/kibana_system/_password);
-  3. create or update the archive's own role and user, limited to the archive's indices;
-  4. run `archive index init` (creates each versioned index and its alias unless the alias exists).
+  2. set the built-in `kibana_system` user's password (POST /_security/user/kibana_system/_password).
+
+Phase "indices" (the `index-setup` service; the archive waits for it, Kibana does not, so a
+problem with the settings or an index never keeps Kibana down):
+  3. wait for Elasticsearch;
+  4. create or update the archive's own role and user, limited to the archive's indices;
+  5. run `archive index init` (creates each versioned index and its alias unless the alias exists).
 
 Phase "kibana" (the `kibana-setup` service, once Kibana is healthy):
-  5. wait for Kibana (GET /api/status: available);
-  6. import kibana/saved_objects.ndjson (POST /api/saved_objects/_import?overwrite=true).
+  6. wait for Kibana (GET /api/status: overall `available` or `degraded` — degraded means some
+     plugin is unwell, e.g. no Fleet, while the import API works — or, whatever the overall
+     level, the saved-objects service itself `available`);
+  7. import kibana/saved_objects.ndjson (POST /api/saved_objects/_import?overwrite=true).
+
+`--only elasticsearch` runs "passwords" then "indices" (as before the split).
 
 Every step is idempotent: passwords, the role and the user are set to the same values again,
 existing aliases are left alone, saved objects are overwritten by their stable ids.
@@ -30,7 +38,7 @@ Everything comes from the environment (nothing is printed that is secret):
     ARCHIVE_COMMAND          how to run the archive CLI (default: the `archive` script beside
                              this Python, else `python -c "from archive.cli import main; main()"`)
 
-Usage: python deploy/setup.py [--only elasticsearch|kibana]
+Usage: python deploy/setup.py [--only passwords|indices|elasticsearch|kibana]
 Exit status 0 when everything is in place; 1 with a message naming the failed step otherwise.
 """
 
@@ -322,10 +330,15 @@ def run_index_init(cfg: Config, log: Log, env: Mapping[str, str]) -> None:
         raise SetupError(f"`archive index init` failed with exit status {done.returncode}")
 
 
-def setup_elasticsearch(cfg: Config, log: Log, env: Mapping[str, str], **kw) -> None:
+def setup_passwords(cfg: Config, log: Log, **kw) -> None:
     es = Http(cfg.elasticsearch_url, "elastic", cfg.elastic_password)
     wait_for_elasticsearch(es, cfg, log, **kw)
     set_kibana_system_password(es, cfg, log)
+
+
+def setup_indices(cfg: Config, log: Log, env: Mapping[str, str], **kw) -> None:
+    es = Http(cfg.elasticsearch_url, "elastic", cfg.elastic_password)
+    wait_for_elasticsearch(es, cfg, log, **kw)
     ensure_archive_user(es, cfg, log, archive_aliases(env))
     run_index_init(cfg, log, env)
 
@@ -337,20 +350,40 @@ def _space_prefix(cfg: Config) -> str:
     return f"/s/{urllib.parse.quote(cfg.kibana_space, safe='')}" if cfg.kibana_space else ""
 
 
-def wait_for_kibana(kibana: Http, cfg: Config, log: Log, **kw) -> None:
-    def attempt() -> None:
+# Kibana's status levels are available, degraded, unavailable, critical (8.x+; "green" before).
+# Degraded: some plugin is unwell, the saved-objects import works.
+READY_LEVELS = ("available", "degraded", "green", "yellow")
+
+
+def kibana_ready(status_body: dict) -> tuple[bool, str]:
+    """(ready for the import, a description of the status)."""
+    status = status_body.get("status") or {}
+    overall = status.get("overall") or {}
+    level = overall.get("level") or overall.get("state")
+    saved_objects = ((status.get("core") or {}).get("savedObjects") or {}).get("level")
+    if level in READY_LEVELS:
+        return True, f"status {level}" + (f": {overall['summary']}" if level == "degraded" and overall.get("summary") else "")
+    if saved_objects == "available":
+        return True, f"status {level}, saved-objects service available"
+    return False, f"status {level}" + (f", saved objects {saved_objects}" if saved_objects else "")
+
+
+def wait_for_kibana(kibana: Http, cfg: Config, log: Log, **kw) -> str:
+    def attempt() -> str:
         reply = kibana.request("GET", "/api/status")
         if reply.status == 401:
             raise SetupError("Kibana refused the `elastic` user's password (401): check ELASTIC_PASSWORD")
-        if reply.status != 200 or not isinstance(reply.body, dict):
+        # A degraded Kibana may answer 503 with its status body: the body decides.
+        if reply.status not in (200, 503) or not isinstance(reply.body, dict) or "status" not in reply.body:
             raise Unavailable(f"HTTP {reply.status} {_error_text(reply.body)}")
-        overall = (reply.body.get("status") or {}).get("overall") or {}
-        level = overall.get("level") or overall.get("state")
-        if level not in ("available", "green"):
-            raise Unavailable(f"Kibana status {level}")
+        ready, description = kibana_ready(reply.body)
+        if not ready:
+            raise Unavailable(f"Kibana {description}")
+        return description
 
-    retry(f"Kibana at {cfg.kibana_url}", attempt, cfg, log, **kw)
-    log("Kibana is up")
+    description = retry(f"Kibana at {cfg.kibana_url}", attempt, cfg, log, **kw)
+    log(f"Kibana is up ({description})")
+    return description
 
 
 def multipart(field_name: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
@@ -400,7 +433,10 @@ def setup_kibana(cfg: Config, log: Log, **kw) -> None:
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=("elasticsearch", "kibana"), help="run one phase (default: both)")
+    parser.add_argument(
+        "--only", choices=("passwords", "indices", "elasticsearch", "kibana"),
+        help="run one phase (elasticsearch = passwords then indices; default: all)",
+    )
     args = parser.parse_args(argv)
     log = Log([])
     try:
@@ -408,8 +444,10 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
         log = Log(cfg.secrets())
         if not cfg.elastic_password:
             raise SetupError("ELASTIC_PASSWORD is not set")
-        if args.only in (None, "elasticsearch"):
-            setup_elasticsearch(cfg, log, env)
+        if args.only in (None, "elasticsearch", "passwords"):
+            setup_passwords(cfg, log)
+        if args.only in (None, "elasticsearch", "indices"):
+            setup_indices(cfg, log, env)
         if args.only in (None, "kibana"):
             setup_kibana(cfg, log)
     except SetupError as exc:

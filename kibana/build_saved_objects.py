@@ -13,7 +13,10 @@ Conventions:
   - every field used exists in search/definitions/*.json; `rejections.<reason>` are dynamic long
     fields, backed here by script-less data-view runtime fields (values read from _source) so
     the charts work before a reason first occurs (a Lens column on a field the data view does
-    not know yet would break the panel).
+    not know yet would break the panel);
+  - the articles data view's time field is `display_date` (published, else first seen), which
+    every article has: an undated article still shows in Discover and the dashboards; the
+    default time ranges reach back ARCHIVE_RANGE, so the whole archive shows, not the last weeks.
 """
 
 from __future__ import annotations
@@ -41,9 +44,14 @@ RUNS_VIEW = "newsroom-crawl-runs"
 # field `rejections.<reason>` of each crawl-runs document, and the run statuses that are not ok.
 sys.path.insert(0, str(HERE.parent))
 from crawler.rejections import ALL_REASONS as REJECTION_REASONS  # noqa: E402
-from crawler.runner import FAILED, INTERRUPTED, TIMED_OUT  # noqa: E402
+from crawler.runner import FAILED, INTERRUPTED, NO_ARTICLES, TIMED_OUT  # noqa: E402
 
-NOT_OK_STATUSES = (FAILED, TIMED_OUT, INTERRUPTED)
+NOT_OK_STATUSES = (FAILED, NO_ARTICLES, TIMED_OUT, INTERRUPTED)
+
+# Every article has it (search/writer.py: published, else first seen).
+ARTICLES_TIME_FIELD = "display_date"
+# News archives go back decades; a range of weeks would hide most of it.
+ARCHIVE_RANGE = "now-50y"
 
 LAYER = "layer1"
 
@@ -70,9 +78,10 @@ def saved_object(type_: str, id_: str, attributes: dict, references: list[dict] 
 
 def rejection_runtime_field(reason: str) -> dict:
     # A runtime field without a script reads the field of the same name from _source (core
-    # Elasticsearch, no Painless needed): `rejections.<reason>` has a value (0 when the reason
-    # never occurred) whether or not dynamic mapping has mapped it yet, and shadows the mapped
-    # field of the same name once it exists, with the same values.
+    # Elasticsearch, no Painless needed), so `rejections.<reason>` exists for Lens before any run
+    # had that reason. Once dynamic mapping has mapped the field (the first run with that
+    # reason), Kibana drops the runtime field and uses the mapped long field instead: same name,
+    # same values, so the panels keep working either way.
     return {"type": "long"}
 
 
@@ -95,7 +104,8 @@ def data_view(id_: str, title: str, name: str, time_field: str, runtime: dict | 
 # --- saved searches ----------------------------------------------------------------------
 
 
-def saved_search(id_: str, title: str, view: str, columns: list[str], sort: list, query: str = "", description: str = "") -> dict:
+def saved_search(id_: str, title: str, view: str, columns: list[str], sort: list, query: str = "", description: str = "",
+                 time_from: str | None = None) -> dict:
     source = {
         "query": {"query": query, "language": "kuery"},
         "filter": [],
@@ -112,8 +122,9 @@ def saved_search(id_: str, title: str, view: str, columns: list[str], sort: list
             "grid": {},
             "hideChart": False,
             "isTextBasedQuery": False,
-            "timeRestore": False,
             "kibanaSavedObjectMeta": {"searchSourceJSON": dumps(source)},
+            # With a time range of its own, opening it in Discover shows what it is about.
+            **({"timeRestore": True, "timeRange": {"from": time_from, "to": "now"}} if time_from else {"timeRestore": False}),
         },
         [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": view}],
     )
@@ -317,30 +328,31 @@ def build() -> list[dict]:
     objects: list[dict] = []
 
     # News archive ----------------------------------------------------------------------
-    objects.append(data_view(ARTICLES_VIEW, "articles", "Archive: articles", "published"))
+    objects.append(data_view(ARTICLES_VIEW, "articles", "Archive: articles", ARTICLES_TIME_FIELD))
     objects.append(
         saved_search(
             "newsroom-archived-articles",
             "Archived articles",
             ARTICLES_VIEW,
-            ["title", "site", "authors", "published", "url"],
-            [["published", "desc"]],
-            description="Every archived article, newest first.",
+            ["title", "site", "authors", "published", "first_seen", "url"],
+            [[ARTICLES_TIME_FIELD, "desc"]],
+            description="Every archived article, newest first (by publication date, else by when it was first archived).",
+            time_from=ARCHIVE_RANGE,
         )
     )
     objects.append(
         lens(
             "newsroom-articles-per-day-by-site",
-            "Articles per day by site",
+            "Articles over time by site",
             ARTICLES_VIEW,
             {
                 "col-site": top_values("site", 10, "col-count", label="Site"),
-                "col-date": per_interval("published", "d"),
+                "col-date": per_interval(ARTICLES_TIME_FIELD),
                 "col-count": count("Articles"),
             },
             "lnsXY",
             xy("bar_stacked", "col-date", ["col-count"], split="col-site"),
-            "Articles by publication day, stacked by site.",
+            "Articles by publication date (else first archived), stacked by site.",
         )
     )
     objects.append(top_bar("newsroom-top-authors", "Top authors", ARTICLES_VIEW, "authors.raw", 20, "Author", "The 20 authors with the most articles."))
@@ -360,7 +372,7 @@ def build() -> list[dict]:
                 ("lens", "newsroom-languages", (36, 15, 12, 16)),
                 ("search", "newsroom-archived-articles", (0, 31, 48, 20)),
             ],
-            "now-90d",
+            ARCHIVE_RANGE,
         )
     )
 
@@ -386,7 +398,8 @@ def build() -> list[dict]:
             ["site", "status", "trigger", "duration_seconds", "error_count", "errors", "exit_code"],
             [["started", "desc"]],
             query="status : (" + " or ".join(f'"{status}"' for status in NOT_OK_STATUSES) + ")",
-            description="Runs that failed, hit the time limit or were interrupted; the next run retries them.",
+            description="Runs that failed, archived no article (no-articles: see errors), hit the time limit or were "
+            "interrupted; the next run retries them.",
         )
     )
     objects.append(

@@ -54,6 +54,37 @@ def ensure_index(client: Elasticsearch, alias: str, definition: str, version: in
     return IndexState(alias=alias, index=index, created=True)
 
 
+def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
+    """Bring indices made by an older version up to today's definitions without a reindex:
+    fields added to a definition are added to the mapping (allowed on a live index), and
+    articles stored before `display_date` existed get it (Kibana's time field). Idempotent:
+    a second call finds nothing to do. Returns one line per change."""
+    from search.writer import display_date
+
+    done = []
+    for alias, definition in ((es_settings.articles_alias, ARTICLES_DEFINITION),
+                              (es_settings.versions_alias, ARTICLES_DEFINITION),
+                              (es_settings.runs_index, RUNS_DEFINITION)):
+        wanted = load_definition(definition)["mappings"]["properties"]
+        mappings = client.indices.get_mapping(index=alias).body.values()
+        have = {name for m in mappings for name in (m.get("mappings", {}).get("properties") or {})}
+        missing = {name: spec for name, spec in wanted.items() if name not in have}
+        if missing:
+            client.indices.put_mapping(index=alias, properties=missing)
+            done.append(f"{alias}: mapped new fields {', '.join(sorted(missing))}")
+    undated = {"bool": {"must_not": {"exists": {"field": "display_date"}}}}
+    alias = es_settings.articles_alias
+    if client.count(index=alias, query=undated)["count"]:
+        updates = (
+            {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": {"display_date": display_date(hit["_source"]) or hit["_source"].get("crawled_at")}}
+            for hit in helpers.scan(client, index=alias, query={"query": undated}, _source=["published", "first_seen", "crawled_at"])
+        )
+        count, _ = helpers.bulk(client, updates, chunk_size=500)
+        client.indices.refresh(index=alias)
+        done.append(f"{alias}: display_date set on {count} articles stored before it existed")
+    return done
+
+
 def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int) -> IndexState:
     """Reindex the alias's current index into a new version and swap the alias atomically."""
     current = sorted(client.indices.get_alias(name=alias).body)[-1]

@@ -27,6 +27,10 @@ def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict
     # A run that died before any summary still gets a record for each site it was to crawl.
     summaries = {name: outcome.sites.get(name, {}) for name in outcome.requested_sites or outcome.sites}
     for site, summary in sorted(summaries.items()):
+        # A run that archived nothing from one site says so on that site's record only.
+        status, error = outcome.status, outcome.error
+        if status == "no-articles":
+            status, error = summary.get("status", "ok"), summary.get("diagnosis")
         docs.append(
             {
                 "run_id": run_id,
@@ -35,7 +39,7 @@ def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict
                 "started": outcome.started.isoformat(timespec="seconds"),
                 "ended": outcome.ended.isoformat(timespec="seconds"),
                 "duration_seconds": round(outcome.duration_seconds, 2),
-                "status": outcome.status,
+                "status": status,
                 "exit_code": outcome.exit_code,
                 "pages_fetched": summary.get("pages_fetched", 0),
                 "requests": summary.get("requests", 0),
@@ -46,8 +50,11 @@ def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict
                 "articles_spooled": summary.get("articles_spooled", 0),
                 "rejected_total": summary.get("rejected_total", 0),
                 "rejections": summary.get("rejections", {}),
-                "errors": ([outcome.error] if outcome.error else []) + summary.get("errors", []),
-                "error_count": (1 if outcome.error else 0) + summary.get("index_errors", 0),
+                "errors": ([error] if error else []) + summary.get("errors", []),
+                "error_count": (1 if error else 0) + summary.get("index_errors", 0),
+                # A few URLs per reason (crawler/rejections.py), for `archive runs --rejections`.
+                "rejected_urls": summary.get("rejected_samples", {}),
+                "ignored_urls": summary.get("url_samples", {}),
             }
         )
     return docs
@@ -77,6 +84,21 @@ def list_runs(client: Elasticsearch, index: str, site: str | None = None, size: 
     query = {"term": {"site": site}} if site else {"match_all": {}}
     try:
         response = client.search(index=index, query=query, sort=[{"started": "desc"}], size=size)
+    except NotFoundError:
+        return []
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def run_records(client: Elasticsearch, index: str, run_id: str | None = None, site: str | None = None) -> list[dict]:
+    """The records (one per site) of one run: the given run id, else the latest run (of the site)."""
+    if run_id is None:
+        latest = list_runs(client, index, site=site, size=1)
+        if not latest:
+            return []
+        run_id = latest[0]["run_id"]
+    filters = [{"term": {"run_id": run_id}}] + ([{"term": {"site": site}}] if site else [])
+    try:
+        response = client.search(index=index, query={"bool": {"filter": filters}}, sort=[{"site": "asc"}], size=1000)
     except NotFoundError:
         return []
     return [hit["_source"] for hit in response["hits"]["hits"]]

@@ -100,7 +100,7 @@ def test_the_schema_check_catches_a_broken_file(compose):
 
 
 def test_expected_services_and_their_roles(services):
-    assert {"elasticsearch", "kibana", "setup", "kibana-setup", "archive"} <= set(services)
+    assert {"elasticsearch", "kibana", "setup", "index-setup", "kibana-setup", "archive"} <= set(services)
     es = env_entries(services["elasticsearch"])
     assert es["discovery.type"] == "single-node"
     assert es["xpack.security.enabled"] == "true"
@@ -119,19 +119,41 @@ def test_expected_services_and_their_roles(services):
     assert archive_env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
     assert archive_env["ELASTICSEARCH_USERNAME"] and archive_env["ELASTICSEARCH_PASSWORD"]
     assert archive["restart"] == "unless-stopped"
-    assert archive["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+    assert archive["depends_on"]["index-setup"]["condition"] == "service_completed_successfully"
     data_volumes = [v for v in archive["volumes"] if str(v).endswith(":/data")]
     assert data_volumes and data_volumes[0].split(":")[0] == "archive-data"
     # the settings file is mounted, so `docker compose restart archive` picks up a new site
     assert any(str(v).startswith("./settings.toml:") for v in archive["volumes"])
 
     # the set-up steps run the set-up script from the archive image, once
-    for name, phase in (("setup", "elasticsearch"), ("kibana-setup", "kibana")):
+    for name, phase in (("setup", "passwords"), ("index-setup", "indices"), ("kibana-setup", "kibana")):
         step = services[name]
         assert step["image"] == archive["image"]
         assert step["command"][:2] == ["python", "deploy/setup.py"] and phase in step["command"]
         assert step.get("restart", "no") == "no"
     assert services["kibana-setup"]["depends_on"]["kibana"]["condition"] == "service_healthy"
+
+
+def _needs(services, name: str) -> set[str]:
+    """Every service `name` waits for, directly or through others."""
+    found, todo = set(), [name]
+    while todo:
+        for dependency in services[todo.pop()].get("depends_on") or ():
+            if dependency not in found:
+                found.add(dependency)
+                todo.append(dependency)
+    return found
+
+
+def test_an_index_problem_cannot_keep_kibana_down(services):
+    """Kibana waits for its password only; `archive index init` (and the settings it reads) runs in
+    a step of its own that only the archive waits for."""
+    assert "index-setup" not in _needs(services, "kibana")
+    assert "index-setup" not in _needs(services, "kibana-setup")
+    assert "index-setup" in _needs(services, "archive")
+    setup_env = env_entries(services["setup"])
+    assert "ARCHIVE_CONFIG" not in setup_env and "ARCHIVE_ES_PASSWORD" not in setup_env
+    assert "settings.toml" not in " ".join(str(v) for v in services["setup"].get("volumes") or ())
 
 
 def test_named_volumes_are_declared(compose, services):

@@ -222,7 +222,8 @@ OPERATION_TYPES = {
 
 def test_data_view_time_fields_are_date_fields(by_key, view_fields, settings):
     titles = {o["attributes"]["title"]: o for (t, _), o in by_key.items() if t == "index-pattern"}
-    assert titles[settings.elasticsearch.articles_alias]["attributes"]["timeFieldName"] == "published"
+    # Every article has display_date (published, else first seen); `published` would hide undated ones.
+    assert titles[settings.elasticsearch.articles_alias]["attributes"]["timeFieldName"] == "display_date"
     assert titles[settings.elasticsearch.runs_index]["attributes"]["timeFieldName"] == "started"
     for view_id, fields in view_fields.items():
         time_field = by_key[("index-pattern", view_id)]["attributes"]["timeFieldName"]
@@ -305,12 +306,12 @@ def _panel_targets(by_key, dashboard) -> list[dict]:
 
 def test_news_archive_dashboard(by_key):
     search = _titled(by_key, "search", "Archived articles")
-    assert search["attributes"]["columns"] == ["title", "site", "authors", "published", "url"]
+    assert search["attributes"]["columns"] == ["title", "site", "authors", "published", "first_seen", "url"]
     dashboard = _titled(by_key, "dashboard", "News archive")
     panels = _panel_targets(by_key, dashboard)
     assert search in panels
     charted = {f for p in panels if p["type"] == "lens" for f in _lens_fields(p)}
-    for needed in [("date_histogram", "published"), ("terms", "site"), ("terms", "authors.raw"),
+    for needed in [("date_histogram", "display_date"), ("terms", "site"), ("terms", "authors.raw"),
                    ("terms", "tags"), ("terms", "section"), ("terms", "language")]:
         assert needed in charted, f"News archive lacks {needed}"
 
@@ -330,6 +331,7 @@ def test_crawl_health_dashboard(by_key):
     assert query["language"] == "kuery"
     assert kql_fields(query["query"]) == {"status"}
     assert '"failed"' in query["query"] and '"timed-out"' in query["query"]
+    assert '"no-articles"' in query["query"]  # a crawl that archived nothing is a failure to look at
 
 
 def test_ndjson_is_up_to_date_with_its_source():
@@ -339,3 +341,93 @@ def test_ndjson_is_up_to_date_with_its_source():
     assert module.render(module.build()) == NDJSON.read_text(encoding="utf-8"), (
         "kibana/saved_objects.ndjson differs from kibana/build_saved_objects.py: run the script"
     )
+
+
+def _years_back(relative: str) -> int:
+    match = re.fullmatch(r"now-(\d+)y", relative)
+    assert match, f"expected a range of years back, got {relative!r}"
+    return int(match.group(1))
+
+
+def test_default_time_ranges_show_the_whole_archive(by_key):
+    """Opening the dashboard or the saved search shows articles of past years, not the last weeks."""
+    from archive.demo_site import DemoSite
+
+    oldest_demo_year = min(a.published.year for a in DemoSite().articles)
+    from datetime import date
+
+    dashboard = _titled(by_key, "dashboard", "News archive")["attributes"]
+    assert dashboard["timeRestore"] is True
+    assert date.today().year - _years_back(dashboard["timeFrom"]) <= min(oldest_demo_year, 2000)
+    search = _titled(by_key, "search", "Archived articles")["attributes"]
+    assert search["timeRestore"] is True
+    assert _years_back(search["timeRange"]["from"]) == _years_back(dashboard["timeFrom"])
+    assert search["sort"] == [["display_date", "desc"]]
+
+
+def test_every_stored_article_has_the_time_field(archive_settings, es_client):
+    """The data view's time field is set on dated and undated articles alike."""
+    from search.indices import ensure_all
+    from search.writer import ArticleWriter
+
+    es = archive_settings.elasticsearch
+    ensure_all(es_client, es)
+    base = {"site": "demo", "title": "t", "body": "b", "content_hash": "h", "crawled_at": "2026-11-30T10:00:00+00:00"}
+    ArticleWriter(es_client, es).write({
+        "dated": {**base, "url": "http://x/1", "published": "2024-03-01T08:00:00+00:00"},
+        "undated": {**base, "url": "http://x/2", "content_hash": "h2"},
+    })
+    es_client.indices.refresh(index=es.articles_alias)
+    dated = es_client.get(index=es.articles_alias, id="dated")["_source"]
+    undated = es_client.get(index=es.articles_alias, id="undated")["_source"]
+    assert dated["display_date"] == "2024-03-01T08:00:00+00:00"
+    assert undated["display_date"] == undated["first_seen"] == "2026-11-30T10:00:00+00:00"
+    # Kibana filters on the time field: both articles are found by a range on it.
+    found = es_client.count(index=es.articles_alias, query={"range": {"display_date": {"gte": "now-50y"}}})["count"]
+    assert found == 2
+
+
+def test_a_rejection_reason_is_mapped_as_the_runtime_field_says(archive_settings, es_client, by_key):
+    """Kibana drops a data-view runtime field once the index maps the field: the mapped field must
+    then be the same long, or the Rejections panel would change type under the user."""
+    from search.indices import RUNS_DEFINITION, ensure_index
+
+    es = archive_settings.elasticsearch
+    ensure_index(es_client, es.runs_index, RUNS_DEFINITION)
+    es_client.index(index=es.runs_index, id="r1", document={"site": "demo", "rejections": {"too-short": 3}}, refresh=True)
+    mapping = es_client.indices.get_mapping(index=es.runs_index)
+    (properties,) = [m["mappings"]["properties"] for m in mapping.body.values()]
+    mapped = properties["rejections"]["properties"]["too-short"]["type"]
+    runtime = runtime_fields(by_key[("index-pattern", "newsroom-crawl-runs")])
+    assert mapped == runtime["rejections.too-short"]["type"] == "long"
+
+
+def test_index_init_gives_an_older_archive_the_time_field(archive_settings, es_client):
+    """An archive made before display_date existed: `archive index init` maps the field and sets
+    it on the stored articles, so Kibana shows them; a second run changes nothing."""
+    from click.testing import CliRunner
+
+    from archive.cli import AppContext, cli
+    from search.indices import ARTICLES_DEFINITION, ensure_all, versioned_name
+
+    es = archive_settings.elasticsearch
+    old = load_definition(ARTICLES_DEFINITION)
+    del old["mappings"]["properties"]["display_date"]
+    es_client.indices.create(index=versioned_name(es.articles_alias), settings=old["settings"], mappings=old["mappings"],
+                             aliases={es.articles_alias: {"is_write_index": True}})
+    ensure_all(es_client, es)
+    es_client.index(index=es.articles_alias, id="dated", document={"title": "a", "published": "2019-05-01T00:00:00+00:00", "first_seen": "2026-01-01T00:00:00+00:00"})
+    es_client.index(index=es.articles_alias, id="undated", document={"title": "b", "first_seen": "2026-01-02T00:00:00+00:00"}, refresh=True)
+
+    runner = CliRunner()
+    first = runner.invoke(cli, ["index", "init"], obj=AppContext(None, archive_settings))
+    assert first.exit_code == 0, first.output
+    assert "display_date set on 2 articles" in first.output
+    mapping = es_client.indices.get_mapping(index=es.articles_alias).body
+    assert [m["mappings"]["properties"]["display_date"]["type"] for m in mapping.values()] == ["date"]
+    assert es_client.get(index=es.articles_alias, id="dated")["_source"]["display_date"] == "2019-05-01T00:00:00+00:00"
+    assert es_client.get(index=es.articles_alias, id="undated")["_source"]["display_date"] == "2026-01-02T00:00:00+00:00"
+    assert es_client.count(index=es.articles_alias, query={"range": {"display_date": {"gte": "2000-01-01"}}})["count"] == 2
+
+    second = runner.invoke(cli, ["index", "init"], obj=AppContext(None, archive_settings))
+    assert second.exit_code == 0 and "upgraded" not in second.output

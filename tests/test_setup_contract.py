@@ -145,6 +145,14 @@ class FakeElasticsearch:
             if alias in self.aliases:
                 return 200, {self.aliases[alias]: {"aliases": {alias: {"is_write_index": True}}}}
             return 404, {"error": f"alias [{alias}] missing", "status": 404}
+        match = re.fullmatch(r"/([^/_][^/]*)/_mapping", path)
+        if match and r.method == "GET":  # what `archive index init` compares with today's definitions
+            alias = match.group(1)
+            definition = load_definition(RUNS_DEFINITION if alias.endswith("runs") else ARTICLES_DEFINITION)
+            return 200, {self.aliases.get(alias, alias): {"mappings": definition["mappings"]}}
+        match = re.fullmatch(r"/([^/_][^/]*)/_count", path)
+        if match and r.method in ("GET", "POST"):
+            return 200, {"count": 0, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
         match = re.fullmatch(r"/([^/_][^/]*)", path)
         if match and r.method == "HEAD":
             return (200 if match.group(1) in self.indices else 404), None
@@ -319,7 +327,8 @@ def test_second_run_is_safe_and_creates_nothing_new(services):
     assert again.returncode == 0, again.stdout + again.stderr
     assert_no_secret(again)
     second = es.requests[first:]
-    writes = [r for r in second if r.method in ("PUT", "POST", "DELETE") and not r.path.startswith("/_security/")]
+    writes = [r for r in second if r.method in ("PUT", "POST", "DELETE") and not r.path.startswith("/_security/")
+              and not r.path.endswith("/_count")]  # a count is a read, whatever its method
     assert writes == [], f"the second run changed indices: {[(r.method, r.path) for r in writes]}"
     assert "exists:" in again.stdout
     # the idempotent upserts are repeated (same values), the import overwrites by id
@@ -404,3 +413,58 @@ def test_missing_secrets_are_refused_before_any_request(services):
     result = run_setup(es, kibana, ELASTIC_PASSWORD="")
     assert result.returncode == 1 and "ELASTIC_PASSWORD is not set" in result.stdout
     assert es.requests == [] and kibana.requests == []
+
+
+# --- Kibana's status, and the split of the set-up ----------------------------------------------
+
+
+class DegradedKibana(FakeKibana):
+    """Kibana 8+/9 reports `degraded` when a plugin is unwell (no Fleet, no ML...): the
+    saved-objects import works all the same."""
+
+    def __init__(self, overall: str = "degraded", saved_objects: str = "available", http_status: int = 200):
+        super().__init__()
+        self.overall, self.saved_objects, self.http_status = overall, saved_objects, http_status
+
+    def __call__(self, r):
+        if r.method == "GET" and r.path == "/api/status":
+            return self.http_status, {"name": "kibana", "version": {"number": "9.5.4"}, "status": {
+                "overall": {"level": self.overall, "summary": "1 service is degraded: fleet"},
+                "core": {"elasticsearch": {"level": "available"}, "savedObjects": {"level": self.saved_objects}},
+            }}
+        return super().__call__(r)
+
+
+def test_a_degraded_kibana_gets_its_dashboards(services):
+    es, kibana = services(kibana=DegradedKibana())
+    result = run_setup(es, kibana, "--only", "kibana", SETUP_TIMEOUT="2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(kibana.find("POST", "/api/saved_objects/_import")) == 1
+    assert "status degraded" in result.stdout
+
+
+def test_the_saved_objects_service_status_decides_when_the_overall_level_is_worse(services):
+    es, kibana = services(kibana=DegradedKibana(overall="unavailable", saved_objects="available", http_status=503))
+    result = run_setup(es, kibana, "--only", "kibana", SETUP_TIMEOUT="2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "saved-objects service available" in result.stdout
+    not_ready = DegradedKibana(overall="unavailable", saved_objects="unavailable", http_status=503)
+    es, kibana = services(kibana=not_ready)
+    result = run_setup(es, kibana, "--only", "kibana", SETUP_TIMEOUT="1", SETUP_RETRY_INTERVAL="0.1")
+    assert result.returncode == 1 and "saved objects unavailable" in result.stdout
+    assert kibana.find("POST", "/api/saved_objects/_import") == []
+
+
+def test_the_password_step_needs_neither_the_settings_nor_the_indices(services, tmp_path):
+    es, kibana = services()
+    broken = tmp_path / "settings.toml"
+    broken.write_text("this is [not toml", encoding="utf-8")
+    result = run_setup(es, kibana, "--only", "passwords", ARCHIVE_CONFIG=str(broken))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(es.find("POST", "/_security/user/kibana_system/_password")) == 1
+    assert [r for r in es.requests if r.method == "PUT"] == []  # no role, user or index
+    assert kibana.requests == []
+    # The same broken settings stop the index step, and only it.
+    result = run_setup(es, kibana, "--only", "indices", ARCHIVE_CONFIG=str(broken))
+    assert result.returncode == 1 and "bad settings" in result.stdout
+    assert len(es.find("POST", "/_security/user/kibana_system/_password")) == 1

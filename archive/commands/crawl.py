@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archive.scheduling.jobs import run_sites
@@ -74,7 +75,7 @@ def print_summary(outcome) -> None:
         reasons = ", ".join(f"{k} {v}" for k, v in s.get("rejections", {}).items()) or "none"
         console.print(f"[dim]{site} rejections:[/dim] {reasons}")
     if outcome.error:
-        console.print(f"[red]error:[/red] {outcome.error}")
+        console.print(f"[red]error:[/red] {escape(outcome.error)}")  # patterns hold [a-z]: not markup
 
 
 @click.command()

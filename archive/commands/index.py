@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from search.client import ElasticsearchUnavailable, check_health, make_client
-from search.indices import drop_all, ensure_all
+from search.indices import drop_all, ensure_all, upgrade_in_place
 
 
 @click.group()
@@ -16,7 +16,7 @@ def index() -> None:
 @index.command("init")
 @click.pass_obj
 def init(app) -> None:
-    """Create each index and its alias if absent. Safe to run again."""
+    """Create each index and its alias if absent; add fields new in this version. Safe to run again."""
     es = app.settings.elasticsearch
     client = make_client(es)
     try:
@@ -26,6 +26,8 @@ def init(app) -> None:
     for state in ensure_all(client, es):
         verb = "created" if state.created else "exists:"
         click.echo(f"{verb} {state.alias} -> {state.index}")
+    for change in upgrade_in_place(client, es):  # indices of an older version: new fields
+        click.echo(f"upgraded {change}")
 
 
 @index.command("drop")

@@ -10,14 +10,15 @@ import click
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archive.scheduling import schedule as sched
 from archive.scheduling.locks import running_crawl
 from search.client import make_client
-from search.runs import list_runs
+from search.runs import list_runs, run_records
 
-STATUS_STYLE = {"ok": "green", "failed": "red", "timed-out": "yellow", "interrupted": "yellow"}
+STATUS_STYLE = {"ok": "green", "failed": "red", "no-articles": "red", "timed-out": "yellow", "interrupted": "yellow"}
 
 
 def _fetch(settings, site: str | None, limit: int) -> list[dict]:
@@ -29,19 +30,29 @@ def _fetch(settings, site: str | None, limit: int) -> list[dict]:
 
 
 @click.command("runs")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--rejections", is_flag=True, help="List the rejected URLs of RUN (default: the latest run) with reason and detail.")
 @click.option("--site", metavar="NAME", help="Only this site's runs.")
 @click.option("--limit", "-n", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def runs(app, site: str | None, limit: int, fmt: str) -> None:
+def runs(app, run_id: str | None, rejections: bool, site: str | None, limit: int, fmt: str) -> None:
     """Crawl runs, newest first: when, how long, how it went, what it found.
+
+    With --rejections: the URLs a run did not archive, by reason, with what was seen (the first
+    20 per reason are kept with each run's record), and examples of links no pattern took.
 
     \b
     Examples:
       archive runs
       archive runs --site demo --limit 5
       archive runs --format json | jq '.[] | select(.status != "ok")'
+      archive runs --rejections                 # the latest run
+      archive runs --rejections 3f2a9c1b7d4e --site demo
     """
+    if rejections or run_id:
+        show_rejections(app.settings, run_id, site, fmt)
+        return
     records = _fetch(app.settings, site, limit)
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
@@ -72,7 +83,39 @@ def runs(app, site: str | None, limit: int, fmt: str) -> None:
     failed = [r for r in records if r.get("status") != "ok" and r.get("errors")]
     if failed:
         latest = failed[0]
-        console.print(f"latest error ({latest['site']}, {_local(latest.get('started'))}): {latest['errors'][0]}")
+        console.print(f"latest error ({latest['site']}, {_local(latest.get('started'))}): {escape(latest['errors'][0])}")
+
+
+def show_rejections(settings, run_id: str | None, site: str | None, fmt: str) -> None:
+    es = settings.elasticsearch
+    try:
+        records = run_records(make_client(es), es.runs_index, run_id=run_id, site=site)
+    except (TransportError, ApiError) as exc:
+        raise click.ClickException(f"cannot read the run history: Elasticsearch at {es.url} said {exc}") from None
+    if not records:
+        raise click.ClickException(f"no run {run_id}" if run_id else "no runs recorded" + (f" for {site}" if site else ""))
+    if fmt == "json":
+        keys = ("run_id", "site", "started", "status", "rejections", "rejected_urls", "ignored_urls")
+        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in records], indent=2))
+        return
+    console = Console(highlight=False)
+    for r in records:
+        console.print(f"[bold]run {r.get('run_id')} · {r.get('site')} · {_local(r.get('started'))} · {_status(r.get('status'))}[/bold]")
+        samples = r.get("rejected_urls") or {}
+        counts = r.get("rejections") or {}
+        if not counts:
+            console.print("  no URL rejected")
+        for reason, total in sorted(counts.items(), key=lambda kv: -kv[1]):
+            kept = samples.get(reason, [])
+            shown = f"{len(kept)} shown" if len(kept) < total else "all shown"
+            console.print(f"  {reason}: {total} ({shown})")
+            for sample in kept:
+                detail = f"  [dim]{escape(sample['detail'])}[/dim]" if sample.get("detail") else ""
+                console.print(f"    {escape(sample['url'])}{detail}", soft_wrap=True)
+        for kind, kept in (r.get("ignored_urls") or {}).items():
+            console.print(f"  not taken as articles ({kind}), e.g.:")
+            for sample in kept:
+                console.print(f"    {escape(sample['url'])}  [dim]{escape(sample['why'])}[/dim]", soft_wrap=True)
 
 
 def site_status(settings) -> list[dict]:

@@ -17,11 +17,11 @@ from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from archive.config import Settings, SiteSettings
-from crawler import discovery
+from crawler import diagnosis, discovery
 from crawler.extraction import ArticleExtractor
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
-from crawler.rejections import Rejected, Reason
-from crawler.state import CrawlState, RecheckPolicy, conditional_headers
+from crawler.rejections import Rejected, Reason, record_rejection
+from crawler.state import BadUrlPolicy, CrawlState, RecheckPolicy, conditional_headers
 from crawler.warc import Capture
 from crawler.urls import canonicalize, document_id, in_domains
 
@@ -44,7 +44,13 @@ class NewsSpider(scrapy.Spider):
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
         state = CrawlState(app_settings.data_dir / "crawl-state.sqlite")
         self.known = state.load_site(site.name)  # what earlier runs archived: the incremental part
+        self.known_bad = state.load_bad(site.name)  # 404/410, too large, not HTML: left alone for now
         state.close()
+        crawl = app_settings.crawl
+        self.bad_policy = BadUrlPolicy(crawl.bad_url_retry_days, crawl.bad_url_retry_max_days)
+        self.bad_found: dict[str, tuple[str, str]] = {}  # url -> (reason, detail), written at close
+        self.bad_skipped: set[str] = set()
+        self.seen_links: set[str] = set()  # distinct URLs judged by the patterns (for the diagnosis)
         self.policy = RecheckPolicy(app_settings.crawl.recheck_days)
         self.scheduled = 0
         self.offsite_seen: set[str] = set()
@@ -53,8 +59,43 @@ class NewsSpider(scrapy.Spider):
     # -- counters ---------------------------------------------------------------------------
 
     def reject(self, reason: str, url: str, detail: str = "") -> None:
-        self.crawler.stats.inc_value(f"rejected/{reason}")
+        record_rejection(self.crawler.stats, reason, url, detail)
         logger.debug("rejected %s (%s) %s", url, reason, detail)
+
+    def note_url(self, url: str) -> None:
+        """Count each distinct URL the patterns judge, keeping a few examples of each decision."""
+        if url in self.seen_links:
+            return
+        self.seen_links.add(url)
+        decision = diagnosis.decide(self.site, url)
+        self.count("urls/seen")
+        if decision.kind == diagnosis.ARTICLE:
+            self.count("urls/article")
+            return
+        samples = self.crawler.stats.get_value("url_samples")
+        if samples is None:
+            samples = {}
+            self.crawler.stats.set_value("url_samples", samples)
+        kept = samples.setdefault(decision.kind, [])
+        if len(kept) < diagnosis.SAMPLES_PER_DECISION:
+            kept.append({"url": url, "why": decision.why})
+
+    def remember_bad(self, request, reason: Reason, detail: str) -> None:
+        """A page (not robots.txt, a sitemap or a feed) that will not become an article soon."""
+        if self.bad_policy.retry_days > 0 and getattr(request.callback, "__name__", "") in ("parse_article", "parse_page"):
+            # The URL as linked (before redirects) is the one the next run will meet.
+            for url in {request.url, *request.meta.get("redirect_urls", ())}:
+                self.bad_found[canonicalize(url)] = (reason.value, detail)
+
+    def closed(self, reason: str) -> None:
+        state = CrawlState(self.app_settings.data_dir / "crawl-state.sqlite")
+        try:
+            for url, (bad_reason, detail) in self.bad_found.items():
+                state.record_bad(self.site.name, url, bad_reason, detail, self.bad_policy)
+            # Asked again (their time had come) and answered properly: no longer bad.
+            state.forget_bad(self.site.name, self.requested.difference(self.bad_found))
+        finally:
+            state.close()
 
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(key, n)
@@ -105,6 +146,13 @@ class NewsSpider(scrapy.Spider):
     def follow(self, url: str, depth: int, **meta) -> scrapy.Request | None:
         """An article, a listing page worth following, or nothing."""
         url = canonicalize(url)
+        self.note_url(url)
+        bad = self.known_bad.get(url)
+        if bad is not None:
+            if url not in self.bad_skipped:
+                self.bad_skipped.add(url)  # counted once per run
+                self.reject(Reason.KNOWN_BAD, url, f"{bad.reason} ({bad.detail}); next try after {bad.retry_after}")
+            return None
         if self.site.is_article_url(url):
             if url in self.archived:
                 return None
@@ -167,6 +215,9 @@ class NewsSpider(scrapy.Spider):
             yield from self.parse_article(response, depth)
             return
         self.count("pages/listing")
+        yield from self._listing_links(response, depth)
+
+    def _listing_links(self, response, depth: int):
         links = [canonicalize(link.url) for link in self.link_extractor.extract_links(response)]
         articles = [u for u in links if self.site.is_article_url(u)]
         if self.known and depth > 0 and articles and not any(u not in self.known for u in articles):
@@ -189,6 +240,9 @@ class NewsSpider(scrapy.Spider):
             article = self.extractor.extract(response.body, response.url)
         except Rejected as rejected:
             self.reject(rejected.reason, response.url, rejected.detail)
+            # Wide article patterns (even '/') also match sections: a listing is still followed.
+            if rejected.reason == Reason.NOT_ARTICLE and depth <= self.site.max_depth and self.site.may_follow(canonicalize(response.url)):
+                yield from self._listing_links(response, depth)
             return
         canonical = canonicalize(self._canonical_url(article.canonical_url, response.url))
         if canonical in self.archived:
@@ -242,6 +296,7 @@ class NewsSpider(scrapy.Spider):
         content_type = (response.headers.get(b"Content-Type") or b"").split(b";")[0].strip().lower()
         if content_type and content_type not in HTML_TYPES:
             self.reject(Reason.NON_HTML, response.url, content_type.decode("latin-1"))
+            self.remember_bad(response.request, Reason.NON_HTML, content_type.decode("latin-1"))
             return False
         if not isinstance(response, scrapy.http.TextResponse):
             self.reject(Reason.NON_HTML, response.url, "binary body")
@@ -273,6 +328,8 @@ class NewsSpider(scrapy.Spider):
             status = failure.value.response.status
             self.count(f"http_errors/{status}")
             self.reject(Reason.HTTP_ERROR, request.url, f"HTTP {status}")
+            if status in (404, 410):
+                self.remember_bad(request, Reason.HTTP_ERROR, f"HTTP {status}")
             logger.info("HTTP %s for %s", status, request.url)
         elif failure.check(IgnoreRequest):
             message = str(failure.value).lower()
@@ -284,6 +341,7 @@ class NewsSpider(scrapy.Spider):
                 self.count("requests/ignored")
         elif failure.check(DownloadCancelledError):
             self.reject(Reason.TOO_LARGE, request.url, str(failure.value))
+            self.remember_bad(request, Reason.TOO_LARGE, str(failure.value)[:200])
         else:
             self.reject(Reason.NETWORK_ERROR, request.url, repr(failure.value))
             logger.warning("could not fetch %s: %s", request.url, failure.value)
