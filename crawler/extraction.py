@@ -93,6 +93,7 @@ OG_ARTICLE_TYPES = frozenset({"article", "news", "newsarticle", "blog", "blogpos
 
 # A teaser: a heading that is a link, or one <article> element among many.
 TEASER_XPATH = "//h2[.//a[@href]] | //h3[.//a[@href]] | //h4[.//a[@href]]"
+_LOCAL_TEASER_XPATH = "." + TEASER_XPATH.replace("| //", "| .//")
 MIN_TEASERS_FOR_LISTING = 5
 # On a listing page the longest "paragraph" is a teaser summary, not article prose.
 LISTING_MAX_PARAGRAPH_WORDS = 40
@@ -251,6 +252,9 @@ class ArticleExtractor:
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
         main = bodies.main_container(tree)
+        # A container whose heading links elsewhere is a teaser (a tag page with one story),
+        # not a brief; looked at before extraction prunes the tree.
+        main_is_teaser = main is not None and bool(main.xpath(_LOCAL_TEASER_XPATH))
         bodies.mark_chrome(tree, self.chrome, main)
         doc = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=bodies.MARKED_XPATH)
         if doc is None and not structured.articles:
@@ -283,7 +287,7 @@ class ArticleExtractor:
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
         if short:
-            signals = structured.signals(title, main, paragraphs, published)
+            signals = structured.signals(title, None if main_is_teaser else main, paragraphs, published)
             keep, why = short_article_verdict(paragraphs, signals)
             if not keep:
                 raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words}; "
@@ -330,6 +334,12 @@ class _StructuredData:
         ]
         self.og_type = (_first(tree.xpath("//meta[@property='og:type']/@content")) or "").strip().lower()
         self.listing_detail = ""
+        # Counted now, on the page as served: extraction prunes the tree in place afterwards.
+        elements = tree.xpath("//article")
+        self._teasers = max(len(tree.xpath(TEASER_XPATH)), len(elements))
+        self._article_teasers = (
+            len(elements) if len(elements) >= 2 and all(e.xpath(_LOCAL_TEASER_XPATH) for e in elements) else 0
+        )
 
     # --- page type ---------------------------------------------------------------------------
 
@@ -341,9 +351,7 @@ class _StructuredData:
         )
 
     def teaser_count(self) -> int:
-        headings = len(self.tree.xpath(TEASER_XPATH))
-        articles = len(self.tree.xpath("//article"))
-        return max(headings, articles)
+        return self._teasers
 
     def is_listing(self) -> bool:
         """A section, tag, search or home page: the page says so and is full of teasers."""
@@ -367,10 +375,8 @@ class _StructuredData:
         longest = max(len(p.split()) for p in paragraphs)
         # Every <article> element a teaser (a linked heading), however long its summary: a
         # section or tag page, even with few stories (an article's own <article> has its body).
-        elements = self.tree.xpath("//article")
-        all_teasers = len(elements) >= 2 and all(e.xpath("." + TEASER_XPATH.replace("| //", "| .//")) for e in elements)
-        if all_teasers:
-            self.listing_detail = f"listing page ({len(elements)} <article> teasers, no article markup)"
+        if self._article_teasers:
+            self.listing_detail = f"listing page ({self._article_teasers} <article> teasers, no article markup)"
             return True
         if teasers >= MIN_TEASERS_FOR_LISTING and longest < LISTING_MAX_PARAGRAPH_WORDS:
             self.listing_detail = f"listing page ({teasers} teasers, longest paragraph {longest} words)"
