@@ -52,8 +52,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         datefmt="%Y-%m-%d %H:%M:%S",  # the same as the crawl child's lines
         stream=sys.stderr,
     )
-    # The Elasticsearch transport logs every request at INFO; journalists need none of it.
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    # The Elasticsearch transport logs every request at INFO, and each failed attempt with a
+    # traceback; commands explain failures in one line (archive/commands elasticsearch_errors).
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     if ctx.obj is None:  # tests and embedding code may hand in settings already read
         ctx.obj = AppContext(config_path)
 

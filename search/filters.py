@@ -12,7 +12,7 @@ from typing import Iterable
 
 from elasticsearch import Elasticsearch
 
-from search.query import SearchRequest, count_noun
+from search.query import SearchRequest, count_noun, tag_filter
 
 # Names journalists type for the languages the archive stems (search/analysis.py), in English
 # and in the language itself.
@@ -43,7 +43,7 @@ def validate_filters(
     if request.languages:
         aggs["languages"] = {"terms": {"field": "language", "size": 200}}
     for i, tag in enumerate(request.tags):
-        aggs[f"tag{i}"] = {"filter": {"term": {"tags": tag}}}
+        aggs[f"tag{i}"] = {"filter": tag_filter((tag,))}
     response = client.search(index=alias, size=0, aggs=aggs, track_total_hits=False)
     found = response.get("aggregations", {})
     sites = _checked_sites(request.sites, _buckets(found, "sites"), configured_sites)
@@ -93,11 +93,14 @@ def _checked_languages(values: tuple[str, ...], in_archive: dict[str, int]) -> t
 
 
 def _unknown_tags_message(client: Elasticsearch, alias: str, unknown: list[str]) -> str:
-    response = client.search(index=alias, size=0, aggs={"tags": {"terms": {"field": "tags", "size": 5000}}})
+    aggs = {name: {"terms": {"field": name, "size": 5000}} for name in ("tags", "section")}
+    response = client.search(index=alias, size=0, aggs=aggs)
     counts = _buckets(response.get("aggregations", {}), "tags")
+    for section, n in _buckets(response.get("aggregations", {}), "section").items():
+        counts[section] = max(n, counts.get(section, 0))
     parts = []
     for tag in unknown:
         close = difflib.get_close_matches(tag.lower(), list(counts), n=5, cutoff=0.6)
-        parts.append(f"no article has the tag {tag!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        parts.append(f"no article has the tag or section {tag!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
     common = sorted(counts, key=lambda t: (-counts[t], t))[:12]
     return "; ".join(parts) + (f"; most used tags: {', '.join(common)}" if common else "; the archive has no tags yet")

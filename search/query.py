@@ -325,6 +325,12 @@ def text_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
     return _tree_query(parsed.tree, tuple(languages))
 
 
+def tag_filter(tags: tuple[str, ...]) -> dict:
+    """Articles with any of these tags, or in a section of that name (case-insensitive)."""
+    values = [t.lower() for t in tags]
+    return {"bool": {"should": [{"terms": {"tags": values}}, {"terms": {"section": values}}], "minimum_should_match": 1}}
+
+
 def build_query(request: SearchRequest) -> dict:
     must: list[dict] = []
     if request.text.strip():
@@ -346,7 +352,7 @@ def build_query(request: SearchRequest) -> dict:
             }
         )
     if request.tags:
-        filters.append({"terms": {"tags": [t.lower() for t in request.tags]}})
+        filters.append(tag_filter(request.tags))
     if request.languages:
         filters.append({"terms": {"language": [lang.lower() for lang in request.languages]}})
     if request.since or request.until:

@@ -7,11 +7,10 @@ import json
 from datetime import datetime
 
 import click
-from elastic_transport import TransportError
-from elasticsearch import ApiError
 from rich.console import Console
 from rich.table import Table
 
+from archive.commands import elasticsearch_errors
 from archive.scheduling import schedule as sched
 from archive.scheduling.locks import running_crawl
 from search.client import make_client
@@ -22,10 +21,8 @@ STATUS_STYLE = {"ok": "green", "failed": "red", "timed-out": "yellow", "interrup
 
 def _fetch(settings, site: str | None, limit: int) -> list[dict]:
     es = settings.elasticsearch
-    try:
+    with elasticsearch_errors(es.url):
         return list_runs(make_client(es), es.runs_index, site=site, size=limit)
-    except (TransportError, ApiError) as exc:
-        raise click.ClickException(f"cannot read the run history: Elasticsearch at {es.url} said {exc}") from None
 
 
 @click.command("runs")
