@@ -25,8 +25,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import snowballstemmer
-
 # ISO 639-1 code -> Snowball algorithm.
 STEMMERS = {
     "en": "english",
@@ -90,6 +88,8 @@ def _english_irregular(word: str) -> str:
 
 @lru_cache(maxsize=None)
 def _stemmer(algorithm: str):
+    import snowballstemmer  # loads every algorithm: only when a word is stemmed
+
     return snowballstemmer.stemmer(algorithm)
 
 

@@ -31,7 +31,8 @@ def explain(exc: BaseException, url: str) -> str | None:
         return f"Elasticsearch at {url} does not allow this user to read the archive (403): {CREDENTIALS_HINT}"
     if isinstance(exc, NotFoundError):
         if _error_type(exc) == "index_not_found_exception":
-            return f"the archive at {url} has no such index yet: run `archive index init` or a crawl"
+            index = (exc.body.get("error") or {}).get("index") or "its indices"
+            return f"the archive at {url} has no index {index!r} yet: run `archive index init` or a crawl"
         return f"Elasticsearch at {url}: not found ({_reason(exc)})"
     if isinstance(exc, ApiError):
         if exc.status_code in (503, 500) or _error_type(exc) in ("search_phase_execution_exception", "cluster_block_exception"):

@@ -11,8 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from archive.commands import elasticsearch_errors
-from archive.scheduling import schedule as sched
-from archive.scheduling.locks import running_crawl
 from search.client import make_client
 from search.runs import list_runs
 
@@ -74,6 +72,9 @@ def runs(app, site: str | None, limit: int, fmt: str) -> None:
 
 def site_status(settings) -> list[dict]:
     """Per configured site: the last recorded run, a crawl running now, the next scheduled run."""
+    from archive.scheduling import schedule as sched  # APScheduler: only `status` needs it
+    from archive.scheduling.locks import running_crawl
+
     planned = {job.id: job for job in sched.planned_jobs(settings)}
     result = []
     for site in settings.sites:
