@@ -89,6 +89,9 @@ def migrate(
     )
     helpers.bulk(client, copies, chunk_size=500)
     client.indices.refresh(index=target)
+    copied, original = client.count(index=target)["count"], client.count(index=current)["count"]
+    if copied != original:  # the alias stays on the old index: nothing is lost
+        raise RuntimeError(f"migration of {alias} copied {copied} of {original} documents into {target}; alias not moved")
     client.indices.update_aliases(
         actions=[
             {"remove": {"index": current, "alias": alias}},
