@@ -86,6 +86,7 @@ def test_lowercase_operators_between_words_are_noted():
         ("e*", "too short"),
         ("desalination~5", "at most 2 edits"),
         ("byline:Okafor", "unknown field 'byline:': use title:, author:"),
+        ("harbour & tram", "'&' is not a word: use AND, OR or NOT"),
     ],
 )
 def test_malformed_queries_get_a_helpful_message(typed, hint):
