@@ -133,6 +133,10 @@ def _lex(text: str) -> list[_Token]:
             tokens.append(_Token("OR", raw="|"))
             i += 1
             continue
+        if c == "+" and (i + 1 == n or text[i + 1].isspace()):  # 'harbour + tram'
+            tokens.append(_Token("AND", raw="+"))
+            i += 1
+            continue
         start = i
         sign = ""
         if c in "+-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in "()|":

@@ -33,6 +33,7 @@ def shape(text: str) -> str:
         ("fish OR fishing", "OR(fish, fishing)"),
         ("fish | fishing", "OR(fish, fishing)"),
         ("budget AND tax", "AND(budget, tax)"),
+        ("budget + tax", "AND(budget, tax)"),
         ("summit NOT trade", "AND(summit, NOT(trade))"),
         ("summit -trade", "AND(summit, NOT(trade))"),
         ('summit NOT "trade deal"', 'AND(summit, NOT("trade deal"))'),
