@@ -7,14 +7,11 @@ import json
 from datetime import datetime
 
 import click
-from elastic_transport import TransportError
-from elasticsearch import ApiError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from archive.scheduling import schedule as sched
-from archive.scheduling.locks import running_crawl
+from archive.commands import elasticsearch_errors
 from search.client import make_client
 from search.runs import list_runs, run_records
 
@@ -23,10 +20,8 @@ STATUS_STYLE = {"ok": "green", "failed": "red", "no-articles": "red", "timed-out
 
 def _fetch(settings, site: str | None, limit: int) -> list[dict]:
     es = settings.elasticsearch
-    try:
+    with elasticsearch_errors(es.url):
         return list_runs(make_client(es), es.runs_index, site=site, size=limit)
-    except (TransportError, ApiError) as exc:
-        raise click.ClickException(f"cannot read the run history: Elasticsearch at {es.url} said {exc}") from None
 
 
 @click.command("runs")
@@ -61,7 +56,8 @@ def runs(app, run_id: str | None, rejections: bool, site: str | None, limit: int
     if not records:
         console.print("no runs recorded" + (f" for {site}" if site else ""))
         return
-    table = Table(title=f"{len(records)} most recent runs" if len(records) == limit else f"{len(records)} runs", title_justify="left")
+    counted = f"{len(records)} run" if len(records) == 1 else f"{len(records)} runs"
+    table = Table(title=f"{len(records)} most recent runs" if len(records) == limit > 1 else counted, title_justify="left")
     for column, justify in (
         ("site", "left"), ("started", "left"), ("duration", "right"), ("status", "left"), ("trigger", "left"),
         ("pages", "right"), ("new/updated/unchanged", "right"), ("rejected", "right"), ("errors", "right"),
@@ -120,6 +116,9 @@ def show_rejections(settings, run_id: str | None, site: str | None, fmt: str) ->
 
 def site_status(settings) -> list[dict]:
     """Per configured site: the last recorded run, a crawl running now, the next scheduled run."""
+    from archive.scheduling import schedule as sched  # APScheduler: only `status` needs it
+    from archive.scheduling.locks import running_crawl
+
     planned = {job.id: job for job in sched.planned_jobs(settings)}
     result = []
     for site in settings.sites:
