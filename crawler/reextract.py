@@ -25,7 +25,7 @@ from archive.config import Settings
 from crawler.extraction import ArticleExtractor
 from crawler.rejections import Reason, Rejected
 from crawler.items import archive_document
-from crawler.urls import canonicalize, document_id
+from archive.urls import canonicalize, document_id
 from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from crawler.urls import canonicalize, document_id
+from archive.urls import canonicalize, document_id
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 
 MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
