@@ -81,6 +81,10 @@ def _register() -> None:
 
     cli.add_command(reextract.reextract_command)
 
+    from archive.commands import alerts
+
+    cli.add_command(alerts.alerts)
+
 _register()
 
 

@@ -196,7 +196,8 @@ class AlertStore:
     def check(self, search: SavedSearch, now: str | None = None) -> CheckResult:
         """Report (and mark as seen) what is new for the search since it was saved."""
         now = now or utcnow()
-        self.client.indices.refresh(index=self.articles)  # a check right after a crawl sees its last batch
+        # A check right after a crawl must see its last batch, and the earlier versions it kept.
+        self.client.indices.refresh(index=f"{self.articles},{self.versions}", ignore_unavailable=True)
         new: list[Match] = []
         for batch in self._candidates(search):
             seen = self._seen(search.name, [h.id for h in batch])

@@ -1,48 +1,62 @@
-"""An Atom feed per saved search (feedgen builds and escapes it): readers subscribe to
-/alerts/NAME.atom and see each new match once, with its snippet and links."""
+"""An Atom feed (RFC 4287) per saved search: readers subscribe to /alerts/NAME.atom and see
+each new match once, with its snippet, a link to the archived copy and one to the original.
+
+Built with ElementTree, which escapes every text and attribute: a crawled title is text in the
+feed, never markup. (feedgen 1.0 drops the rel of entry links, which makes two "alternate"
+links per entry: invalid Atom.)
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-
-from feedgen.feed import FeedGenerator
+from xml.etree import ElementTree as ET
 
 from search.alert_delivery import article_link
 from search.alerts import Match, SavedSearch
 
+ATOM = "http://www.w3.org/2005/Atom"
 
-def _when(value: str | None, fallback: datetime) -> datetime:
-    if not value:
-        return fallback
+
+def _when(value: str | None, fallback: str) -> str:
+    """RFC 3339 with an explicit offset, as Atom requires."""
+    value = value or fallback
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: v for k, v in attributes.items() if v})
+    if text is not None:
+        element.text = text
+    return element
 
 
 def atom_feed(search: SavedSearch, matches: list[Match], public_url: str, alert_settings) -> bytes:
     base = public_url.rstrip("/")
-    created = _when(search.created_at, datetime.now(timezone.utc))
-    feed = FeedGenerator()
-    feed.id(f"{base}/alerts/{search.name}")
-    feed.title(f"Newsroom archive: {search.name}")
-    feed.subtitle(f"New articles matching {search.query or '(any text)'}" + _filters(search))
-    feed.author({"name": "Newsroom archive"})
-    feed.link(href=f"{base}/alerts/{search.name}.atom", rel="self", type="application/atom+xml")
-    feed.link(href=f"{base}/alerts/{search.name}", rel="alternate", type="text/html")
-    feed.updated(_when(search.last_checked_at, created))
-    feed.generator("newsroom-archive")
-    # feedgen prepends entries: add the oldest first so the feed reads newest first.
-    for match in reversed(matches):
-        entry = feed.add_entry()
-        entry.id(f"{base}/alerts/{search.name}/{match.article_id}")
-        entry.title(("Edited: " if match.change == "edited" else "") + (match.title or match.url))
-        entry.link(href=article_link(alert_settings, match.article_id), rel="alternate", type="text/html")
-        entry.link(href=match.url, rel="related", title="original")
-        entry.summary(match.plain_snippet or "(no snippet)")
-        entry.updated(_when(match.matched_at, created))
+    created = search.created_at or datetime.now(timezone.utc).isoformat()
+    feed = ET.Element("feed", {"xmlns": ATOM})
+    _add(feed, "id", f"{base}/alerts/{search.name}")
+    _add(feed, "title", f"Newsroom archive: {search.name}")
+    _add(feed, "subtitle", f"New articles matching {search.query or '(any text)'}{_filters(search)}")
+    _add(feed, "updated", _when(search.last_checked_at, created))
+    _add(_add(feed, "author"), "name", "Newsroom archive")
+    _add(feed, "link", href=f"{base}/alerts/{search.name}.atom", rel="self", type="application/atom+xml")
+    _add(feed, "link", href=f"{base}/alerts/{search.name}", rel="alternate", type="text/html")
+    _add(feed, "generator", "newsroom-archive")
+    for match in matches:  # newest first, as the store returns them
+        entry = _add(feed, "entry")
+        _add(entry, "id", f"{base}/alerts/{search.name}/{match.article_id}")
+        _add(entry, "title", ("Edited: " if match.change == "edited" else "") + (match.title or match.url))
+        _add(entry, "updated", _when(match.matched_at, created))
         if match.published:
-            entry.published(_when(match.published, created))
-        entry.category(term=match.site, label=match.site)
-    return feed.atom_str(pretty=True)
+            _add(entry, "published", _when(match.published, created))
+        _add(entry, "link", href=article_link(alert_settings, match.article_id), rel="alternate", type="text/html")
+        _add(entry, "link", href=match.url, rel="related", title="original")
+        _add(entry, "summary", match.plain_snippet or "(no snippet)")
+        if match.site:
+            _add(entry, "category", term=match.site, label=match.site)
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
 def _filters(search: SavedSearch) -> str:

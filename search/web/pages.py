@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from search.alert_delivery import check_and_deliver, feed_link
 from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
+from search.indices import ALERTS_DEFINITION, ensure_index
 from search.query import MARK_POST, MARK_PRE
 from search.web.context import BadRequest, article_context, check_known, known_values, params_from, request_from_params, search_context, url_with
 
@@ -122,6 +123,7 @@ def _save(request: Request, form: dict) -> SavedSearch:
                                  tuple(s.name for s in state.settings.sites))
     if not search_request.text.strip() and not (search_request.sites or search_request.authors or search_request.tags or search_request.languages):
         raise BadRequest("give the saved search some words or a filter: an empty search would report every article")
+    ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)  # the first save creates it
     return _store(request).add(SavedSearch(
         name=name, query=search_request.text, sites=search_request.sites, authors=search_request.authors,
         tags=search_request.tags, languages=search_request.languages,
