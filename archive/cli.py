@@ -31,7 +31,31 @@ class AppContext:
         return self._settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Commands are imported when used, so `archive search` never loads Scrapy or trafilatura
+    (only `archive --help` imports them all, to show each one's summary)."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """target: 'module:attribute', e.g. 'archive.commands.search:search_command'."""
+        self.lazy_commands[name] = target
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in self.lazy_commands:
+            import importlib
+
+            module, attribute = self.lazy_commands[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 @click.pass_context
@@ -52,34 +76,30 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         datefmt="%Y-%m-%d %H:%M:%S",  # the same as the crawl child's lines
         stream=sys.stderr,
     )
-    # The Elasticsearch transport logs every request at INFO; journalists need none of it.
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    # The Elasticsearch transport logs every request at INFO, and each failed attempt with a
+    # traceback; commands explain failures in one line (archive/commands elasticsearch_errors).
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     if ctx.obj is None:  # tests and embedding code may hand in settings already read
         ctx.obj = AppContext(config_path)
 
 
 def _register() -> None:
-    from archive.commands import crawl, demo, es, index, search, serve
-
-    cli.add_command(es.es)
-    cli.add_command(index.index)
-    cli.add_command(crawl.crawl)
-    cli.add_command(crawl.flush)
-    cli.add_command(search.search_command)
-    cli.add_command(search.show)
-    cli.add_command(serve.serve)
-    cli.add_command(demo.demo)
-    cli.add_command(demo.demo_site)
-
-    from archive.commands import runs, schedule
-
-    cli.add_command(schedule.schedule)
-    cli.add_command(runs.runs)
-    cli.add_command(runs.status)
-
-    from archive.commands import reextract
-
-    cli.add_command(reextract.reextract_command)
+    for name, target in {
+        "es": "archive.commands.es:es",
+        "index": "archive.commands.index:index",
+        "crawl": "archive.commands.crawl:crawl",
+        "flush": "archive.commands.crawl:flush",
+        "search": "archive.commands.search:search_command",
+        "show": "archive.commands.search:show",
+        "serve": "archive.commands.serve:serve",
+        "demo": "archive.commands.demo:demo",
+        "demo-site": "archive.commands.demo:demo_site",
+        "schedule": "archive.commands.schedule:schedule",
+        "runs": "archive.commands.runs:runs",
+        "status": "archive.commands.runs:status",
+        "reextract": "archive.commands.reextract:reextract_command",
+    }.items():
+        cli.add_lazy(name, target)
 
     from archive.commands import alerts
 

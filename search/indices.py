@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import Callable
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
@@ -18,6 +19,9 @@ RUNS_DEFINITION = "crawl-runs.json"
 ALERTS_DEFINITION = "saved-searches.json"
 # Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
 DEFINITION_VERSION = 1
+# Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
+# language-aware matching, see search/analysis.py).
+VERSIONS = {ARTICLES_DEFINITION: 2}
 
 
 def load_definition(name: str) -> dict:
@@ -33,12 +37,17 @@ class IndexState:
     created: bool
 
 
+def definition_version(definition: str) -> int:
+    return VERSIONS.get(definition, DEFINITION_VERSION)
+
+
 def versioned_name(alias: str, version: int = DEFINITION_VERSION) -> str:
     return f"{alias}-v{version}"
 
 
-def ensure_index(client: Elasticsearch, alias: str, definition: str, version: int = DEFINITION_VERSION) -> IndexState:
+def ensure_index(client: Elasticsearch, alias: str, definition: str, version: int | None = None) -> IndexState:
     """Create the versioned index and point the alias at it, unless the alias exists. Idempotent."""
+    version = version or definition_version(definition)
     try:
         existing = client.indices.get_alias(name=alias)
         return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
@@ -55,8 +64,17 @@ def ensure_index(client: Elasticsearch, alias: str, definition: str, version: in
     return IndexState(alias=alias, index=index, created=True)
 
 
-def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int) -> IndexState:
-    """Reindex the alias's current index into a new version and swap the alias atomically."""
+def migrate(
+    client: Elasticsearch,
+    alias: str,
+    definition: str,
+    new_version: int,
+    transform: Callable[[dict], dict] | None = None,
+) -> IndexState:
+    """Reindex the alias's current index into a new version and swap the alias atomically.
+
+    ``transform`` rebuilds what the old index does not keep (e.g. the *_stem fields, which are
+    indexed but not stored in _source). The old index is kept, so nothing is lost."""
     current = sorted(client.indices.get_alias(name=alias).body)[-1]
     target = versioned_name(alias, new_version)
     if current == target:
@@ -67,11 +85,14 @@ def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int
     # (and helpers.reindex asks for data streams, which it lacks too).
     client.indices.refresh(index=current)  # the scan must see the latest writes
     copies = (
-        {"_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+        {"_index": target, "_id": hit["_id"], "_source": transform(hit["_source"]) if transform else hit["_source"]}
         for hit in helpers.scan(client, index=current, query={"query": {"match_all": {}}}, size=500)
     )
     helpers.bulk(client, copies, chunk_size=500)
     client.indices.refresh(index=target)
+    copied, original = client.count(index=target)["count"], client.count(index=current)["count"]
+    if copied != original:  # the alias stays on the old index: nothing is lost
+        raise RuntimeError(f"migration of {alias} copied {copied} of {original} documents into {target}; alias not moved")
     client.indices.update_aliases(
         actions=[
             {"remove": {"index": current, "alias": alias}},
@@ -89,6 +110,30 @@ def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
         ensure_index(client, es_settings.runs_index, RUNS_DEFINITION),
         ensure_index(client, es_settings.alerts_alias, ALERTS_DEFINITION),
     ]
+
+
+def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
+    """Bring the articles and versions indices to their current definition (alias swap, old index kept),
+    filling the *_stem fields; creates them if absent."""
+    from search.analysis import with_stems
+
+    states = []
+    for alias in (es_settings.articles_alias, es_settings.versions_alias):
+        try:
+            client.indices.get_alias(name=alias)
+        except NotFoundError:
+            states.append(ensure_index(client, alias, ARTICLES_DEFINITION))
+            continue
+        states.append(migrate(client, alias, ARTICLES_DEFINITION, definition_version(ARTICLES_DEFINITION), transform=with_stems))
+    return states
+
+
+def current_index(client: Elasticsearch, alias: str) -> str | None:
+    """The versioned index the alias points at, or None."""
+    try:
+        return sorted(client.indices.get_alias(name=alias).body)[-1]
+    except NotFoundError:
+        return None
 
 
 def drop_all(client: Elasticsearch, es_settings) -> None:

@@ -1,9 +1,23 @@
 """Journalists' queries → Elasticsearch requests.
 
-The query language: words (all must match), "exact phrases", prefix*, AND / OR / NOT (also
-+ | -), and parentheses. It is translated to a `simple_query_string`, which never throws on
-odd input; what would silently mean something else (an unclosed quote or parenthesis, a
-dangling operator) is refused with a message that says how to fix it.
+The query language (parse_query reads it, build_query turns it into a bool query):
+
+    climate summit            both words (AND is the default), inflected forms too
+    "harbour authority"       the exact phrase (also “…”, „…“, «…», ‹…›, ‘…’)
+    "harbour closure"~3       the words within 3 positions of each other
+    elect*                    words starting with 'elect'
+    desalnation~              fuzzy: words one or two edits away (~1, ~2 to choose)
+    fish OR fishing           either (also |); AND (also +) binds tighter than OR
+    summit NOT trade          without the word (also -trade)
+    (tariff OR quota) steel   grouping
+    title:harbour  author:"Maren Okafor"  site:demo  tag:energy  lang:de  section:politics
+                              a word, phrase or prefix in one field; a filter on a value
+
+A plain word matches its exact form in title, authors, description and body, and its folded,
+stemmed form (search/analysis.py) in the *_stem fields, so 'strikes' finds 'strike' and
+'Schaden' finds 'Schäden'; an exact match scores on both and ranks first. Phrases stay on the
+exact fields. What would silently mean something else (an unclosed quote or parenthesis, a
+dangling operator, an unknown field) is refused with a message that says how to fix it.
 """
 
 from __future__ import annotations
@@ -12,14 +26,39 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from search.analysis import query_tokens
+
 SEARCH_FIELDS = ["title^3", "authors^2", "description^1.5", "body"]
+STEM_SEARCH_FIELDS = ["title_stem^3", "description_stem^1.5", "body_stem"]
 HIGHLIGHT_FIELDS = ("title", "body")
 SORTS = {
     "relevance": [{"_score": "desc"}, {"published": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
     "newest": [{"published": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
     "oldest": [{"published": {"order": "asc", "missing": "_last"}}, {"url": "asc"}],
 }
+# Earlier versions share their article's URL: the capture time keeps search_after's order total.
+EARLIER_TIEBREAK = {"captured_at": {"order": "asc", "missing": "_first"}}
 MARK_PRE, MARK_POST = "<mark>", "</mark>"
+
+# field prefix -> (exact fields, stemmed fields) for text; None for keyword filters
+TEXT_FIELDS = {
+    "title": (["title"], ["title_stem"]),
+    "body": (["body"], ["body_stem"]),
+    "description": (["description"], ["description_stem"]),
+    "author": (["authors"], []),
+    "authors": (["authors"], []),
+}
+KEYWORD_FIELDS = {"site": "site", "tag": "tags", "tags": "tags", "section": "section", "lang": "language", "language": "language"}
+FIELD_NAMES = "title:, author:, body:, description:, site:, tag:, section:, lang:"
+
+# Typographic double quotes, any language's convention, delimit phrases like ".
+_DOUBLE_QUOTES = str.maketrans({c: '"' for c in "“”„‟«»‹›〝〞＂"})
+# Single quotes delimit a phrase only around words ('harbour authority', ‘…’, ‚…‘); an
+# apostrophe inside a word (harbour’s, l’eau) stays part of it.
+_SINGLE_QUOTED = re.compile(r"(?<![\w])[‘'‚‛]([^‘’'\"\n]+?)[’'‘](?![\w])")
+_FIELD = re.compile(r"([A-Za-z]+):(?=\S)")
+_WORD = re.compile(r'[^\s()"|]+')
+_FUZZY = re.compile(r"^(.*\w)~(\d*)$")
 
 
 class QuerySyntaxError(ValueError):
@@ -42,69 +81,262 @@ class SearchRequest:
     facets: bool = True
     highlight: bool = True
     fields: tuple[str, ...] | None = None  # _source fields; None = all but the body
+    with_body: bool = False  # include the article text in each hit (exports)
+    include_earlier: bool = False  # also search earlier versions (service.search picks the indices)
 
 
-_TOKEN = re.compile(r'"[^"]*"|\(|\)|[^\s()"]+|"')
-_OPERATORS = {"AND": "+", "OR": "|", "NOT": "-"}
+@dataclass(frozen=True)
+class Term:
+    """One searchable unit of a query: a word, a prefix, a fuzzy word or a phrase."""
+
+    kind: str  # "word", "prefix", "fuzzy", "phrase"
+    text: str
+    field: str | None = None  # a field prefix (title, author, site, ...)
+    slop: int = 0  # phrases: "…"~N
+    fuzziness: str = "AUTO"  # fuzzy words: AUTO, 1 or 2
 
 
-def translate_query(text: str) -> str:
-    """'brexit AND (fish OR fishing) NOT "common policy"' → simple_query_string syntax."""
-    text = text.strip()
-    if text.count('"') % 2:
-        position = text.rfind('"')
-        raise QuerySyntaxError(f'unclosed quote at character {position + 1}: close the phrase with a second "')
-    depth = 0
-    tokens = _TOKEN.findall(text)
-    out: list[str] = []
-    previous_operator = True  # at the start, a binary operator would dangle
-    for i, token in enumerate(tokens):
-        if token == "(":
-            depth += 1
-        elif token == ")":
-            depth -= 1
-            if depth < 0:
-                raise QuerySyntaxError("a ')' closes a parenthesis that was never opened")
-        upper = token if token in ("AND", "OR", "NOT") else None
-        if upper in ("AND", "OR"):
-            if previous_operator or i == len(tokens) - 1:
-                raise QuerySyntaxError(f"'{token}' needs words on both sides, e.g. climate {token} summit")
-            out.append(_OPERATORS[upper])
-            previous_operator = True
+@dataclass(frozen=True)
+class ParsedQuery:
+    tree: tuple | None  # ("and"|"or", [nodes]) | ("not", node) | ("term", Term); None = match all
+    lowercase_operators: tuple[str, ...] = ()  # 'and'/'or'/'not' typed between words, searched as words
+    words: tuple[str, ...] = ()  # plain words, for did-you-mean
+
+
+def normalize_quotes(text: str) -> str:
+    """“harbour authority” → "harbour authority"; harbour’s stays one word."""
+    text = text.translate(_DOUBLE_QUOTES)
+    return _SINGLE_QUOTED.sub(lambda m: f'"{m.group(1)}"', text)
+
+
+@dataclass
+class _Token:
+    kind: str  # "(", ")", "OR", "AND", "NOT", "term", "lower-op"
+    term: Term | None = None
+    sign: str = ""
+    raw: str = ""
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
             continue
-        if upper == "NOT":
-            if i == len(tokens) - 1:
+        if c in "()":
+            tokens.append(_Token(c, raw=c))
+            i += 1
+            continue
+        if c == "|":
+            tokens.append(_Token("OR", raw="|"))
+            i += 1
+            continue
+        start = i
+        sign = ""
+        if c in "+-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in "()|":
+            sign, i = c, i + 1
+        field_name = None
+        m = _FIELD.match(text, i)
+        if m:
+            field_name = m.group(1).lower()
+            if field_name not in TEXT_FIELDS and field_name not in KEYWORD_FIELDS:
+                raise QuerySyntaxError(
+                    f"unknown field '{m.group(1)}:': use {FIELD_NAMES} (or put the text in quotes to search for it)"
+                )
+            i = m.end()
+        if text[i] == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                raise QuerySyntaxError(f'unclosed quote at character {i + 1}: close the phrase with a second "')
+            phrase = text[i + 1 : end]
+            i = end + 1
+            slop = 0
+            m = re.match(r"~(\d*)", text[i:])
+            if m:
+                slop = int(m.group(1) or 2)
+                i += m.end()
+            if not phrase.strip():
+                continue
+            tokens.append(_Token("term", Term("phrase", phrase.strip(), field_name, slop=slop), sign, text[start:i]))
+            continue
+        m = _WORD.match(text, i)
+        word = m.group()
+        i = m.end()
+        raw = text[start:i]
+        if not sign and not field_name and word in ("AND", "OR", "NOT"):
+            tokens.append(_Token(word, raw=word))
+            continue
+        if not sign and not field_name and word in ("and", "or", "not"):
+            tokens.append(_Token("term", Term("word", word), raw=word))
+            tokens[-1].kind = "lower-op"
+            continue
+        tokens.append(_Token("term", _term(word, field_name), sign, raw))
+    return tokens
+
+
+def _term(word: str, field_name: str | None) -> Term:
+    if field_name in KEYWORD_FIELDS:
+        return Term("word", word, field_name)
+    if word.endswith("*"):
+        stem = word.rstrip("*")
+        if len(stem) < 2:
+            raise QuerySyntaxError(f"prefix '{word}' is too short: give at least two letters before *")
+        return Term("prefix", stem, field_name)
+    m = _FUZZY.match(word)
+    if m:
+        edits = m.group(2)
+        if edits and int(edits) > 2:
+            raise QuerySyntaxError(f"'{word}': fuzzy search allows at most 2 edits (word~, word~1 or word~2)")
+        return Term("fuzzy", m.group(1), field_name, fuzziness=edits or "AUTO")
+    if "~" in word:
+        raise QuerySyntaxError(f"'{word}': put ~ at the end of a word (word~ or word~2) or of a phrase (\"…\"~3)")
+    return Term("word", word, field_name)
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token]):
+        self.tokens = tokens
+        self.i = 0
+        self.lowercase: list[str] = []
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def parse(self):
+        if not self.tokens:
+            return None
+        node = self.expr()
+        if self.peek() is not None:  # only a stray ')' can stop the top level early
+            raise QuerySyntaxError("a ')' closes a parenthesis that was never opened")
+        return node
+
+    def expr(self):
+        parts = [self.conjunction()]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.i += 1
+            if self.peek() is None or self.peek().kind in (")", "OR", "AND"):
+                raise QuerySyntaxError(f"'{tok.raw}' needs words on both sides, e.g. climate OR summit")
+            parts.append(self.conjunction())
+        return parts[0] if len(parts) == 1 else ("or", parts)
+
+    def conjunction(self):
+        tok = self.peek()
+        if tok is not None and tok.kind in ("OR", "AND"):
+            raise QuerySyntaxError(f"'{tok.raw}' needs words on both sides, e.g. climate {tok.kind} summit")
+        parts = [self.unary()]
+        while (tok := self.peek()) is not None and tok.kind not in ("OR", ")"):
+            if tok.kind == "AND":
+                self.i += 1
+                if self.peek() is None or self.peek().kind in (")", "OR", "AND"):
+                    raise QuerySyntaxError("'AND' needs words on both sides, e.g. climate AND summit")
+            parts.append(self.unary())
+        return parts[0] if len(parts) == 1 else ("and", parts)
+
+    def unary(self):
+        tok = self.peek()
+        if tok is None:
+            raise QuerySyntaxError("the query ends too early")
+        if tok.kind == "NOT":
+            self.i += 1
+            if self.peek() is None or self.peek().kind in (")", "OR", "AND"):
                 raise QuerySyntaxError("'NOT' needs a word after it, e.g. summit NOT trade")
-            out.append("-")
-            previous_operator = True
-            continue
-        if token.endswith("*") and len(token.strip("*")) < 2 and not token.startswith('"'):
-            raise QuerySyntaxError(f"prefix '{token}' is too short: give at least two letters before *")
-        # Glue a NOT/minus to the word it negates, as simple_query_string expects.
-        if out and out[-1] == "-":
-            out[-1] = "-" + token
-        else:
-            out.append(token)
-        previous_operator = token == "("
-    if depth > 0:
-        raise QuerySyntaxError("a '(' is never closed: add the missing ')'")
-    return " ".join(out)
+            return ("not", self.unary())
+        if tok.kind == "(":
+            self.i += 1
+            if self.peek() is None:
+                raise QuerySyntaxError("a '(' is never closed: add the missing ')'")
+            node = self.expr()
+            if self.peek() is None or self.peek().kind != ")":
+                raise QuerySyntaxError("a '(' is never closed: add the missing ')'")
+            self.i += 1
+            return node
+        if tok.kind == ")":
+            raise QuerySyntaxError("a ')' closes a parenthesis that was never opened")
+        self.i += 1
+        if tok.kind == "lower-op":
+            # A word like any other, but a journalist probably meant the operator.
+            before, after = self.i - 2, self.i
+            if before >= 0 and after < len(self.tokens) and self.tokens[before].kind == "term" and self.tokens[after].kind == "term":
+                self.lowercase.append(tok.raw)
+        node = ("term", tok.term)
+        return ("not", node) if tok.sign == "-" else node
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """The query a journalist typed, read into a tree; raises QuerySyntaxError with a fix."""
+    text = normalize_quotes(text.strip())
+    parser = _Parser(_lex(text))
+    tree = parser.parse()
+    words = tuple(
+        tok.term.text for tok in parser.tokens if tok.term is not None and tok.term.kind in ("word", "fuzzy") and tok.term.field is None
+    )
+    return ParsedQuery(tree, tuple(parser.lowercase), words)
+
+
+def _term_query(term: Term, languages: tuple[str, ...]) -> dict:
+    if term.field in KEYWORD_FIELDS:
+        name = KEYWORD_FIELDS[term.field]
+        return {"term": {name: {"value": term.text, "case_insensitive": True}}}
+    exact, stemmed = TEXT_FIELDS.get(term.field, (SEARCH_FIELDS, STEM_SEARCH_FIELDS))
+    if term.kind == "phrase":
+        return {"multi_match": {"query": term.text, "type": "phrase", "slop": term.slop, "fields": exact}}
+    if term.kind == "prefix":
+        value = term.text.lower()
+        return _any([{"prefix": {f.split("^")[0]: {"value": value, "boost": _boost(f)}}} for f in exact])
+    if term.kind == "fuzzy":
+        return {"multi_match": {"query": term.text, "fields": exact, "fuzziness": term.fuzziness, "operator": "and"}}
+    clauses = [{"multi_match": {"query": term.text, "fields": exact, "operator": "and"}}]
+    if stemmed:
+        # Each part of a word (covid-19 → covid, 19) must match in some language's form.
+        parts = re.findall(r"\w+(?:['’]\w+)*", term.text)
+        stem_parts = [{"multi_match": {"query": " ".join(query_tokens(p, languages)), "fields": stemmed}} for p in parts]
+        if stem_parts:
+            clauses.append(stem_parts[0] if len(stem_parts) == 1 else {"bool": {"must": stem_parts}})
+    return _any(clauses)
+
+
+def _any(clauses: list[dict]) -> dict:
+    return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
+
+
+def _boost(field_spec: str) -> float:
+    return float(field_spec.split("^")[1]) if "^" in field_spec else 1.0
+
+
+def _tree_query(node, languages: tuple[str, ...]) -> dict:
+    kind = node[0]
+    if kind == "term":
+        return _term_query(node[1], languages)
+    if kind == "not":
+        return {"bool": {"must_not": [_tree_query(node[1], languages)]}}
+    children = [_tree_query(child, languages) for child in node[1]]
+    if kind == "or":
+        return {"bool": {"should": children, "minimum_should_match": 1}}
+    return {"bool": {"must": children}}
+
+
+def text_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
+    """The scoring part of a search for the typed text (None: no text, match everything)."""
+    parsed = parse_query(text)
+    if parsed.tree is None:
+        return None
+    return _tree_query(parsed.tree, tuple(languages))
+
+
+def tag_filter(tags: tuple[str, ...]) -> dict:
+    """Articles with any of these tags, or in a section of that name (case-insensitive)."""
+    values = [t.lower() for t in tags]
+    return {"bool": {"should": [{"terms": {"tags": values}}, {"terms": {"section": values}}], "minimum_should_match": 1}}
 
 
 def build_query(request: SearchRequest) -> dict:
     must: list[dict] = []
     if request.text.strip():
-        must.append(
-            {
-                "simple_query_string": {
-                    "query": translate_query(request.text),
-                    "fields": SEARCH_FIELDS,
-                    "default_operator": "and",
-                    "flags": "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE",
-                    "lenient": True,
-                }
-            }
-        )
+        query = text_query(request.text, request.languages)
+        if query is not None:
+            must.append(query)
     filters: list[dict] = []
     if request.sites:
         filters.append({"terms": {"site": list(request.sites)}})
@@ -120,7 +352,7 @@ def build_query(request: SearchRequest) -> dict:
             }
         )
     if request.tags:
-        filters.append({"terms": {"tags": [t.lower() for t in request.tags]}})
+        filters.append(tag_filter(request.tags))
     if request.languages:
         filters.append({"terms": {"language": [lang.lower() for lang in request.languages]}})
     if request.since or request.until:
@@ -144,12 +376,13 @@ def build_search_body(request: SearchRequest) -> dict:
         raise QuerySyntaxError(f"unknown sort {request.sort!r}: use one of {', '.join(SORTS)}")
     if not 1 <= request.size <= 1000:
         raise QuerySyntaxError("page size must be between 1 and 1000")
+    excludes = ["url_variants"] if request.with_body else ["body", "url_variants"]
     body: dict = {
         "query": build_query(request),
-        "sort": SORTS[request.sort],
+        "sort": SORTS[request.sort] + ([EARLIER_TIEBREAK] if request.include_earlier else []),
         "size": request.size,
         "track_total_hits": True,
-        "_source": {"includes": list(request.fields)} if request.fields else {"excludes": ["body", "url_variants"]},
+        "_source": {"includes": list(request.fields)} if request.fields else {"excludes": excludes},
     }
     if request.search_after:
         body["search_after"] = list(request.search_after)
@@ -187,7 +420,18 @@ class Hit:
     source: dict
     sort: list = field(default_factory=list)
 
+    @property
+    def captured_at(self) -> str | None:
+        """For a hit that is an earlier version of an article: when that version was captured."""
+        return self.source.get("captured_at") if self.source.get("article_id") else None
+
     def as_dict(self) -> dict:
+        extra = {}
+        if "body" in self.source:
+            extra["body"] = self.source["body"]
+        if self.captured_at:
+            extra["earlier_version_of"] = self.source.get("article_id")
+            extra["captured_at"] = self.captured_at
         return {
             "id": self.id,
             "url": self.url,
@@ -201,7 +445,19 @@ class Hit:
             "section": self.source.get("section"),
             "language": self.source.get("language"),
             "edited": self.source.get("edited", False),
+            **extra,
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A corrected query from the archive's own vocabulary, and how many hits it has."""
+
+    text: str
+    hits: int
+
+    def __str__(self) -> str:
+        return f"{self.text}: {count_noun(self.hits, 'hit')}"
 
 
 @dataclass
@@ -211,6 +467,13 @@ class SearchResponse:
     sites: list[tuple[str, int]]
     months: list[tuple[str, int]]
     next_search_after: list | None
+    suggestions: list[Suggestion] = field(default_factory=list)  # did you mean (few or no hits)
+    hints: list[str] = field(default_factory=list)  # e.g. lowercase 'or' searched as a word
+
+
+def count_noun(count: int, noun: str, plural: str | None = None) -> str:
+    """'1 article', '57 articles', '1,204 hits'."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def parse_response(response: dict) -> SearchResponse:

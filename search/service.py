@@ -10,15 +10,37 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
+from search.suggest import suggestions
 
 MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def search(client: Elasticsearch, alias: str, request: SearchRequest, page: int = 1) -> SearchResponse:
-    """One page of hits. Pages beyond the 10,000th hit are reached with search_after."""
+def target(alias: str, request: SearchRequest, versions_alias: str | None = None) -> str:
+    """The index expression a request searches: the articles, plus earlier versions if asked."""
+    if not request.include_earlier:
+        return alias
+    if not versions_alias:
+        raise ValueError("include_earlier needs the versions alias")
+    return f"{alias},{versions_alias}"
+
+
+def search(
+    client: Elasticsearch, alias: str, request: SearchRequest, page: int = 1, *, versions_alias: str | None = None
+) -> SearchResponse:
+    """One page of hits, with did-you-mean suggestions and hints when there are few.
+
+    Pages beyond the 10,000th hit are reached with search_after. With
+    request.include_earlier, earlier versions (versions_alias) are searched too."""
     if page < 1:
         raise ValueError("page numbers start at 1")
+    alias = target(alias, request, versions_alias)
+    response = _page(client, alias, request, page)
+    response.suggestions, response.hints = suggestions(client, alias, request, response.total)
+    return response
+
+
+def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> SearchResponse:
     offset = (page - 1) * request.size
     if offset + request.size <= MAX_WINDOW:
         body = build_search_body(request)
@@ -39,8 +61,18 @@ def search(client: Elasticsearch, alias: str, request: SearchRequest, page: int 
     return parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
 
 
-def iterate(client: Elasticsearch, alias: str, request: SearchRequest, limit: int | None = None) -> Iterator[Hit]:
-    """Every hit in order (for exports), however many, with search_after."""
+def iterate(
+    client: Elasticsearch,
+    alias: str,
+    request: SearchRequest,
+    limit: int | None = None,
+    *,
+    versions_alias: str | None = None,
+) -> Iterator[Hit]:
+    """Every hit in order (for exports), however many, with search_after: memory stays flat.
+
+    limit: stop after this many (None: all). request.with_body adds the text to each hit."""
+    alias = target(alias, request, versions_alias)
     request = replace(request, size=min(500, limit or 500), facets=False)
     yielded = 0
     after = None

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from elasticsearch import Elasticsearch, helpers
 
 from archive.config import ElasticsearchSettings
+from search.analysis import with_stems
 
 logger = logging.getLogger(__name__)
 
 # What an earlier capture keeps of itself in the versions index.
-VERSION_FIELDS = ("url", "site", "title", "authors", "published", "modified", "body", "content_hash", "crawled_at", "warc_file", "warc_offset")
+VERSION_FIELDS = (
+    "url", "site", "title", "authors", "published", "modified", "body", "content_hash", "crawled_at", "warc_file",
+    "warc_offset", "description", "language", "tags", "section",  # searched with --include-earlier
+)
 
 
 @dataclass
@@ -75,7 +79,8 @@ class ArticleWriter:
                     "edited": True,
                     "version_count": int(previous.get("version_count") or 1) + 1,
                 }
-            actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": document})
+            # The store fills the folded, stemmed fields itself, whoever built the document.
+            actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": with_stems(document)})
 
         for ok, item in helpers.streaming_bulk(
             self.client,
@@ -125,5 +130,5 @@ class ArticleWriter:
             "_op_type": "index",
             "_index": self.versions_alias,
             "_id": f"{doc_id}-{previous.get('content_hash', '')[:16]}",
-            "_source": version,
+            "_source": with_stems(version),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.indices import DEFINITION_VERSION, ensure_all
+from search.indices import ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, ensure_all
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -88,8 +88,9 @@ def test_ensure_all_creates_versioned_indices_behind_aliases(es_client, archive_
     aliases = [es.articles_alias, es.versions_alias, es.runs_index]
     assert [s.alias for s in states] == aliases
     assert all(s.created for s in states)
+    definitions = {es.articles_alias: ARTICLES_DEFINITION, es.versions_alias: ARTICLES_DEFINITION, es.runs_index: RUNS_DEFINITION}
     for state in states:
-        assert state.index == f"{state.alias}-v{DEFINITION_VERSION}"
+        assert state.index == f"{state.alias}-v{definition_version(definitions[state.alias])}"
         behind = es_client.indices.get_alias(name=state.alias).body
         assert list(behind) == [state.index]
         assert behind[state.index]["aliases"][state.alias].get("is_write_index") is True

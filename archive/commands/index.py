@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from search.client import ElasticsearchUnavailable, check_health, make_client
-from search.indices import drop_all, ensure_all
+from search.indices import current_index, drop_all, ensure_all, migrate_all
 
 
 @click.group()
@@ -26,6 +26,33 @@ def init(app) -> None:
     for state in ensure_all(client, es):
         verb = "created" if state.created else "exists:"
         click.echo(f"{verb} {state.alias} -> {state.index}")
+
+
+@index.command("migrate")
+@click.pass_obj
+def migrate(app) -> None:
+    """Bring the articles and versions indices to the current definition.
+
+    Each is copied into a new versioned index (filling new fields, such as the stemmed text
+    for language-aware matching) and its alias swapped at once; the old index is kept.
+    Run it when no crawl is running. Safe to run again.
+    """
+    from archive.commands import elasticsearch_errors
+
+    es = app.settings.elasticsearch
+    client = make_client(es)
+    with elasticsearch_errors(es.url):
+        check_health(client, es)
+        before = {alias: current_index(client, alias) for alias in (es.articles_alias, es.versions_alias)}
+        for state in migrate_all(client, es):
+            old = before[state.alias]
+            if old is None:
+                click.echo(f"created {state.alias} -> {state.index}")
+            elif old != state.index:
+                count = client.count(index=state.alias)["count"]
+                click.echo(f"migrated {state.alias}: {old} -> {state.index} ({count} documents; {old} is kept)")
+            else:
+                click.echo(f"up to date: {state.alias} -> {state.index}")
 
 
 @index.command("drop")

@@ -7,13 +7,10 @@ import json
 from datetime import datetime
 
 import click
-from elastic_transport import TransportError
-from elasticsearch import ApiError
 from rich.console import Console
 from rich.table import Table
 
-from archive.scheduling import schedule as sched
-from archive.scheduling.locks import running_crawl
+from archive.commands import elasticsearch_errors
 from search.client import make_client
 from search.runs import list_runs
 
@@ -22,10 +19,8 @@ STATUS_STYLE = {"ok": "green", "failed": "red", "timed-out": "yellow", "interrup
 
 def _fetch(settings, site: str | None, limit: int) -> list[dict]:
     es = settings.elasticsearch
-    try:
+    with elasticsearch_errors(es.url):
         return list_runs(make_client(es), es.runs_index, site=site, size=limit)
-    except (TransportError, ApiError) as exc:
-        raise click.ClickException(f"cannot read the run history: Elasticsearch at {es.url} said {exc}") from None
 
 
 @click.command("runs")
@@ -77,6 +72,9 @@ def runs(app, site: str | None, limit: int, fmt: str) -> None:
 
 def site_status(settings) -> list[dict]:
     """Per configured site: the last recorded run, a crawl running now, the next scheduled run."""
+    from archive.scheduling import schedule as sched  # APScheduler: only `status` needs it
+    from archive.scheduling.locks import running_crawl
+
     planned = {job.id: job for job in sched.planned_jobs(settings)}
     result = []
     for site in settings.sites:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import date
 
 import click
-from elastic_transport import TransportError
-from elasticsearch import ApiError, NotFoundError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from archive.commands import elasticsearch_errors
 from search.client import make_client
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest
+from search.export import FORMATS, write_export
+from search.filters import UnknownFilter, validate_filters
+from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, count_noun
 from search.service import get_article, iterate, search as run_search
 from search.versions import captures, changes
-
-EXPORT_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language")
 
 
 def _date(ctx, param, value: str | None) -> date | None:
@@ -33,37 +31,55 @@ def _date(ctx, param, value: str | None) -> date | None:
 
 @click.command("search")
 @click.argument("query", nargs=-1)
-@click.option("--site", "sites", multiple=True, help="Only this site (repeatable).")
+@click.option("--site", "sites", multiple=True, help="Only this site (repeatable; any case).")
 @click.option("--author", "authors", multiple=True, help="Only articles by this author (repeatable).")
-@click.option("--tag", "tags", multiple=True, help="Only articles with this tag or section (repeatable).")
-@click.option("--lang", "languages", multiple=True, help="Only this language, e.g. en (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
+@click.option("--lang", "languages", multiple=True, help="Only this language: a code (de) or a name (german) (repeatable).")
 @click.option("--since", callback=_date, help="Published on or after YYYY-MM-DD.")
 @click.option("--until", callback=_date, help="Published on or before YYYY-MM-DD.")
 @click.option("--edited", is_flag=True, help="Only articles that changed after their first capture.")
+@click.option("--include-earlier", is_flag=True, help="Also search earlier versions of edited articles (marked with their date).")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
-@click.option("--size", "-n", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits per page.")
+@click.option("--size", "-n", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Hits per page; with csv/json/ndjson: export only this many.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page number (works past 10,000 hits).")
-@click.option("--all", "export_all", is_flag=True, help="Every hit, not one page (for exports; use with json/csv/ndjson).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ndjson"]), default="table", show_default=True)
-@click.pass_obj
-def search_command(app, query, sites, authors, tags, languages, since, until, edited, sort, size, page, export_all, fmt):
+@click.option("--all", "export_all", is_flag=True, help="Every hit (the default for csv/json/ndjson).")
+@click.option("--with-body", is_flag=True, help="Exports: add the article text.")
+@click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True,
+              help="table: one page; csv/json/ndjson: every hit, streamed (unless --size).")
+@click.pass_context
+def search_command(ctx, query, sites, authors, tags, languages, since, until, edited, include_earlier, sort, size, page,
+                   export_all, with_body, fmt):
     """Search the archive.
 
     \b
     QUERY syntax:
-      climate summit              both words (anywhere in title, authors, description, body)
-      "harbour authority"         the exact phrase
+      climate summit              both words, also inflected (strikes finds strike, Schaden Schäden)
+      "harbour authority"         the exact phrase (“…”, „…“, «…», ‘…’ work too)
+      "harbour closure"~3         the words at most 3 positions apart
       elect*                      words starting with 'elect'
-      fish OR fishing             either word;  AND is the default
+      desalnation~                fuzzy: words 1-2 letters away (~1 or ~2 to choose)
+      fish OR fishing             either word (also |); AND (also +) is the default
       summit NOT trade            exclude a word (also: summit -trade)
       (tariff OR quota) AND steel grouping
+      title:harbour  author:"Maren Okafor"  body:  description:  site:demo  tag:energy  lang:de
+    \b
+    Exports (--format csv|json|ndjson) hold every hit unless --size is given;
+    json is one JSON array. A count of what was written goes to stderr.
     \b
     Examples:
       archive search '"climate summit"' --since 2025-01-01 --sort newest
       archive search budget --site demo --author "Mara Lindqvist" --format csv > budget.csv
-      archive search --tag energy --all --format ndjson > energy.ndjson
+      archive search --tag energy --format ndjson --with-body > energy.ndjson
+      archive search 'headline words' --include-earlier
     """
+    app = ctx.obj
     es = app.settings.elasticsearch
+    size_given = ctx.get_parameter_source("size") == click.core.ParameterSource.COMMANDLINE
+    if export_all and fmt == "table":
+        raise click.UsageError("--all is for exports: add --format csv, json or ndjson")
+    if export_all and size_given:
+        raise click.UsageError("--all and --size contradict each other: give one")
     request = SearchRequest(
         text=" ".join(query),
         sites=sites,
@@ -75,56 +91,35 @@ def search_command(app, query, sites, authors, tags, languages, since, until, ed
         edited=edited,
         sort=sort,
         size=size,
+        with_body=with_body,
+        include_earlier=include_earlier,
     )
     client = make_client(es)
-    try:
-        if export_all:
-            _export(iterate(client, es.articles_alias, request), fmt)
-            return
-        response = run_search(client, es.articles_alias, request, page=page)
-    except QuerySyntaxError as exc:
-        raise click.UsageError(f"cannot read the query: {exc}") from None
-    except NotFoundError:
-        raise click.ClickException("the archive has no articles index yet: run `archive index init` or a crawl") from None
-    except (TransportError, ApiError) as exc:
-        raise click.ClickException(f"search failed: Elasticsearch at {es.url} said {exc}") from None
+    versions = es.versions_alias if include_earlier else None
+    with elasticsearch_errors(es.url):
+        try:
+            request = validate_filters(client, es.articles_alias, request, [s.name for s in app.settings.sites])
+            if fmt != "table":
+                _export(client, es, request, fmt, page, size if size_given else None, versions)
+                return
+            response = run_search(client, es.articles_alias, request, page=page, versions_alias=versions)
+        except QuerySyntaxError as exc:
+            raise click.UsageError(f"cannot read the query: {exc}") from None
+        except UnknownFilter as exc:
+            raise click.UsageError(str(exc)) from None
+    print_hits(response, page, size)
 
-    if fmt == "table":
-        print_hits(response, page, size)
-    elif fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "total": response.total,
-                    "page": page,
-                    "hits": [h.as_dict() for h in response.hits],
-                    "facets": {"sites": dict(response.sites), "months": dict(response.months)},
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+
+def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None) -> None:
+    """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
+    if limit is not None and page > 1:
+        hits = run_search(client, es.articles_alias, request, page=page, versions_alias=versions).hits
     else:
-        _export(response.hits, fmt)
-
-
-def _export(hits, fmt: str) -> None:
-    out = sys.stdout
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for hit in hits:
-            row = hit.as_dict()
-            row["authors"] = "; ".join(row["authors"])
-            row["tags"] = "; ".join(row["tags"] or [])
-            row["snippets"] = " … ".join(s.replace(MARK_PRE, "").replace(MARK_POST, "") for s in row["snippets"])
-            writer.writerow(row)
-    elif fmt in ("ndjson", "json"):
-        # --all with json streams one object per line too: exports can be larger than memory.
-        for hit in hits:
-            out.write(json.dumps(hit.as_dict(), ensure_ascii=False) + "\n")
-    else:
-        raise click.UsageError("--all exports need --format json, csv or ndjson")
+        hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
+    written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier)
+    sys.stdout.flush()
+    note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
+    click.echo(f"exported {count_noun(written, 'article')}{note}", err=True)
 
 
 def _marked(text: str) -> str:
@@ -133,16 +128,26 @@ def _marked(text: str) -> str:
 
 
 def print_hits(response, page: int, size: int) -> None:
-    console = Console()
+    console = Console(highlight=False)
     first = (page - 1) * size + 1
+    for hint in response.hints:
+        console.print(f"[yellow]{escape(hint)}[/yellow]")
+    if response.suggestions:
+        console.print("Did you mean: " + "; ".join(escape(str(s)) for s in response.suggestions))
     if not response.hits:
-        console.print(f"No articles found ({response.total} hits).")
+        if response.total:
+            console.print(f"No articles on page {page}: {count_noun(response.total, 'article')} in all.")
+        else:
+            console.print("No articles found.")
         return
-    console.print(f"[bold]{response.total}[/bold] articles; showing {first}-{first + len(response.hits) - 1}\n")
+    last = first + len(response.hits) - 1
+    following = f", next: `--page {page + 1}`" if last < response.total else ""
+    console.print(f"[bold]{count_noun(response.total, 'article')}[/bold]; showing {first}–{last} of {response.total:,}{following}\n")
     for n, hit in enumerate(response.hits, start=first):
         title = _marked(hit.title_highlight) if hit.title_highlight else escape(hit.title)
         byline = ", ".join(hit.authors) or "unknown author"
-        console.print(f"[bold]{n}. {title}[/bold]")
+        earlier = f" [magenta](earlier version, captured {hit.captured_at[:10]})[/magenta]" if hit.captured_at else ""
+        console.print(f"[bold]{n}. {title}[/bold]{earlier}")
         console.print(f"   [dim]{hit.site} · {byline} · {(hit.published or 'no date')[:10]}[/dim]")
         console.print(f"   [blue]{escape(hit.url)}[/blue]")
         for snippet in hit.snippets[:2]:
@@ -180,11 +185,9 @@ def show(app, url_or_id: str, versions: bool, diff: bool, fmt: str) -> None:
     """
     es = app.settings.elasticsearch
     client = make_client(es)
-    try:
+    with elasticsearch_errors(es.url):
         article = get_article(client, es.articles_alias, url_or_id)
         history = captures(client, es.versions_alias, article) if article and (versions or diff) else []
-    except (TransportError, ApiError) as exc:
-        raise click.ClickException(f"Elasticsearch at {es.url} said {exc}") from None
     if article is None:
         raise click.ClickException(f"no archived article for {url_or_id!r}")
     if versions or diff:

@@ -1,0 +1,68 @@
+"""Elasticsearch failures explained in one line that names the URL and the fix.
+
+The CLI prints it and exits non-zero (the traceback only with -v); the HTTP API answers 503
+with it. ``explain`` returns None for what is not an Elasticsearch failure.
+"""
+
+from __future__ import annotations
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError, AuthenticationException, AuthorizationException, NotFoundError
+
+from search.client import ElasticsearchUnavailable
+
+START_HINT = "start it with `archive es start`, or set ELASTICSEARCH_URL to where it runs"
+CREDENTIALS_HINT = "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY"
+
+
+def explain(exc: BaseException, url: str) -> str | None:
+    """One line for an Elasticsearch failure, e.g. 'Elasticsearch is not reachable at
+    http://127.0.0.1:9200: start it with `archive es start`, ...'."""
+    if isinstance(exc, ElasticsearchUnavailable):
+        return str(exc)
+    if isinstance(exc, ConnectionTimeout):
+        return f"Elasticsearch at {url} did not answer in time: it may be starting or overloaded; check `archive es status`"
+    if isinstance(exc, TransportConnectionError):
+        return f"Elasticsearch is not reachable at {url}: {START_HINT}"
+    if isinstance(exc, AuthenticationException):
+        return f"Elasticsearch at {url} refused the credentials (401): {CREDENTIALS_HINT}"
+    if isinstance(exc, AuthorizationException):
+        return f"Elasticsearch at {url} does not allow this user to read the archive (403): {CREDENTIALS_HINT}"
+    if isinstance(exc, NotFoundError):
+        if _error_type(exc) == "index_not_found_exception":
+            index = (exc.body.get("error") or {}).get("index") or "its indices"
+            return f"the archive at {url} has no index {index!r} yet: run `archive index init` or a crawl"
+        return f"Elasticsearch at {url}: not found ({_reason(exc)})"
+    if isinstance(exc, ApiError):
+        if exc.status_code in (503, 500) or _error_type(exc) in ("search_phase_execution_exception", "cluster_block_exception"):
+            return (
+                f"Elasticsearch at {url} cannot answer ({exc.status_code}, {_reason(exc)}): the cluster may be red or "
+                "still starting; check `archive es status` or its log"
+            )
+        return f"Elasticsearch at {url} refused the request ({exc.status_code}): {_reason(exc)}"
+    if isinstance(exc, TransportError):
+        return f"Elasticsearch at {url} failed: {exc}; {START_HINT}"
+    return None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for failures of the service (HTTP 503), false for a bad request the user can fix."""
+    if isinstance(exc, (ElasticsearchUnavailable, TransportError)):
+        return True
+    return isinstance(exc, ApiError) and not isinstance(exc, (AuthenticationException, AuthorizationException))
+
+
+def _error_type(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return (body.get("error") or {}).get("type", "") if isinstance(body.get("error"), dict) else ""
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        causes = error.get("root_cause") or []
+        reason = (causes[0] if causes else error).get("reason") or error.get("type")
+        return str(reason)
+    return str(error or exc.message)

@@ -1,0 +1,100 @@
+"""Exports of search hits as CSV, JSON or NDJSON, streamed: the CLI writes them to a file or a
+pipe, the HTTP API streams the same text. Every writer takes an iterator of hits (e.g.
+``service.iterate``) and never holds more than one hit.
+
+    json    one JSON document: an array of hit objects (valid even when empty)
+    ndjson  one hit object per line
+    csv     a header and one row per hit (lists joined with "; ", highlights unmarked)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Iterable, Iterator, TextIO
+
+from search.query import MARK_POST, MARK_PRE, Hit
+
+FORMATS = ("csv", "json", "ndjson")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
+EXPORT_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
+EARLIER_COLUMNS = ("captured_at", "earlier_version_of")
+
+
+def columns(with_body: bool = False, include_earlier: bool = False) -> tuple[str, ...]:
+    return EXPORT_COLUMNS + (EARLIER_COLUMNS if include_earlier else ()) + (("body",) if with_body else ())
+
+
+def _plain(snippet: str) -> str:
+    return " ".join(snippet.replace(MARK_PRE, "").replace(MARK_POST, "").split())
+
+
+def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns(with_body, include_earlier), extrasaction="ignore")
+    writer.writeheader()
+    for hit in hits:
+        row = hit.as_dict()
+        row["authors"] = "; ".join(row["authors"])
+        row["tags"] = "; ".join(row["tags"] or [])
+        row["snippets"] = " … ".join(_plain(s) for s in row["snippets"])
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():  # the header of an empty export
+        yield buffer.getvalue()
+
+
+def json_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
+    yield "["
+    for n, hit in enumerate(hits):
+        yield ("\n" if n == 0 else ",\n") + json.dumps(hit.as_dict(), ensure_ascii=False)
+    yield "\n]\n"
+
+
+def ndjson_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
+    for hit in hits:
+        yield json.dumps(hit.as_dict(), ensure_ascii=False) + "\n"
+
+
+CHUNKS = {"csv": csv_chunks, "json": json_chunks, "ndjson": ndjson_chunks}
+
+
+def export_chunks(fmt: str, hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
+    """The export as text chunks, for a streamed HTTP response."""
+    if fmt not in CHUNKS:
+        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return CHUNKS[fmt](hits, with_body=with_body, include_earlier=include_earlier)
+
+
+def write_export(fmt: str, hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False) -> int:
+    """Write the export to a text file; returns how many hits were written."""
+    counted = _Counter(hits)
+    for chunk in export_chunks(fmt, counted, with_body=with_body, include_earlier=include_earlier):
+        out.write(chunk)
+    return counted.count
+
+
+def write_csv(hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False) -> int:
+    return write_export("csv", hits, out, with_body, include_earlier)
+
+
+def write_json(hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False) -> int:
+    return write_export("json", hits, out, with_body, include_earlier)
+
+
+def write_ndjson(hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False) -> int:
+    return write_export("ndjson", hits, out, with_body, include_earlier)
+
+
+class _Counter:
+    def __init__(self, hits: Iterable[Hit]):
+        self.hits = hits
+        self.count = 0
+
+    def __iter__(self):
+        for hit in self.hits:
+            self.count += 1
+            yield hit

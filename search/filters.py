@@ -1,0 +1,106 @@
+"""Filter values checked against the archive, so a typo is refused instead of answering "0 hits".
+
+Sites and languages match case-insensitively (``--site Demo`` is ``demo``); a language may be
+given by name (``--lang german`` is ``de``). Unknown values are refused with the known ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+from typing import Iterable
+
+from elasticsearch import Elasticsearch
+
+from search.query import SearchRequest, count_noun, tag_filter
+
+# Names journalists type for the languages the archive stems (search/analysis.py), in English
+# and in the language itself.
+LANGUAGE_NAMES = {
+    "english": "en", "german": "de", "deutsch": "de", "french": "fr", "français": "fr", "francais": "fr",
+    "spanish": "es", "español": "es", "espanol": "es", "castellano": "es", "italian": "it", "italiano": "it",
+    "portuguese": "pt", "português": "pt", "portugues": "pt", "dutch": "nl", "nederlands": "nl",
+    "swedish": "sv", "svenska": "sv", "danish": "da", "dansk": "da", "norwegian": "no", "norsk": "no",
+    "finnish": "fi", "suomi": "fi", "russian": "ru",
+}
+
+
+class UnknownFilter(ValueError):
+    """A --site/--lang/--tag value the archive does not know; the message lists the known ones."""
+
+
+def validate_filters(
+    client: Elasticsearch, alias: str, request: SearchRequest, configured_sites: Iterable[str] = ()
+) -> SearchRequest:
+    """The request with its site and language values in the archive's spelling, or UnknownFilter.
+
+    configured_sites: site names from settings.toml, accepted even before their first crawl."""
+    if not (request.sites or request.languages or request.tags):
+        return request
+    aggs: dict = {}
+    if request.sites:
+        aggs["sites"] = {"terms": {"field": "site", "size": 1000}}
+    if request.languages:
+        aggs["languages"] = {"terms": {"field": "language", "size": 200}}
+    for i, tag in enumerate(request.tags):
+        aggs[f"tag{i}"] = {"filter": tag_filter((tag,))}
+    response = client.search(index=alias, size=0, aggs=aggs, track_total_hits=False)
+    found = response.get("aggregations", {})
+    sites = _checked_sites(request.sites, _buckets(found, "sites"), configured_sites)
+    languages = _checked_languages(request.languages, _buckets(found, "languages"))
+    unknown_tags = [tag for i, tag in enumerate(request.tags) if not found[f"tag{i}"]["doc_count"]]
+    if unknown_tags:
+        raise UnknownFilter(_unknown_tags_message(client, alias, unknown_tags))
+    return replace(request, sites=sites, languages=languages)
+
+
+def _buckets(aggs: dict, name: str) -> dict[str, int]:
+    return {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])}
+
+
+def _listing(counts: dict[str, int], noun: str = "article") -> str:
+    if not counts:
+        return "none yet"
+    return ", ".join(f"{key} ({count_noun(n, noun)})" for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _checked_sites(values: tuple[str, ...], in_archive: dict[str, int], configured: Iterable[str]) -> tuple[str, ...]:
+    known = {name.lower(): name for name in [*configured, *in_archive]}
+    out = []
+    for value in values:
+        name = known.get(value.lower())
+        if name is None:
+            configured_only = sorted(set(configured) - set(in_archive))
+            also = f"; configured, not crawled yet: {', '.join(configured_only)}" if configured_only else ""
+            raise UnknownFilter(f"unknown site {value!r}: sites in the archive: {_listing(in_archive)}{also}")
+        out.append(name)
+    return tuple(out)
+
+
+def _checked_languages(values: tuple[str, ...], in_archive: dict[str, int]) -> tuple[str, ...]:
+    known = {code.lower(): code for code in in_archive}
+    out = []
+    for value in values:
+        code = value.lower().replace("_", "-")
+        code = LANGUAGE_NAMES.get(code, code)
+        if code not in known:
+            named = f" ({code})" if code != value.lower() else ""
+            raise UnknownFilter(
+                f"no articles in language {value!r}{named}: use a code; languages in the archive: {_listing(in_archive)}"
+            )
+        out.append(known[code])
+    return tuple(out)
+
+
+def _unknown_tags_message(client: Elasticsearch, alias: str, unknown: list[str]) -> str:
+    aggs = {name: {"terms": {"field": name, "size": 5000}} for name in ("tags", "section")}
+    response = client.search(index=alias, size=0, aggs=aggs)
+    counts = _buckets(response.get("aggregations", {}), "tags")
+    for section, n in _buckets(response.get("aggregations", {}), "section").items():
+        counts[section] = max(n, counts.get(section, 0))
+    parts = []
+    for tag in unknown:
+        close = difflib.get_close_matches(tag.lower(), list(counts), n=5, cutoff=0.6)
+        parts.append(f"no article has the tag or section {tag!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    common = sorted(counts, key=lambda t: (-counts[t], t))[:12]
+    return "; ".join(parts) + (f"; most used tags: {', '.join(common)}" if common else "; the archive has no tags yet")

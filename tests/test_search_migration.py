@@ -1,0 +1,55 @@
+"""An archive indexed before language-aware matching gets it through `archive index migrate`:
+a new versioned index with the stemmed fields, the alias swapped, nothing lost."""
+
+from __future__ import annotations
+
+import copy
+
+from click.testing import CliRunner
+from elasticsearch import helpers
+
+from _search_archive import document
+from archive.cli import AppContext, cli
+from archive.demo_site.content import hand_written_articles
+from archive.urls import document_id
+from search.indices import ARTICLES_DEFINITION, load_definition
+from search.query import SearchRequest
+from search.service import search
+
+
+def _first_definition() -> dict:
+    """The articles definition as it was before the *_stem fields (v1)."""
+    body = copy.deepcopy(load_definition(ARTICLES_DEFINITION))
+    body["mappings"].pop("_source")
+    for name in ("title_stem", "description_stem", "body_stem"):
+        body["mappings"]["properties"].pop(name)
+    return body
+
+
+def test_migrate_gives_an_old_archive_language_aware_matching(es_client, archive_settings):
+    es = archive_settings.elasticsearch
+    old = _first_definition()
+    for alias in (es.articles_alias, es.versions_alias):
+        es_client.indices.create(index=f"{alias}-v1", settings=old["settings"], mappings=old["mappings"],
+                                 aliases={alias: {"is_write_index": True}})
+    docs = [document(a) for a in hand_written_articles()]
+    helpers.bulk(es_client, ({"_index": es.articles_alias, "_id": document_id(d["url"]), "_source": d} for d in docs),
+                 refresh="wait_for")
+
+    def german_hits() -> int:
+        return search(es_client, es.articles_alias, SearchRequest(text="Schaden")).total
+
+    assert german_hits() == 0  # 'Schäden' only: the old index has no folded, stemmed text
+
+    result = CliRunner().invoke(cli, ["index", "migrate"], obj=AppContext(None, archive_settings), catch_exceptions=False)
+    assert result.exit_code == 0
+    assert f"migrated {es.articles_alias}: {es.articles_alias}-v1 -> {es.articles_alias}-v2 ({len(docs)} documents;" in result.output
+
+    assert german_hits() == 1
+    assert es_client.count(index=es.articles_alias)["count"] == len(docs)
+    assert es_client.indices.exists(index=f"{es.articles_alias}-v1")  # the old index is kept
+    stored = es_client.get(index=es.articles_alias, id=document_id(docs[0]["url"]))["_source"]
+    assert stored == docs[0]  # every field as it was; the stemmed text is indexed, not stored
+
+    again = CliRunner().invoke(cli, ["index", "migrate"], obj=AppContext(None, archive_settings), catch_exceptions=False)
+    assert f"up to date: {es.articles_alias} -> {es.articles_alias}-v2" in again.output
