@@ -10,10 +10,13 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
 JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):
 
     GET /health                           Elasticsearch health and article count
-    GET /search?q=...                     one page of hits with facets (the search page's twin)
+    GET /search?q=...                     one page of hits with facets, did-you-mean suggestions and hints
+                                          (the search page's twin)
     GET /search.csv?q=...                 every hit as CSV (streamed); one page if size= or page= is given
-    GET /export.csv|.json|.ndjson?q=...   every hit, streamed with search_after (no 10,000 cap);
-                                          .json is one JSON document {"query":…, "total":…, "hits":[…]}
+    GET /export.csv|.json|.ndjson?q=...   every hit, streamed with search_after (no 10,000 cap); size=N
+                                          stops after N; .json is one JSON array; with_body=1 adds the text
+    include_earlier=1                     (any search or export) also searches earlier versions of
+                                          articles; such hits carry earlier_version_of and captured_at
     GET /articles/<id>                    one article, body included (plus versions, changes, raw_capture)
     GET /articles?url=<url>               one article by any URL it was reached under
 
@@ -25,17 +28,11 @@ Elasticsearch is down. Bound to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
-
-from elastic_transport import TransportError
-from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -47,35 +44,30 @@ from starlette.staticfiles import StaticFiles
 from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
-from search.service import iterate
+from search.errors import explain as explain_elasticsearch
+from search.export import MEDIA_TYPES, export_chunks
+from search.filters import UnknownFilter
+from search.query import QuerySyntaxError
+from search.service import iterate, search
 from search.web import pages
-from search.web.context import BadRequest, article_context, check_known, known_values, params_from, request_from_params, search_context
+from search.web.context import BadRequest, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
 HTML_PREFIXES = ("/article/", "/alerts")
 
 
 def explain(exc: Exception, settings: Settings) -> tuple[int, str]:
     """An exception as (HTTP status, one line a person can act on)."""
-    url = settings.elasticsearch.url
-    if isinstance(exc, (BadRequest, QuerySyntaxError)):
+    if isinstance(exc, (BadRequest, QuerySyntaxError, UnknownFilter)):
         return 400, str(exc)
     if isinstance(exc, AlertError):
         return (404 if str(exc).startswith("no saved search") else 400), str(exc)
-    if isinstance(exc, NotFoundError):
-        return 503, "the archive has no articles index yet: run `archive index init` or a crawl"
-    if isinstance(exc, (AuthenticationException, AuthorizationException)):
-        return 503, (f"Elasticsearch at {url} refused the archive's credentials: check ELASTICSEARCH_USERNAME/"
-                     "ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY")
-    if isinstance(exc, ApiError):
-        return 503, f"Elasticsearch at {url} answered {exc.meta.status}: {exc.message}"
-    if isinstance(exc, TransportError):
-        return 503, (f"Elasticsearch at {url} is not reachable: start the local node with `archive es start`, "
-                     "or point ELASTICSEARCH_URL at your cluster")
-    raise exc
+    message = explain_elasticsearch(exc, settings.elasticsearch.url)
+    if message is None:
+        raise exc
+    # A missing index, a dead node, bad credentials: the service is unavailable, in one line.
+    return 503, message
 
 
 class ErrorMiddleware(BaseHTTPMiddleware):
@@ -124,9 +116,13 @@ def article_json(request: Request) -> Response:
 def search_csv(request: Request) -> Response:
     params = params_from(request.query_params)
     if "size" in params or "page" in params:  # one page, as asked
-        context = search_context(request.app.state.client, request.app.state.settings, params)
-        rows = [_csv_row(hit) for hit in context["hits"]]
-        return Response(_csv_text(rows), media_type="text/csv; charset=utf-8")
+        state = request.app.state
+        search_request, page = request_from_params(params)
+        search_request = validated(state.client, state.settings, search_request)
+        es = state.settings.elasticsearch
+        hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
 
 
@@ -135,14 +131,18 @@ def export_route(fmt: str):
 
 
 def export(request: Request, fmt: str) -> Response:
-    """Every hit of the search, streamed: memory stays flat however large the result set."""
+    """Every hit of the search (search.export's formats), streamed with search_after: memory
+    stays flat however large the result set. size= limits the count; with_body=1 adds the text."""
     state = request.app.state
+    es = state.settings.elasticsearch
     params = params_from(request.query_params)
     params.pop("page", None)
-    search_request, _ = request_from_params({k: v for k, v in params.items() if k != "size"})
-    search_request = check_known(search_request, known_values(state.client, state.settings.elasticsearch.articles_alias),
-                                 tuple(s.name for s in state.settings.sites))
-    hits = iterate(state.client, state.settings.elasticsearch.articles_alias, search_request)
+    limit = None
+    if "size" in params:
+        limit = _positive(params.pop("size")[-1], "size")
+    search_request, _ = request_from_params(params)
+    search_request = validated(state.client, state.settings, search_request)
+    hits = iterate(state.client, es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
     first = next(hits, None)  # a bad query or a dead node answers 400/503 here, before any byte is sent
 
     def every_hit():
@@ -150,67 +150,15 @@ def export(request: Request, fmt: str) -> Response:
             yield first
             yield from hits
 
-    filename = "archive-search." + fmt
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if fmt == "csv":
-        body = _csv_stream(every_hit())
-        media = "text/csv; charset=utf-8"
-    elif fmt == "ndjson":
-        body = (json.dumps(_plain(h.as_dict()), ensure_ascii=False) + "\n" for h in every_hit())
-        media = "application/x-ndjson"
-    else:
-        body = _json_stream(search_request, state.client, state.settings, every_hit())
-        media = "application/json"
-    return StreamingResponse(body, media_type=media, headers=headers)
+    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
+    headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
+    return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-def _plain(hit: dict) -> dict:
-    hit = dict(hit)
-    hit["snippets"] = [s.replace(MARK_PRE, "").replace(MARK_POST, "") for s in hit.get("snippets", [])]
-    return hit
-
-
-def _csv_row(hit: dict) -> dict:
-    row = _plain(hit)
-    row["authors"] = "; ".join(row.get("authors") or [])
-    row["tags"] = "; ".join(row.get("tags") or [])
-    row["snippets"] = " … ".join(" ".join(s.split()) for s in row["snippets"])
-    return row
-
-
-def _csv_text(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def _csv_stream(hits) -> Iterator[str]:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for n, hit in enumerate(hits, start=1):
-        writer.writerow(_csv_row(hit.as_dict()))
-        if n % 200 == 0:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
-
-
-def _json_stream(search_request, client, settings, hits) -> Iterator[str]:
-    total = client.count(index=settings.elasticsearch.articles_alias, query=_count_query(search_request))["count"]
-    yield json.dumps({"query": search_request.text, "total": total}, ensure_ascii=False)[:-1] + ', "hits": ['
-    for n, hit in enumerate(hits):
-        yield ("," if n else "") + "\n" + json.dumps(_plain(hit.as_dict()), ensure_ascii=False)
-    yield "\n]}\n"
-
-
-def _count_query(search_request) -> dict:
-    from search.query import build_search_body
-
-    return build_search_body(search_request)["query"]
+def _positive(value: str, name: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"{name} must be a whole number of at least 1")
+    return int(value)
 
 
 # --- the app ----------------------------------------------------------------------------------

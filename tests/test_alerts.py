@@ -195,7 +195,7 @@ def test_cli_add_list_check_remove(es_client, archive_settings):
     assert added.exit_code == 0, added.output
     assert "feed: http://127.0.0.1:8800/alerts/ferries.atom" in added.output
     refused = run("add", "x", "ferry", "--site", "nosuch")
-    assert refused.exit_code != 0 and "known sites are" in refused.output and "Traceback" not in refused.output
+    assert refused.exit_code != 0 and "sites in the archive: news (1 article)" in refused.output and "Traceback" not in refused.output
     listed = json.loads(run("list", "--format", "json").output)
     assert [(s["name"], s["query"], s["sites"]) for s in listed] == [("ferries", "ferry", ["news"])]
     write(es_client, archive_settings, article("new", "New ferry timetable", "Ferry timetable.", at(1)))

@@ -84,8 +84,12 @@ def test_exports_hold_every_hit_not_one_page(api):
     assert "<mark>" not in body
     assert len(list(csv.DictReader(io.StringIO(get(api + "/search.csv?tag=politics")[2])))) == 12
     assert len(list(csv.DictReader(io.StringIO(get(api + "/search.csv?tag=politics&size=5")[2])))) == 5
-    exported = json.loads(get(api + "/export.json?tag=politics")[2])  # one JSON document
-    assert exported["total"] == 12 and len(exported["hits"]) == 12
+    exported = json.loads(get(api + "/export.json?tag=politics")[2])  # one JSON document, as `archive search --format json`
+    assert len(exported) == 12 and len({h["url"] for h in exported}) == 12
+    assert len(json.loads(get(api + "/export.json?tag=politics&size=3")[2])) == 3
+    assert json.loads(get(api + "/export.json?q=nothingmatchesthis")[2]) == []
+    with_body = json.loads(get(api + "/export.json?q=crane&with_body=1")[2])
+    assert with_body[0]["body"] == ARTICLES[0]["body"]
     lines = get(api + "/export.ndjson?tag=Politics")[2].splitlines()
     assert len(lines) == 12 and all(json.loads(line)["url"] for line in lines)
 
@@ -109,13 +113,13 @@ def test_bad_input_gets_a_400_that_says_why(api):
     status, _, body = get(api + "/search?q=x&size=100000")
     assert status == 400
     status, _, body = get(api + "/search?q=x&site=nosuchsite")
-    assert status == 400 and "known sites are demo, evil, news" in json.loads(body)["error"]
+    assert status == 400 and "sites in the archive: news (12 articles), evil (1 article)" in json.loads(body)["error"]
     status, _, body = get(api + "/search?q=x&lang=german")
-    assert status == 400 and "en" in json.loads(body)["error"]
+    assert status == 400 and "languages in the archive: en (13 articles)" in json.loads(body)["error"]
     status, _, body = get(api + "/export.csv?tag=nosuchtag")
     assert status == 400 and "politics" in json.loads(body)["error"]
     status, content_type, body = get(api + "/?q=x&site=nosuchsite")
-    assert status == 400 and content_type.startswith("text/html") and "known sites are demo, evil, news" in body
+    assert status == 400 and content_type.startswith("text/html") and "sites in the archive: news (12 articles)" in body
 
 
 def test_sites_and_languages_are_case_insensitive(api):
@@ -186,3 +190,29 @@ def test_elasticsearch_down_is_a_503_with_one_line_that_says_what_to_do(archive_
         status, content_type, html = get(base + "/?q=harbour")
         assert status == 503 and content_type.startswith("text/html") and "archive es start" in html
         assert "Traceback" not in html
+
+
+def test_same_query_language_as_the_cli_quotes_suggestions_and_earlier_versions(api, es_client, archive_settings):
+    straight = json.loads(get(api + "/search?q=" + quote('"authority confirmed the closure"'))[2])
+    curly = json.loads(get(api + "/search?q=" + quote("“authority confirmed the closure”"))[2])
+    assert [h["url"] for h in curly["hits"]] == [h["url"] for h in straight["hits"]] == [ARTICLES[0]["url"]]
+
+    twin = json.loads(get(api + "/search?q=councl")[2])
+    assert twin["total"] == 0 and twin["suggestions"][0]["text"] == "council"
+    html = get(api + "/?q=councl")[2]
+    assert "Did you mean" in html and 'href="/?q=council"' in html
+
+    # A headline that changed: the old one is found with include_earlier, marked with its capture date.
+    old = ARTICLES[0]
+    ArticleWriter(es_client, archive_settings.elasticsearch).write(
+        {document_id(old["url"]): {**old, "title": "Quay reopens", "content_hash": "a2", "crawled_at": "2025-07-02T00:00:00+00:00"}})
+    es_client.indices.refresh(index=f"{archive_settings.elasticsearch.articles_alias},{archive_settings.elasticsearch.versions_alias}")
+    assert json.loads(get(api + "/search?q=" + quote('"crane collapse"'))[2])["total"] == 0
+    found = json.loads(get(api + "/search?include_earlier=1&q=" + quote('"crane collapse"'))[2])
+    (hit,) = found["hits"]
+    assert hit["earlier_version_of"] == document_id(old["url"]) and hit["captured_at"].startswith("2025-07-01")
+    assert hit["archive_page"] == "/article/" + document_id(old["url"])
+    html = get(api + "/?include_earlier=1&q=" + quote('"crane collapse"'))[2]
+    assert "earlier version, captured 2025-07-01" in html
+    rows = list(csv.DictReader(io.StringIO(get(api + "/export.csv?include_earlier=1&q=" + quote('"crane collapse"'))[2])))
+    assert [r["earlier_version_of"] for r in rows] == [document_id(old["url"])]

@@ -29,19 +29,17 @@ def _errors(func):
         from elasticsearch import ApiError
 
         from search.alerts import AlertError
+        from search.errors import explain
+        from search.filters import UnknownFilter
         from search.query import QuerySyntaxError
-        from search.web.context import BadRequest
 
         app = click.get_current_context().obj
         try:
             return func(*args, **kwargs)
-        except (AlertError, QuerySyntaxError, BadRequest) as exc:
+        except (AlertError, QuerySyntaxError, UnknownFilter) as exc:
             raise click.ClickException(str(exc)) from None
         except (TransportError, ApiError) as exc:
-            raise click.ClickException(
-                f"Elasticsearch at {app.settings.elasticsearch.url} did not answer ({type(exc).__name__}): "
-                "start it with `archive es start` or check ELASTICSEARCH_URL"
-            ) from None
+            raise click.ClickException(explain(exc, app.settings.elasticsearch.url) or str(exc)) from None
 
     return wrapper
 
@@ -74,15 +72,14 @@ def alerts() -> None:
 @_errors
 def add(app, name, query, sites, authors, tags, languages) -> None:
     """Save a search: from now on, new matching articles are reported once each."""
-    from search.alerts import SavedSearch
-    from search.web.context import check_known, known_values, request_from_params
     from search.alert_delivery import feed_link
+    from search.alerts import SavedSearch
+    from search.filters import validate_filters
+    from search.query import SearchRequest
 
     client, store = _store(app, create=True)
-    params = {"q": [query]} if query else {}
-    params.update({k: list(v) for k, v in (("site", sites), ("author", authors), ("tag", tags), ("lang", languages)) if v})
-    request, _ = request_from_params(params)
-    request = check_known(request, known_values(client, app.settings.elasticsearch.articles_alias), tuple(s.name for s in app.settings.sites))
+    request = SearchRequest(text=query, sites=sites, authors=authors, tags=tags, languages=languages)
+    request = validate_filters(client, app.settings.elasticsearch.articles_alias, request, [s.name for s in app.settings.sites])
     if not request.text.strip() and not (request.sites or request.authors or request.tags or request.languages):
         raise click.UsageError("give a QUERY or a filter: an empty saved search would report every article")
     saved = store.add(SavedSearch(name=name, query=request.text, sites=request.sites, authors=request.authors,

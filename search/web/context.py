@@ -8,13 +8,13 @@ page (repeat site/author/tag/lang for several values).
 from __future__ import annotations
 
 import calendar
-from dataclasses import fields as dataclass_fields
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from search.filters import validate_filters
 from search.query import SORTS, SearchRequest
 from search.service import get_article, search
 from search.versions import captures, changes
@@ -62,17 +62,15 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
             raise BadRequest(f"{name} must be a whole number from {low} to {high}")
         return int(value)
 
+    def flag(name: str) -> bool:
+        return one(name) in ("1", "true", "yes", "on")
+
     sort = one("sort", "relevance")
     if sort not in SORTS:
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
     since, until = day("since"), day("until")
     if since and until and since > until:
         raise BadRequest(f"since={since} is after until={until}")
-    extra = {}
-    if one("include_earlier") in ("1", "true", "yes", "on"):
-        if "include_earlier" not in {f.name for f in dataclass_fields(SearchRequest)}:
-            raise BadRequest("include_earlier is not available in this version of the archive")
-        extra["include_earlier"] = True
     request = SearchRequest(
         text=one("q", "") or "",
         sites=tuple(params.get("site", [])),
@@ -81,10 +79,11 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
         languages=tuple(params.get("lang", [])),
         since=since,
         until=until,
-        edited=one("edited") in ("1", "true", "yes", "on"),
+        edited=flag("edited"),
         sort=sort,
         size=number("size", default_size, 1, PAGE_SIZE_LIMIT),
-        **extra,
+        include_earlier=flag("include_earlier"),
+        with_body=flag("with_body"),
     )
     return request, number("page", 1, 1, MAX_PAGE_LINKS)
 
@@ -107,28 +106,10 @@ def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
     return {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
 
 
-def check_known(request: SearchRequest, known: dict[str, list[str]], configured_sites: tuple[str, ...] = ()) -> SearchRequest:
-    """Refuse a site, language or tag the archive has never seen (a typo would answer '0 hits');
-    sites and languages match case-insensitively and are given back as stored."""
-    from dataclasses import replace
-
-    def resolve(values, choices, label, param):
-        by_lower = {c.lower(): c for c in choices}
-        out = []
-        for value in values:
-            if value.lower() not in by_lower:
-                listed = ", ".join(choices[:40]) + (" …" if len(choices) > 40 else "") if choices else "none archived yet"
-                raise BadRequest(f"unknown {label} {value!r} ({param}=): known {label}s are {listed}")
-            out.append(by_lower[value.lower()])
-        return tuple(out)
-
-    sites = sorted(set(known["sites"]) | set(configured_sites))
-    return replace(
-        request,
-        sites=resolve(request.sites, sites, "site", "site"),
-        languages=resolve(request.languages, known["languages"], "language", "lang"),
-        tags=resolve(request.tags, known["tags"], "tag", "tag"),
-    )
+def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
+    """The request with its sites and languages as the archive spells them; an unknown site,
+    language or tag raises search.filters.UnknownFilter listing the known ones (a 400)."""
+    return validate_filters(client, settings.elasticsearch.articles_alias, request, [s.name for s in settings.sites])
 
 
 def url_with(path: str, params: Params, **changes) -> str:
@@ -151,9 +132,9 @@ def month_bounds(month: str) -> tuple[str, str]:
 def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     es = settings.elasticsearch
     request, page = request_from_params(params)
+    request = validated(client, settings, request)
     known = known_values(client, es.articles_alias)
-    request = check_known(request, known, tuple(s.name for s in settings.sites))
-    response = search(client, es.articles_alias, request, page=page)
+    response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
     params = {k: v for k, v in params.items() if k != "page"}
     last_page = max(1, -(-min(response.total, 10_000_000) // request.size))
     first = (page - 1) * request.size + 1
@@ -161,7 +142,9 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     return {
         "total": response.total,
         "page": page,
-        "hits": [{**h.as_dict(), "title_highlight": h.title_highlight, "archive_page": f"/article/{h.id}"} for h in response.hits],
+        "hits": [_hit(h) for h in response.hits],
+        "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
+        "hints": list(response.hints),
         "facets": {"sites": dict(response.sites), "months": dict(response.months)},
         "query": {
             "q": request.text,
@@ -172,7 +155,7 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
             "since": request.since.isoformat() if request.since else "",
             "until": request.until.isoformat() if request.until else "",
             "edited": request.edited,
-            "include_earlier": bool(getattr(request, "include_earlier", False)),
+            "include_earlier": request.include_earlier,
             "sort": request.sort,
             "size": request.size,
         },
@@ -203,6 +186,13 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         "known": known,
         "sorts": list(SORTS),
     }
+
+
+def _hit(hit) -> dict:
+    """A hit as the API gives it, plus what the page needs; an earlier version links to its article."""
+    data = {**hit.as_dict(), "title_highlight": hit.title_highlight}
+    data["archive_page"] = f"/article/{data.get('earlier_version_of') or hit.id}"
+    return data
 
 
 def article_context(client: Elasticsearch, settings, key: str) -> dict | None:

@@ -25,8 +25,9 @@ from search.alert_delivery import check_and_deliver, feed_link
 from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
-from search.query import MARK_POST, MARK_PRE
-from search.web.context import BadRequest, article_context, check_known, known_values, params_from, request_from_params, search_context, url_with
+from search.filters import UnknownFilter
+from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.web.context import BadRequest, article_context, params_from, request_from_params, search_context, url_with, validated
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -109,7 +110,7 @@ async def save_search(request: Request) -> Response:
     form = params_from(await request.form())
     try:
         saved = await run_in_threadpool(_save, request, form)
-    except (AlertError, BadRequest) as exc:
+    except (AlertError, BadRequest, UnknownFilter, QuerySyntaxError) as exc:
         context = await run_in_threadpool(alerts_context, request, form)
         return render(request, "alerts.html", {**context, "error": str(exc)}, status=400)
     return RedirectResponse(f"/alerts/{saved.name}?saved=1", status_code=303)
@@ -119,8 +120,7 @@ def _save(request: Request, form: dict) -> SavedSearch:
     state = request.app.state
     name = (form.get("name") or [""])[-1]
     search_request, _ = request_from_params({k: v for k, v in form.items() if k in ("q", "site", "author", "tag", "lang")})
-    search_request = check_known(search_request, known_values(state.client, state.settings.elasticsearch.articles_alias),
-                                 tuple(s.name for s in state.settings.sites))
+    search_request = validated(state.client, state.settings, search_request)
     if not search_request.text.strip() and not (search_request.sites or search_request.authors or search_request.tags or search_request.languages):
         raise BadRequest("give the saved search some words or a filter: an empty search would report every article")
     ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)  # the first save creates it
