@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import signal
 import statistics
 import sys
 import time
@@ -150,6 +151,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="times each query of the mix is run")
     args = parser.parse_args()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still delete the indices
     settings, client = throwaway_indices()
     prefix = settings.elasticsearch.articles_alias.rsplit("-", 1)[0]
     indices = {"before": f"{prefix}-before", "after": f"{prefix}-after"}

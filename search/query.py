@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from search.analysis import query_tokens
+from search.analysis import DEFAULT_LANGUAGE, STEMMERS, fold, query_tokens, stem
 
 SEARCH_FIELDS = ["title^3", "authors^2", "description^1.5", "body"]
 STEM_SEARCH_FIELDS = ["title_stem^3", "description_stem^1.5", "body_stem"]
@@ -331,6 +331,33 @@ def tag_filter(tags: tuple[str, ...]) -> dict:
     return {"bool": {"should": [{"terms": {"tags": values}}, {"terms": {"section": values}}], "minimum_should_match": 1}}
 
 
+def _terms(node):
+    if node is None:
+        return
+    if node[0] == "term":
+        yield node[1]
+    elif node[0] == "not":
+        return  # an excluded word is never in a hit
+    else:
+        for child in node[1]:
+            yield from _terms(child)
+
+
+def highlight_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
+    """What to mark in snippets beyond the query's exact words: words sharing a typed word's
+    stem ('strikes' marks 'strike'), as prefixes of the stem. None when there is nothing more."""
+    codes = languages or (*STEMMERS, DEFAULT_LANGUAGE)
+    stems: set[str] = set()
+    for term in _terms(parse_query(text).tree):
+        if term.kind != "word" or term.field not in (None, "title", "body"):
+            continue
+        for part in re.findall(r"\w+", term.text):
+            stems |= {s for code in codes if len(s := stem(part, code)) >= 4 and s != fold(part)}
+    if not stems:
+        return None
+    return {"bool": {"should": [{"prefix": {f: s}} for s in sorted(stems) for f in HIGHLIGHT_FIELDS]}}
+
+
 def build_query(request: SearchRequest) -> dict:
     must: list[dict] = []
     if request.text.strip():
@@ -396,6 +423,9 @@ def build_search_body(request: SearchRequest) -> dict:
                 "body": {"fragment_size": 180, "number_of_fragments": 3, "no_match_size": 180},
             },
         }
+        extra = highlight_query(request.text, request.languages)
+        if extra is not None:
+            body["highlight"]["highlight_query"] = {"bool": {"should": [body["query"], extra]}}
     if request.facets:
         body["aggs"] = {
             "sites": {"terms": {"field": "site", "size": 50}},

@@ -48,6 +48,9 @@ def test_typographic_quotes_find_what_straight_quotes_find(demo_archive, es_clie
 def test_inflected_and_accented_forms_find_their_articles(demo_archive, es_client):
     strike = titles(demo_archive, es_client, "strike")
     assert strike and titles(demo_archive, es_client, "strikes") == strike  # English plural
+    es = demo_archive.elasticsearch
+    first = search(es_client, es.articles_alias, SearchRequest(text="strikes")).hits[0]
+    assert "<mark>strike</mark>" in first.snippets[0]  # the snippet marks the form the article uses
     german = "Sturmflut setzt Deichen an der Nordmarsch zu"
     assert titles(demo_archive, es_client, "Schaden") == [german]  # the text says Schäden
     assert titles(demo_archive, es_client, "Burgermeisterin") == [german]  # Bürgermeisterin

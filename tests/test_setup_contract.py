@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from archive.config import load_settings
-from search.indices import ARTICLES_DEFINITION, RUNS_DEFINITION, load_definition, versioned_name
+from search.indices import ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "setup.py"
@@ -244,9 +244,9 @@ def archive_indices() -> list[tuple[str, str, dict]]:
     """(alias, versioned index, definition) for every index the archive uses, from settings."""
     es = load_settings(ROOT / "settings.toml", env={}).elasticsearch
     return [
-        (es.articles_alias, versioned_name(es.articles_alias), load_definition(ARTICLES_DEFINITION)),
-        (es.versions_alias, versioned_name(es.versions_alias), load_definition(ARTICLES_DEFINITION)),
-        (es.runs_index, versioned_name(es.runs_index), load_definition(RUNS_DEFINITION)),
+        (es.articles_alias, versioned_name(es.articles_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
+        (es.versions_alias, versioned_name(es.versions_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
+        (es.runs_index, versioned_name(es.runs_index, definition_version(RUNS_DEFINITION)), load_definition(RUNS_DEFINITION)),
     ]
 
 

@@ -26,6 +26,13 @@ def init(app) -> None:
     for state in ensure_all(client, es):
         verb = "created" if state.created else "exists:"
         click.echo(f"{verb} {state.alias} -> {state.index}")
+    from search.indices import ARTICLES_DEFINITION, definition_version, versioned_name
+
+    for alias in (es.articles_alias, es.versions_alias):
+        wanted = versioned_name(alias, definition_version(ARTICLES_DEFINITION))
+        if current_index(client, alias) != wanted:
+            click.echo(f"{alias} predates the current definition ({wanted}): run `archive index migrate` "
+                       "for inflected and accented forms to match")
 
 
 @index.command("migrate")
