@@ -41,15 +41,26 @@ def payload(settings: AlertSettings, result: CheckResult) -> dict:
     }
 
 
-def deliver(settings: AlertSettings, result: CheckResult, sleep=time.sleep) -> dict:
-    """Send the new matches by webhook and e-mail where configured; what happened, per channel."""
+def deliver(settings: AlertSettings, result: CheckResult, sleep=time.sleep, dead: set[str] | None = None) -> dict:
+    """Send the new matches by webhook and e-mail where configured; what happened, per channel.
+
+    dead: channels that already failed in this round of checks; they are not tried again (each
+    failure could cost seconds of retries per saved search), and the skip is recorded as a failure."""
     outcome: dict = {}
+    dead = set() if dead is None else dead
     if not result.new:
         return outcome
-    if settings.webhook_url:
-        outcome["webhook"] = _webhook(settings, payload(settings, result), sleep)
-    if settings.smtp_host:
-        outcome["email"] = _email(settings, result)
+    channels = {"webhook": bool(settings.webhook_url), "email": bool(settings.smtp_host)}
+    for channel in (c for c, configured in channels.items() if configured):
+        if channel in dead:
+            outcome[channel] = {"ok": False, "at": utcnow(), "error": f"not tried: the {channel} failed earlier in this check"}
+            continue
+        if channel == "webhook":
+            outcome[channel] = _webhook(settings, payload(settings, result), sleep)
+        else:
+            outcome[channel] = _email(settings, result)
+        if not outcome[channel]["ok"]:
+            dead.add(channel)
     for channel, status in outcome.items():
         if status["ok"]:
             logger.info("alert %s: %d new match(es) sent by %s", result.search.name, len(result.new), channel)
@@ -110,9 +121,10 @@ def check_and_deliver(client, settings, name: str | None = None) -> list[CheckRe
     store = AlertStore(client, settings.elasticsearch)
     searches = [store.require(name)] if name else store.list()
     results = []
+    dead: set[str] = set()
     for search in searches:
         result = store.check(search)
-        result.delivery = deliver(settings.alerts, result)
+        result.delivery = deliver(settings.alerts, result, dead=dead)
         if result.delivery:
             store.record_delivery(search.name, result.delivery)
         results.append(result)

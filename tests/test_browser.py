@@ -272,3 +272,20 @@ def wait_for_download(folder: Path, name: str, timeout: float = 20) -> Path:
             return target
         time.sleep(0.2)
     raise AssertionError(f"{name} was not downloaded into {folder} (found: {[p.name for p in folder.iterdir()]})")
+
+
+def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):
+    base = archive["base"]
+    browser.set_window_size(390, 844)
+    try:
+        article_link = None
+        for path in ("/?q=harbour", "/alerts"):
+            browser.get(base + path)
+            overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{path} scrolls sideways by {overflow}px on a phone"
+            if path.startswith("/?"):
+                article_link = browser.find_element(By.CSS_SELECTOR, ".hit h2 a").get_attribute("href")
+        browser.get(article_link)
+        assert browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 1
+    finally:
+        browser.set_window_size(1200, 900)
