@@ -4,7 +4,8 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
 
     GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&sort=&size=&page=
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
-    GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one
+    GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
+                                          POST /alerts/<name>/check and /alerts/<name>/remove
     GET  /alerts/<name>.atom              the saved search's Atom feed
 
 JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):

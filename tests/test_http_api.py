@@ -163,6 +163,15 @@ def test_crawled_markup_is_shown_as_text_never_as_html(api):
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
 
 
+def test_a_stored_javascript_url_is_never_a_link(api, es_client, archive_settings):
+    trap = {**ARTICLES[2], "url": "javascript:alert(document.cookie)", "title": "Trap", "content_hash": "t"}
+    ArticleWriter(es_client, archive_settings.elasticsearch).write({"f" * 32: {**trap, "crawled_at": "2025-07-01T00:00:00+00:00"}})
+    es_client.indices.refresh(index=archive_settings.elasticsearch.articles_alias)
+    for path in ("/?q=trap", "/article/" + "f" * 32):
+        html = get(api + path)[2]
+        assert "Trap" in html and 'href="javascript' not in html, path
+
+
 def test_article_page_has_metadata_text_and_no_versions_yet(api):
     status, _, html = get(api + "/article/" + document_id(ARTICLES[0]["url"]))
     assert status == 200

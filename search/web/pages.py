@@ -38,9 +38,15 @@ def marked(text: str | None) -> Markup:
     return Markup(escaped.replace(str(escape(MARK_PRE)), "<mark>").replace(str(escape(MARK_POST)), "</mark>"))
 
 
+def web_url(url: str | None) -> str:
+    """Only http(s) URLs become links: a stored `javascript:` URL must never be clickable."""
+    return url if url and url.lower().startswith(("http://", "https://")) else "#"
+
+
 def make_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["marked"] = marked
+    env.filters["web_url"] = web_url
     env.filters["day"] = lambda value: (value or "")[:10] or "no date"
     env.filters["moment"] = lambda value: (value or "").replace("T", " ")[:19] or "never"
     return env
