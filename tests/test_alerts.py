@@ -10,6 +10,7 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -269,7 +270,7 @@ def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_cl
     with serve_demo_site(site, port=0) as server:
         settings = replace(
             es_settings,
-            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-alerts-{tmp_path.name[-8:].lower()}"),
+            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-alerts-{uuid.uuid4().hex[:8]}"),
             data_dir=tmp_path / "var",
             sites=demo_sites(server.base_url),
             crawl=replace(es_settings.crawl, download_delay=0.0, recheck_days=window),

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,18 +78,20 @@ def archive(es_settings, es_client, tmp_path_factory, demo_sites):
     with serve_demo_site(site, port=0) as server:
         settings = replace(
             es_settings,
-            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-browser-{int(time.time() * 1000) % 10**9}"),
+            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-browser-{uuid.uuid4().hex[:8]}"),
             data_dir=tmp_path_factory.mktemp("var"),
             sites=demo_sites(server.base_url),
             crawl=replace(es_settings.crawl, download_delay=0.0, recheck_days=window),
         )
-        assert run_sites(settings, ["demo"], trigger="test").ok
-        app = create_app(settings, es_client)
-        with running_server(app) as base:
-            # Links in feeds point at this server.
-            app.state.settings = settings = replace(settings, alerts=AlertSettings(public_url=base))
-            yield {"settings": settings, "base": base, "server": server, "app": app}
-        drop_all(es_client, settings.elasticsearch)
+        try:
+            assert run_sites(settings, ["demo"], trigger="test").ok
+            app = create_app(settings, es_client)
+            with running_server(app) as base:
+                # Links in feeds point at this server.
+                app.state.settings = settings = replace(settings, alerts=AlertSettings(public_url=base))
+                yield {"settings": settings, "base": base, "server": server, "app": app}
+        finally:
+            drop_all(es_client, settings.elasticsearch)
 
 
 def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_nights_article(browser, archive):
@@ -99,6 +102,7 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert browser.find_element(By.CSS_SELECTOR, "label[for=q]").text == "Search the archive"
     box.send_keys("election")
     box.submit()
+    arrive(browser, "q=election")
     summary = browser.find_element(By.CSS_SELECTOR, ".summary").text
     assert "articles" in summary and "showing 1–" in summary
     total = int(browser.find_element(By.CSS_SELECTOR, ".summary strong").text.replace(",", ""))
@@ -109,10 +113,12 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     month = browser.find_element(By.CSS_SELECTOR, ".facet li a[href*='since=']")
     month_count = int(month.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".count").text)
     month.click()
+    arrive(browser, "since=")
     assert "q=election" in browser.current_url and "since=" in browser.current_url and "until=" in browser.current_url
     assert int(browser.find_element(By.CSS_SELECTOR, ".summary strong").text) == month_count
     browser.get(base + "/?q=election")
     browser.find_element(By.CSS_SELECTOR, ".facet li a[href*='site=demo']").click()
+    arrive(browser, "site=demo")
     assert "site=demo" in browser.current_url
     assert browser.find_element(By.CSS_SELECTOR, "select[name=site] option[selected]").text == "demo"
 
@@ -125,6 +131,7 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     # Open an article: metadata, the whole text, the raw capture's date.
     first_title = browser.find_element(By.CSS_SELECTOR, ".hit h2 a").text
     browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+    arrive(browser, "/article/")
     assert browser.find_element(By.TAG_NAME, "h1").text == first_title
     assert browser.find_element(By.ID, "raw-capture").text.startswith("fetched 20")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text p")) >= 3
@@ -133,6 +140,7 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     browser.get(base + "/?q=election")
     browser.find_element(By.ID, "save-name").send_keys("election-beat")
     browser.find_element(By.CSS_SELECTOR, ".save button").click()
+    arrive(browser, "/alerts/election-beat")
     assert "Saved search “election-beat”" in browser.find_element(By.TAG_NAME, "h1").text
     feed_url = browser.find_element(By.ID, "feed").get_attribute("href")
     assert feed_url == base + "/alerts/election-beat.atom"
@@ -155,6 +163,7 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     edited_count = int(browser.find_element(By.CSS_SELECTOR, ".summary strong").text)
     assert edited_count >= 2
     browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+    arrive(browser, "/article/")
     assert "2 captures" in browser.find_element(By.ID, "versions").text
     diff = browser.find_element(By.CSS_SELECTOR, "details.diff[open]")
     assert diff.find_elements(By.CSS_SELECTOR, ".added ins") or diff.find_elements(By.CSS_SELECTOR, ".headline")
@@ -163,14 +172,16 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
 def test_keyboard_alone_reaches_the_search_box_and_the_results(browser, archive):
     from selenium.webdriver.common.keys import Keys
 
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(archive["base"] + "/")
     active = browser.switch_to.active_element
     assert active.get_attribute("id") == "q"  # the box has focus on arrival
     active.send_keys("harbour", Keys.ENTER)
-    assert "q=harbour" in browser.current_url
+    WebDriverWait(browser, 10).until(lambda d: "q=harbour" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".hit"))
     for _ in range(60):  # Tab through the page until the first result's link
         browser.switch_to.active_element.send_keys(Keys.TAB)
-        if browser.switch_to.active_element.get_attribute("href", ) and "/article/" in browser.switch_to.active_element.get_attribute("href"):
+        if "/article/" in (browser.switch_to.active_element.get_attribute("href") or ""):
             break
     else:
         pytest.fail("no result link could be reached with Tab")
@@ -229,7 +240,7 @@ def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es
     site = SiteSettings(name="evil", start_urls=(evil.base_url + "/",), allowed_domains=("127.0.0.1",), article_allow=(r"^/news/",))
     settings = replace(
         es_settings,
-        elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-xss-{int(time.time() * 1000) % 10**9}"),
+        elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-xss-{uuid.uuid4().hex[:8]}"),
         data_dir=tmp_path / "var",
         sites=(site,),
         crawl=replace(es_settings.crawl, download_delay=0.0),
@@ -244,6 +255,7 @@ def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es
             assert "<script>" in link.text and "<b>leak</b>" in link.text.replace("<mark>", "")  # shown as text
             assert not link.find_elements(By.TAG_NAME, "b") and not browser.find_elements(By.CSS_SELECTOR, "main script, main img")
             link.click()
+            arrive(browser, "/article/")
             assert no_script_ran(browser)
             assert browser.find_element(By.TAG_NAME, "h1").text == EVIL_TITLE
             assert EVIL_PARAGRAPH in browser.find_element(By.ID, "text").text
@@ -253,10 +265,20 @@ def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es
             browser.find_element(By.ID, "name").send_keys("leaks")
             browser.find_element(By.CSS_SELECTOR, "form.stack input#q").send_keys("treasury")
             browser.find_element(By.CSS_SELECTOR, "form.stack button").click()
+            arrive(browser, "/alerts/leaks")
             assert no_script_ran(browser)
     finally:
         evil.close()
         drop_all(es_client, settings.elasticsearch)
+
+
+def arrive(driver, fragment: str, timeout: float = 10) -> None:
+    """Wait until a click or a submitted form has loaded the next page."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(
+        lambda d: fragment in d.current_url and d.execute_script("return document.readyState") == "complete"
+    )
 
 
 def fetch(url: str) -> bytes:
