@@ -320,3 +320,15 @@ def _phrase_only_an_edit_added(first: dict, second: DemoSite) -> tuple[str, str]
             if phrase not in old and sum(phrase in text for text in everything_else) == 1:
                 return article.slug, phrase
     raise AssertionError("edition 2 has no edit that adds a phrase of its own")
+
+
+def test_a_failing_check_after_a_crawl_is_one_log_line_and_never_an_exception(archive_settings, caplog):
+    from search.alert_delivery import check_after_crawl
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = replace(archive_settings, elasticsearch=replace(archive_settings.elasticsearch, url=f"http://127.0.0.1:{port}", request_timeout=1.0))
+    check_after_crawl(down)  # must not raise: the crawl's outcome stands
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("saved searches could not be checked after the crawl")
