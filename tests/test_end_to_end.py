@@ -131,8 +131,9 @@ def test_prefix_boolean_and_not(archive, es_client):
         if "desalinat" in (a.title + " " + a.body_text).lower()
     }
     assert desal == expected
-    desalinated = {h.url for h in search(es_client, alias, SearchRequest(text="desalinated", size=50)).hits}
-    assert desalinated < desal  # a whole word finds fewer than its prefix
+    # A quoted word is exact: fewer than its prefix (unquoted, its stem also finds 'desalination').
+    desalinated = {h.url for h in search(es_client, alias, SearchRequest(text='"desalinated"', size=50)).hits}
+    assert desalinated < desal
     either = search(es_client, alias, SearchRequest(text="hydrogen OR tram", size=50)).total
     both = search(es_client, alias, SearchRequest(text="hydrogen AND tram", size=50)).total
     hydrogen = search(es_client, alias, SearchRequest(text="hydrogen", size=50)).total
@@ -170,9 +171,9 @@ def test_cli_search_json_and_show_by_tracking_url(archive):
         cli, ["search", '"night tram strike"', "--format", "json"], obj=AppContext(None, settings), catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
-    assert payload["total"] == len(SEARCH_PHRASES["night tram strike"]["exact"])
-    assert {"url", "title", "site", "authors", "published", "snippets", "score"} <= set(payload["hits"][0])
+    payload = json.loads(result.stdout)  # one JSON array of every hit; the count goes to stderr
+    assert len(payload) == len(SEARCH_PHRASES["night tram strike"]["exact"])
+    assert {"url", "title", "site", "authors", "published", "snippets", "score"} <= set(payload[0])
 
     tracked = server.base_url + server.site.traps["tracking"]
     shown = runner.invoke(cli, ["show", tracked, "--format", "json"], obj=AppContext(None, settings))

@@ -45,7 +45,8 @@ def runs(app, site: str | None, limit: int, fmt: str) -> None:
     if not records:
         console.print("no runs recorded" + (f" for {site}" if site else ""))
         return
-    table = Table(title=f"{len(records)} most recent runs" if len(records) == limit else f"{len(records)} runs", title_justify="left")
+    counted = f"{len(records)} run" if len(records) == 1 else f"{len(records)} runs"
+    table = Table(title=f"{len(records)} most recent runs" if len(records) == limit > 1 else counted, title_justify="left")
     for column, justify in (
         ("site", "left"), ("started", "left"), ("duration", "right"), ("status", "left"), ("trigger", "left"),
         ("pages", "right"), ("new/updated/unchanged", "right"), ("rejected", "right"), ("errors", "right"),
