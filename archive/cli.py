@@ -122,12 +122,9 @@ def _register() -> None:
         "runs": "archive.commands.runs:runs",
         "status": "archive.commands.runs:status",
         "reextract": "archive.commands.reextract:reextract_command",
+        "alerts": "archive.commands.alerts:alerts",
     }.items():
         cli.add_lazy(name, target)
-
-    from archive.commands import alerts
-
-    cli.add_command(alerts.alerts)
 
 _register()
 
