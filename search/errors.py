@@ -46,13 +46,6 @@ def explain(exc: BaseException, url: str) -> str | None:
     return None
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """True for failures of the service (HTTP 503), false for a bad request the user can fix."""
-    if isinstance(exc, (ElasticsearchUnavailable, TransportError)):
-        return True
-    return isinstance(exc, ApiError) and not isinstance(exc, (AuthenticationException, AuthorizationException))
-
-
 def _error_type(exc: ApiError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     return (body.get("error") or {}).get("type", "") if isinstance(body.get("error"), dict) else ""

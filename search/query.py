@@ -133,6 +133,10 @@ def _lex(text: str) -> list[_Token]:
             tokens.append(_Token("OR", raw="|"))
             i += 1
             continue
+        if c == "+" and (i + 1 == n or text[i + 1].isspace()):  # 'harbour + tram'
+            tokens.append(_Token("AND", raw="+"))
+            i += 1
+            continue
         start = i
         sign = ""
         if c in "+-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in "()|":
@@ -157,8 +161,8 @@ def _lex(text: str) -> list[_Token]:
             if m:
                 slop = int(m.group(1) or 2)
                 i += m.end()
-            if not phrase.strip():
-                continue
+            if not re.search(r"\w", phrase):
+                raise QuerySyntaxError(f'the phrase "{phrase}" has no words to search for')
             tokens.append(_Token("term", Term("phrase", phrase.strip(), field_name, slop=slop), sign, text[start:i]))
             continue
         m = _WORD.match(text, i)
@@ -179,6 +183,8 @@ def _lex(text: str) -> list[_Token]:
 def _term(word: str, field_name: str | None) -> Term:
     if field_name in KEYWORD_FIELDS:
         return Term("word", word, field_name)
+    if not re.search(r"\w", word):  # '&', '-', '—': nothing to search for, never ignored silently
+        raise QuerySyntaxError(f"'{word}' is not a word: use AND, OR or NOT between words, or quote it in a phrase")
     if word.endswith("*"):
         stem = word.rstrip("*")
         if len(stem) < 2:

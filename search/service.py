@@ -16,12 +16,15 @@ MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def target(alias: str, request: SearchRequest, versions_alias: str | None = None) -> str:
-    """The index expression a request searches: the articles, plus earlier versions if asked."""
+def target(client: Elasticsearch, alias: str, request: SearchRequest, versions_alias: str | None = None) -> str:
+    """The index expression a request searches: the articles, plus earlier versions if asked
+    (and if any were kept: an archive without a versions index has no earlier versions)."""
     if not request.include_earlier:
         return alias
     if not versions_alias:
         raise ValueError("include_earlier needs the versions alias")
+    if not client.indices.exists_alias(name=versions_alias):
+        return alias
     return f"{alias},{versions_alias}"
 
 
@@ -34,7 +37,7 @@ def search(
     request.include_earlier, earlier versions (versions_alias) are searched too."""
     if page < 1:
         raise ValueError("page numbers start at 1")
-    alias = target(alias, request, versions_alias)
+    alias = target(client, alias, request, versions_alias)
     response = _page(client, alias, request, page)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
     return response
@@ -72,7 +75,7 @@ def iterate(
     """Every hit in order (for exports), however many, with search_after: memory stays flat.
 
     limit: stop after this many (None: all). request.with_body adds the text to each hit."""
-    alias = target(alias, request, versions_alias)
+    alias = target(client, alias, request, versions_alias)
     request = replace(request, size=min(500, limit or 500), facets=False)
     yielded = 0
     after = None

@@ -33,6 +33,7 @@ def shape(text: str) -> str:
         ("fish OR fishing", "OR(fish, fishing)"),
         ("fish | fishing", "OR(fish, fishing)"),
         ("budget AND tax", "AND(budget, tax)"),
+        ("budget + tax", "AND(budget, tax)"),
         ("summit NOT trade", "AND(summit, NOT(trade))"),
         ("summit -trade", "AND(summit, NOT(trade))"),
         ('summit NOT "trade deal"', 'AND(summit, NOT("trade deal"))'),
@@ -86,6 +87,7 @@ def test_lowercase_operators_between_words_are_noted():
         ("e*", "too short"),
         ("desalination~5", "at most 2 edits"),
         ("byline:Okafor", "unknown field 'byline:': use title:, author:"),
+        ("harbour & tram", "'&' is not a word: use AND, OR or NOT"),
     ],
 )
 def test_malformed_queries_get_a_helpful_message(typed, hint):

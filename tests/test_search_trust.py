@@ -134,6 +134,10 @@ def test_a_csv_export_holds_every_hit(demo_archive):
     first_three = run(demo_archive, "search", "--tag", "politics", "--format", "ndjson", "--size", "3")
     assert len(first_three.stdout.splitlines()) == 3
     assert first_three.stderr.strip() == "exported 3 articles (--size 3)"
+    second_page = run(demo_archive, "search", "--tag", "politics", "--format", "ndjson", "--size", "10", "--page", "2")
+    assert len(second_page.stdout.splitlines()) == politics - 10
+    refused = CliRunner().invoke(cli, ["search", "--format", "csv", "--page", "2"], obj=AppContext(None, demo_archive))
+    assert refused.exit_code == 2 and "needs --size" in refused.output
 
 
 def test_an_old_headline_is_found_with_include_earlier(demo_archive, es_client):

@@ -80,6 +80,8 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         raise click.UsageError("--all is for exports: add --format csv, json or ndjson")
     if export_all and size_given:
         raise click.UsageError("--all and --size contradict each other: give one")
+    if fmt != "table" and page > 1 and not size_given:
+        raise click.UsageError(f"--page with --format {fmt} needs --size: without it, an export holds every hit")
     request = SearchRequest(
         text=" ".join(query),
         sites=sites,
