@@ -13,7 +13,7 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
     GET /health                           Elasticsearch health and article count
     GET /search?q=...                     one page of hits with facets, did-you-mean suggestions and hints
                                           (the search page's twin)
-    GET /search.csv?q=...                 every hit as CSV (streamed); one page if size= or page= is given
+    GET /search.csv?q=...                 every hit as CSV (streamed); one page with size= (and page=)
     GET /export.csv|.json|.ndjson?q=...   every hit, streamed with search_after (no 10,000 cap); size=N
                                           stops after N; .json is one JSON array; with_body=1 adds the text
     include_earlier=1                     (any search or export) also searches earlier versions of
@@ -116,7 +116,9 @@ def article_json(request: Request) -> Response:
 
 def search_csv(request: Request) -> Response:
     params = params_from(request.query_params)
-    if "size" in params or "page" in params:  # one page, as asked
+    if "page" in params and "size" not in params:  # as `archive search --page` without --size
+        raise BadRequest("page= without size= would cut the export to one page of 10: give size= too, or neither for every hit")
+    if "size" in params:  # one page, as asked
         state = request.app.state
         search_request, page = request_from_params(params)
         search_request = validated(state.client, state.settings, search_request)

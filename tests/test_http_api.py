@@ -84,6 +84,9 @@ def test_exports_hold_every_hit_not_one_page(api):
     assert "<mark>" not in body
     assert len(list(csv.DictReader(io.StringIO(get(api + "/search.csv?tag=politics")[2])))) == 12
     assert len(list(csv.DictReader(io.StringIO(get(api + "/search.csv?tag=politics&size=5")[2])))) == 5
+    assert len(list(csv.DictReader(io.StringIO(get(api + "/search.csv?tag=politics&size=5&page=3")[2])))) == 2
+    status, _, body = get(api + "/search.csv?tag=politics&page=2")
+    assert status == 400 and "size=" in json.loads(body)["error"]
     exported = json.loads(get(api + "/export.json?tag=politics")[2])  # one JSON document, as `archive search --format json`
     assert len(exported) == 12 and len({h["url"] for h in exported}) == 12
     assert len(json.loads(get(api + "/export.json?tag=politics&size=3")[2])) == 3
