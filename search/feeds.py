@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 
-from search.alert_delivery import article_link
 from search.alerts import Match, SavedSearch
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -31,8 +30,9 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
     return element
 
 
-def atom_feed(search: SavedSearch, matches: list[Match], public_url: str, alert_settings) -> bytes:
-    base = public_url.rstrip("/")
+def atom_feed(search: SavedSearch, matches: list[Match], base_url: str) -> bytes:
+    """The feed as served from base_url (links to the archived copies point there)."""
+    base = base_url.rstrip("/")
     created = search.created_at or datetime.now(timezone.utc).isoformat()
     feed = ET.Element("feed", {"xmlns": ATOM})
     _add(feed, "id", f"{base}/alerts/{search.name}")
@@ -50,7 +50,7 @@ def atom_feed(search: SavedSearch, matches: list[Match], public_url: str, alert_
         _add(entry, "updated", _when(match.matched_at, created))
         if match.published:
             _add(entry, "published", _when(match.published, created))
-        _add(entry, "link", href=article_link(alert_settings, match.article_id), rel="alternate", type="text/html")
+        _add(entry, "link", href=f"{base}/article/{match.article_id}", rel="alternate", type="text/html")
         _add(entry, "link", href=match.url, rel="related", title="original")
         _add(entry, "summary", match.plain_snippet or "(no snippet)")
         if match.site:

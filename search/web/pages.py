@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from search.alert_delivery import check_and_deliver, feed_link
+from search.alert_delivery import check_and_deliver
 from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
@@ -93,12 +93,18 @@ def _store(request: Request) -> AlertStore:
     return AlertStore(request.app.state.client, request.app.state.settings.elasticsearch)
 
 
+def base_url(request: Request) -> str:
+    """This server as the reader reached it: page and feed links follow the address in use
+    (webhook and mail, sent without a request, use settings.alerts.public_url)."""
+    return str(request.base_url).rstrip("/")
+
+
 def alerts_context(request: Request, params: dict | None = None) -> dict:
     settings = request.app.state.settings
     searches = _store(request).list()
     return {
         "saved_searches": [
-            {**s.as_dict(), "page": f"/alerts/{s.name}", "feed": feed_link(settings.alerts, s.name),
+            {**s.as_dict(), "page": f"/alerts/{s.name}", "feed": f"{base_url(request)}/alerts/{s.name}.atom",
              "results": url_with("/", _search_params(s))}
             for s in searches
         ],
@@ -147,10 +153,9 @@ def _search_params(search: SavedSearch) -> dict[str, list[str]]:
 def alert_context(request: Request, name: str) -> dict:
     store = _store(request)
     search = store.require(name)
-    settings = request.app.state.settings
     return {
         "saved_search": search.as_dict(),
-        "feed": feed_link(settings.alerts, name),
+        "feed": f"{base_url(request)}/alerts/{name}.atom",
         "results": url_with("/", _search_params(search)),
         "matches": [{**m.as_dict(), "snippet_marked": m.snippet, "archive_page": f"/article/{m.article_id}"} for m in store.matches(name, limit=200)],
     }
@@ -170,8 +175,7 @@ def alert_feed(request: Request) -> Response:
     name = request.path_params["name"]
     store = _store(request)
     search = store.require(name)
-    settings = request.app.state.settings
-    body = atom_feed(search, store.matches(name, limit=100), settings.alerts.public_url, settings.alerts)
+    body = atom_feed(search, store.matches(name, limit=100), base_url(request))
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
