@@ -22,7 +22,6 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 
 from archive.config import load_settings
 from archive.demo_site import DemoSite, serve_demo_site

@@ -19,9 +19,8 @@ from search.query import SORTS, SearchRequest
 from search.service import get_article, search
 from search.versions import captures, changes
 
-LIST_PARAMS = {"site": "sites", "author": "authors", "tag": "tags", "lang": "languages"}
 PAGE_SIZE_LIMIT = 100
-MAX_PAGE_LINKS = 1_000_000
+MAX_PAGE = 1_000_000
 
 
 class BadRequest(ValueError):
@@ -85,7 +84,7 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
         include_earlier=flag("include_earlier"),
         with_body=flag("with_body"),
     )
-    return request, number("page", 1, 1, MAX_PAGE_LINKS)
+    return request, number("page", 1, 1, MAX_PAGE)
 
 
 def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
