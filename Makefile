@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test es-start es-stop bench clean
+.PHONY: install browser demo test es-start es-stop bench clean screenshots
 
 install: $(STAMP)
 
@@ -21,8 +21,24 @@ demo: install
 	$(BIN)/archive es start
 	$(BIN)/archive demo
 
-test: install
+test: install browser
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's chromium through chromedriver (no browser download at run
+# time). As root (CI's fresh clone) this installs them when missing; otherwise it says how.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium and chromium-driver for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install -y chromium chromium-driver' (tests/test_browser.py fails without it)"; \
+	  fi; \
+	fi
+
+# Screenshots of the search page and of an article's diff, for the README (docs/*.png).
+screenshots: install browser
+	$(BIN)/python docs/screenshots.py
 
 es-start: install
 	$(BIN)/archive es start

@@ -123,6 +123,7 @@ def _register() -> None:
         "status": "archive.commands.runs:status",
         "reextract": "archive.commands.reextract:reextract_command",
         "sites": "archive.commands.sites:sites",
+        "alerts": "archive.commands.alerts:alerts",
     }.items():
         cli.add_lazy(name, target)
 

@@ -16,6 +16,15 @@ Environment variables that override the file (for containers):
     ES_HEAP                  heap of the local development node, e.g. 1g
     ARCHIVE_SCHEDULE_CRON    cron expression of the nightly crawl
     ARCHIVE_SCHEDULE_TIMEZONE
+    ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
+    ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
+    ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
+    ARCHIVE_SMTP_PORT        default 25
+    ARCHIVE_SMTP_USERNAME    SMTP login (with ARCHIVE_SMTP_PASSWORD)
+    ARCHIVE_SMTP_PASSWORD
+    ARCHIVE_SMTP_STARTTLS    1 to upgrade the connection with STARTTLS
+    ARCHIVE_ALERT_EMAIL_FROM sender of alert e-mail
+    ARCHIVE_ALERT_EMAIL_TO   recipients of alert e-mail, comma-separated
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ class ElasticsearchSettings:
     articles_alias: str = "articles"
     versions_alias: str = "article-versions"
     runs_index: str = "crawl-runs"
+    alerts_alias: str = "saved-searches"
     request_timeout: float = 30.0
     bulk_size: int = 200
     username: str | None = field(default=None, repr=False)
@@ -56,6 +66,7 @@ class ElasticsearchSettings:
             articles_alias=f"{prefix}-articles",
             versions_alias=f"{prefix}-versions",
             runs_index=f"{prefix}-runs",
+            alerts_alias=f"{prefix}-alerts",
         )
 
     @property
@@ -148,6 +159,23 @@ class DemoSiteSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Delivery of saved-search alerts. The Atom feed needs nothing; webhook and e-mail are optional."""
+
+    public_url: str = "http://127.0.0.1:8800"  # where readers reach `archive serve` (links in feeds, mail)
+    webhook_url: str = ""
+    webhook_timeout: float = 5.0
+    webhook_attempts: int = 3
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str | None = field(default=None, repr=False)
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    email_from: str = "archive@localhost"
+    email_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     data_dir: Path
@@ -158,6 +186,7 @@ class Settings:
     schedule: ScheduleSettings
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
+    alerts: AlertSettings = AlertSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -200,7 +229,7 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -248,6 +277,8 @@ def settings_from_dict(
     if dupes:
         raise ConfigError(f"sites: duplicate site name(s): {', '.join(dupes)}")
 
+    alerts = _alerts(_section(raw, "alerts"), env)
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -258,7 +289,34 @@ def settings_from_dict(
         schedule=schedule,
         demo_site=demo,
         sites=sites,
+        alerts=alerts,
     )
+
+
+def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
+    raw = dict(raw)
+    for key, name in (("public_url", "ARCHIVE_PUBLIC_URL"), ("webhook_url", "ARCHIVE_ALERT_WEBHOOK_URL"),
+                      ("smtp_host", "ARCHIVE_SMTP_HOST"), ("email_from", "ARCHIVE_ALERT_EMAIL_FROM")):
+        if env.get(name):
+            raw[key] = env[name]
+    if env.get("ARCHIVE_SMTP_PORT"):
+        if not env["ARCHIVE_SMTP_PORT"].isdigit():
+            raise ConfigError(f"ARCHIVE_SMTP_PORT: expected a port number, got {env['ARCHIVE_SMTP_PORT']!r}")
+        raw["smtp_port"] = int(env["ARCHIVE_SMTP_PORT"])
+    if env.get("ARCHIVE_SMTP_STARTTLS"):
+        raw["smtp_starttls"] = env["ARCHIVE_SMTP_STARTTLS"].lower() in ("1", "true", "yes")
+    if env.get("ARCHIVE_ALERT_EMAIL_TO"):
+        raw["email_to"] = [a.strip() for a in env["ARCHIVE_ALERT_EMAIL_TO"].split(",") if a.strip()]
+    alerts = _build(AlertSettings, raw, "alerts", exclude={"smtp_username", "smtp_password"})
+    alerts = replace(alerts, smtp_username=env.get("ARCHIVE_SMTP_USERNAME") or None, smtp_password=env.get("ARCHIVE_SMTP_PASSWORD") or None)
+    for key in ("public_url", "webhook_url"):
+        value = getattr(alerts, key)
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
+    _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
+    if alerts.smtp_host and not alerts.email_to:
+        raise ConfigError("alerts.email_to: give the recipients of alert e-mail (or ARCHIVE_ALERT_EMAIL_TO)")
+    return alerts
 
 
 def _with_credentials(es: ElasticsearchSettings, env: Mapping[str, str]) -> ElasticsearchSettings:
@@ -393,8 +451,11 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts"):
         raw[section] = asdict(getattr(settings, section))
+    raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
+    for key in ("smtp_username", "smtp_password"):
+        raw["alerts"].pop(key)
     for key in SECRET_FIELDS:
         raw["elasticsearch"].pop(key)
     raw["sites"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()} for s in settings.sites]
@@ -403,5 +464,6 @@ def settings_to_dict(settings: Settings) -> dict:
 
 def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
-    names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS")
+    names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
+             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD")
     return {k: env[k] for k in names if env.get(k)}

@@ -291,12 +291,12 @@ def archive_aliases(env: Mapping[str, str]) -> list[str]:
     try:
         from archive.config import ConfigError, load_settings
     except ImportError:  # running outside the project: the documented defaults
-        return ["articles", "article-versions", "crawl-runs"]
+        return ["articles", "article-versions", "crawl-runs", "saved-searches"]
     try:
         es = load_settings(env=env).elasticsearch
     except ConfigError as exc:
         raise SetupError(f"bad settings: {exc}") from None
-    return [es.articles_alias, es.versions_alias, es.runs_index]
+    return [es.articles_alias, es.versions_alias, es.runs_index, es.alerts_alias]
 
 
 def archive_command(cfg: Config) -> list[str]:

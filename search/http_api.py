@@ -1,160 +1,230 @@
-"""A small read-only HTTP API over the search module, for newsroom tools.
+"""`archive serve`: the search page for people and the JSON API for tools, one ASGI app (Starlette).
 
-    GET /health                          Elasticsearch health and article count
-    GET /search?q=...&site=&author=&tag=&lang=&since=&until=&edited=1&sort=&size=&page=
-    GET /search.csv?...                  the same hits as CSV
-    GET /articles/<id>                   one article, body included
-    GET /articles?url=<url>              one article by any URL it was reached under
+Pages (HTML; each has a JSON twin built from the same context, see search/web/pages.py):
 
-Errors are JSON: {"error": "..."} with 400 for a bad query, 404 for an unknown article,
-503 when Elasticsearch is down. Bound to 127.0.0.1 unless told otherwise.
+    GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&sort=&size=&page=
+    GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
+    GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
+                                          POST /alerts/<name>/check and /alerts/<name>/remove
+    GET  /alerts/<name>.atom              the saved search's Atom feed
+
+JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):
+
+    GET /health                           Elasticsearch health and article count
+    GET /search?q=...                     one page of hits with facets, did-you-mean suggestions and hints
+                                          (the search page's twin)
+    GET /search.csv?q=...                 every hit as CSV (streamed); one page with size= (and page=)
+    GET /export.csv|.json|.ndjson?q=...   every hit, streamed with search_after (no 10,000 cap); size=N
+                                          stops after N; .json is one JSON array; with_body=1 adds the text
+    include_earlier=1                     (any search or export) also searches earlier versions of
+                                          articles; such hits carry earlier_version_of and captured_at
+    GET /articles/<id>                    one article, body included (plus versions, changes, raw_capture)
+    GET /articles?url=<url>               one article by any URL it was reached under
+
+Errors are JSON {"error": "..."} on the API and a page on the HTML routes: 400 for a bad
+parameter or query (unknown site, language or tag: the message lists the known ones), 404 for
+an unknown article or saved search, 503 with one line naming the URL and the fix when
+Elasticsearch is down. Bound to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-from datetime import date
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+import threading
+import time
+from contextlib import contextmanager
+from elasticsearch import Elasticsearch, NotFoundError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
-
-from archive.config import ElasticsearchSettings
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, SORTS
-from search.service import get_article, search
+from archive.config import Settings
+from search.alerts import AlertError
+from search.client import make_client
+from search.errors import explain as explain_elasticsearch
+from search.export import MEDIA_TYPES, export_chunks
+from search.filters import UnknownFilter
+from search.query import QuerySyntaxError
+from search.service import iterate, search
+from search.web import pages
+from search.web.context import BadRequest, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets")
+HTML_PREFIXES = ("/article/", "/alerts")
 
 
-class BadRequest(ValueError):
-    pass
+def explain(exc: Exception, settings: Settings) -> tuple[int, str]:
+    """An exception as (HTTP status, one line a person can act on)."""
+    if isinstance(exc, (BadRequest, QuerySyntaxError, UnknownFilter)):
+        return 400, str(exc)
+    if isinstance(exc, AlertError):
+        return (404 if str(exc).startswith("no saved search") else 400), str(exc)
+    message = explain_elasticsearch(exc, settings.elasticsearch.url)
+    if message is None:
+        raise exc
+    # A missing index, a dead node, bad credentials: the service is unavailable, in one line.
+    return 503, message
 
 
-def request_from_params(params: dict[str, list[str]]) -> tuple[SearchRequest, int]:
-    def one(name: str, default: str | None = None) -> str | None:
-        values = params.get(name)
-        return values[-1] if values else default
+class ErrorMiddleware(BaseHTTPMiddleware):
+    """User errors and an unreachable Elasticsearch become one clear line, never a traceback."""
 
-    def day(name: str) -> date | None:
-        value = one(name)
-        if not value:
-            return None
+    async def dispatch(self, request: Request, call_next):
         try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise BadRequest(f"{name}={value!r} is not a date: use YYYY-MM-DD") from None
-
-    def number(name: str, default: int, low: int, high: int) -> int:
-        value = one(name, str(default))
-        if not value.isdigit() or not low <= int(value) <= high:
-            raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-        return int(value)
-
-    sort = one("sort", "relevance")
-    if sort not in SORTS:
-        raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
-    request = SearchRequest(
-        text=one("q", "") or "",
-        sites=tuple(params.get("site", [])),
-        authors=tuple(params.get("author", [])),
-        tags=tuple(params.get("tag", [])),
-        languages=tuple(params.get("lang", [])),
-        since=day("since"),
-        until=day("until"),
-        edited=one("edited") in ("1", "true", "yes"),
-        sort=sort,
-        size=number("size", 10, 1, 100),
-    )
-    return request, number("page", 1, 1, 1_000_000)
+            return await call_next(request)
+        except Exception as exc:  # noqa: BLE001 (explain() re-raises what it does not know)
+            status, message = explain(exc, request.app.state.settings)
+            if status >= 500:
+                logger.error("%s %s: %s", request.method, request.url.path, message)
+            as_json = request.url.path.endswith((".json", ".csv", ".ndjson", ".atom")) or not (
+                request.url.path == "/" or request.url.path.startswith(HTML_PREFIXES)
+            )
+            return pages.error_response(request, status, message, as_json)
 
 
-def make_handler(client: Elasticsearch, settings: ElasticsearchSettings):
-    alias = settings.articles_alias
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "NewsroomArchive/0.1"
-
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            parts = urlsplit(self.path)
-            params = parse_qs(parts.query)
-            try:
-                if parts.path == "/health":
-                    self._json(self._health())
-                elif parts.path in ("/search", "/search.csv"):
-                    request, page = request_from_params(params)
-                    response = search(client, alias, request, page=page)
-                    if parts.path.endswith(".csv"):
-                        self._csv(response.hits)
-                    else:
-                        self._json(
-                            {
-                                "total": response.total,
-                                "page": page,
-                                "hits": [h.as_dict() for h in response.hits],
-                                "facets": {"sites": dict(response.sites), "months": dict(response.months)},
-                            }
-                        )
-                elif parts.path.startswith("/articles/") or (parts.path == "/articles" and "url" in params):
-                    key = params["url"][-1] if parts.path == "/articles" else parts.path.split("/", 2)[2]
-                    article = get_article(client, alias, key)
-                    if article is None:
-                        self._json({"error": f"no archived article for {key!r}"}, HTTPStatus.NOT_FOUND)
-                    else:
-                        self._json(article)
-                else:
-                    self._json({"error": "not found: try /search?q=..., /articles/<id>, /health"}, HTTPStatus.NOT_FOUND)
-            except (BadRequest, QuerySyntaxError) as exc:
-                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
-            except NotFoundError:
-                self._json({"error": "the archive has no articles index yet"}, HTTPStatus.SERVICE_UNAVAILABLE)
-            except (TransportError, ApiError) as exc:
-                logger.error("Elasticsearch error: %s", exc)
-                self._json({"error": "Elasticsearch is unavailable"}, HTTPStatus.SERVICE_UNAVAILABLE)
-
-        def _health(self) -> dict:
-            health = client.cluster.health()
-            try:
-                count = client.count(index=alias)["count"]
-            except NotFoundError:
-                count = 0
-            return {"elasticsearch": health["status"], "articles": count}
-
-        def _json(self, payload, status: HTTPStatus = HTTPStatus.OK) -> None:
-            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _csv(self, hits) -> None:
-            out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for hit in hits:
-                row = hit.as_dict()
-                row["authors"] = "; ".join(row["authors"])
-                row["snippets"] = " … ".join(s.replace(MARK_PRE, "").replace(MARK_POST, "") for s in row["snippets"])
-                writer.writerow(row)
-            body = out.getvalue().encode("utf-8")
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/csv; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt, *args):
-            logger.info("%s %s", self.address_string(), fmt % args)
-
-    return Handler
+# --- JSON API -------------------------------------------------------------------------------
 
 
-def make_server(client: Elasticsearch, settings: ElasticsearchSettings, host: str = "127.0.0.1", port: int = 8800):
-    return ThreadingHTTPServer((host, port), make_handler(client, settings))
+def health(request: Request) -> Response:
+    state = request.app.state
+    status = state.client.cluster.health()["status"]
+    try:
+        count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
+    except NotFoundError:
+        count = 0
+    return JSONResponse({"elasticsearch": status, "articles": count})
+
+
+def article_json(request: Request) -> Response:
+    state = request.app.state
+    if "article_id" in request.path_params:
+        key = request.path_params["article_id"]
+    elif request.query_params.get("url"):
+        key = request.query_params["url"]
+    else:
+        return JSONResponse({"error": "give an id (/articles/<id>) or a URL (/articles?url=...)"}, status_code=400)
+    article = article_context(state.client, state.settings, key)
+    if article is None:
+        return JSONResponse({"error": f"no archived article for {key!r}"}, status_code=404)
+    return JSONResponse(article)
+
+
+def search_csv(request: Request) -> Response:
+    params = params_from(request.query_params)
+    if "page" in params and "size" not in params:  # as `archive search --page` without --size
+        raise BadRequest("page= without size= would cut the export to one page of 10: give size= too, or neither for every hit")
+    if "size" in params:  # one page, as asked
+        state = request.app.state
+        search_request, page = request_from_params(params)
+        search_request = validated(state.client, state.settings, search_request)
+        es = state.settings.elasticsearch
+        hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        return Response(body, media_type=MEDIA_TYPES["csv"])
+    return export(request, "csv")
+
+
+def export_route(fmt: str):
+    return lambda request: export(request, fmt)
+
+
+def export(request: Request, fmt: str) -> Response:
+    """Every hit of the search (search.export's formats), streamed with search_after: memory
+    stays flat however large the result set. size= limits the count; with_body=1 adds the text."""
+    state = request.app.state
+    es = state.settings.elasticsearch
+    params = params_from(request.query_params)
+    params.pop("page", None)
+    limit = None
+    if "size" in params:
+        limit = _positive(params.pop("size")[-1], "size")
+    search_request, _ = request_from_params(params)
+    search_request = validated(state.client, state.settings, search_request)
+    hits = iterate(state.client, es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
+    first = next(hits, None)  # a bad query or a dead node answers 400/503 here, before any byte is sent
+
+    def every_hit():
+        if first is not None:
+            yield first
+            yield from hits
+
+    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
+    headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
+    return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _positive(value: str, name: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"{name} must be a whole number of at least 1")
+    return int(value)
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starlette:
+    routes = [
+        Route("/", pages.search_page),
+        Route("/search", pages.search_page),
+        Route("/search.json", pages.search_page),
+        Route("/search.csv", search_csv),
+        Route("/export.csv", export_route("csv")),
+        Route("/export.json", export_route("json")),
+        Route("/export.ndjson", export_route("ndjson")),
+        Route("/health", health),
+        Route("/articles", article_json),
+        Route("/articles/{article_id}", article_json),
+        Route("/article/{article_id}.json", pages.article_page),
+        Route("/article/{article_id}", pages.article_page),
+        Route("/alerts", pages.alerts_page, methods=["GET"]),
+        Route("/alerts", pages.save_search, methods=["POST"]),
+        Route("/alerts.json", pages.alerts_page),
+        Route("/alerts/{name}.atom", pages.alert_feed),
+        Route("/alerts/{name}.json", pages.alert_page),
+        Route("/alerts/{name}", pages.alert_page),
+        Route("/alerts/{name}/check", pages.check_search, methods=["POST"]),
+        Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(ErrorMiddleware), Middleware(SameOriginPosts)])
+    app.state.settings = settings
+    app.state.client = client or make_client(settings.elasticsearch)
+    app.state.jinja = pages.make_environment()
+    return app
+
+
+class SameOriginPosts(BaseHTTPMiddleware):
+    """Forms that change saved searches must come from this server's own pages: a browser sends
+    Origin with a POST, and a page elsewhere must not save or remove searches (CSRF)."""
+
+    async def dispatch(self, request: Request, call_next):
+        origin = request.headers.get("origin")
+        if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+            return JSONResponse({"error": f"refused: a form posted from {origin}, not from this server"}, status_code=403)
+        return await call_next(request)
+
+
+@contextmanager
+def running_server(app, host: str = "127.0.0.1", port: int = 0):
+    """Serve the app with uvicorn in a thread (tests, screenshots); yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="archive-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the web server did not start on {host}:{port}")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

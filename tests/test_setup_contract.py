@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from archive.config import load_settings
-from search.indices import ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
+from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "setup.py"
@@ -255,6 +255,7 @@ def archive_indices() -> list[tuple[str, str, dict]]:
         (es.articles_alias, versioned_name(es.articles_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
         (es.versions_alias, versioned_name(es.versions_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
         (es.runs_index, versioned_name(es.runs_index, definition_version(RUNS_DEFINITION)), load_definition(RUNS_DEFINITION)),
+        (es.alerts_alias, versioned_name(es.alerts_alias, definition_version(ALERTS_DEFINITION)), load_definition(ALERTS_DEFINITION)),
     ]
 
 
@@ -321,7 +322,7 @@ def test_second_run_is_safe_and_creates_nothing_new(services):
     assert run_setup(es, kibana).returncode == 0
     first = len(es.requests)
     created_first = [r for r in es.requests if r.method == "PUT" and not r.path.startswith("/_security/")]
-    assert len(created_first) == 3
+    assert len(created_first) == len(archive_indices())
 
     again = run_setup(es, kibana)
     assert again.returncode == 0, again.stdout + again.stderr

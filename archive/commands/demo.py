@@ -63,6 +63,7 @@ def demo(app, site_name: str, query: str) -> None:
     console.print(f"\n[bold]3. Searching[/bold] archive search '{query}'\n")
     print_hits(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
     console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
+    console.print("In a browser: archive serve, then open http://127.0.0.1:8800/")
 
 
 @click.group("demo-site")

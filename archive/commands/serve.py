@@ -1,11 +1,8 @@
-"""`archive serve`: the read-only HTTP search API (search/http_api.py)."""
+"""`archive serve`: the search page and the JSON API (search/http_api.py), served by uvicorn."""
 
 from __future__ import annotations
 
 import click
-
-from search.client import make_client
-from search.http_api import make_server
 
 
 @click.command()
@@ -13,20 +10,18 @@ from search.http_api import make_server
 @click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535))
 @click.pass_obj
 def serve(app, host: str, port: int) -> None:
-    """Serve the search API over HTTP.
+    """Serve the search page (open it in a browser) and the JSON API.
 
     \b
     Examples:
-      archive serve --port 8800
+      archive serve --port 8800        # then open http://127.0.0.1:8800/
       curl 'http://127.0.0.1:8800/search?q=%22harbour+authority%22&sort=newest'
-      curl 'http://127.0.0.1:8800/search.csv?q=budget&site=demo' > budget.csv
+      curl 'http://127.0.0.1:8800/export.csv?q=budget&site=demo' > budget.csv
+      curl 'http://127.0.0.1:8800/alerts/my-beat.atom'
     """
-    es = app.settings.elasticsearch
-    server = make_server(make_client(es), es, host, port)
-    click.echo(f"search API on http://{host}:{server.server_address[1]}/search?q=... (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    import uvicorn
+
+    from search.http_api import create_app
+
+    click.echo(f"search page on http://{host}:{port}/ (JSON API: /search?q=..., Ctrl-C stops)")
+    uvicorn.run(create_app(app.settings), host=host, port=port, log_level="warning")

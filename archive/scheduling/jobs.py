@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from archive.config import Settings, credentials_env, settings_from_dict
 from archive.scheduling.locks import LockTaken, SiteLock
 from crawler.runner import OK, CrawlOutcome, run_crawl
+from search.alert_delivery import check_after_crawl
 from search.runs import record_outcome
 
 logger = logging.getLogger("archive.scheduler")
@@ -104,6 +105,8 @@ def run_sites(
             _log_outcome(result.outcome)
         finally:
             _track(sites, -1)
+    if result.outcome is not None:
+        check_after_crawl(settings)  # saved searches learn what the run archived; never raises
     return result
 
 

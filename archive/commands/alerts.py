@@ -1,0 +1,159 @@
+"""`archive alerts`: saved searches that report new matching articles (search/alerts.py)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _store(app, create: bool = False):
+    from search.alerts import AlertStore
+    from search.client import make_client
+    from search.indices import ensure_index, ALERTS_DEFINITION
+
+    es = app.settings.elasticsearch
+    client = make_client(es)
+    if create:  # only saving creates the index; listing or checking an empty archive creates nothing
+        ensure_index(client, es.alerts_alias, ALERTS_DEFINITION)
+    return client, AlertStore(client, es)
+
+
+def _errors(func):
+    """Turn the library's errors into one line (no traceback) and a non-zero exit."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+
+        from search.alerts import AlertError
+        from search.errors import explain
+        from search.filters import UnknownFilter
+        from search.query import QuerySyntaxError
+
+        app = click.get_current_context().obj
+        try:
+            return func(*args, **kwargs)
+        except (AlertError, QuerySyntaxError, UnknownFilter) as exc:
+            raise click.ClickException(str(exc)) from None
+        except (TransportError, ApiError) as exc:
+            raise click.ClickException(explain(exc, app.settings.elasticsearch.url) or str(exc)) from None
+
+    return wrapper
+
+
+@click.group()
+def alerts() -> None:
+    """Saved searches that tell you what is new on your beat.
+
+    \b
+    After every crawl run, each saved search reports the articles that are new (or were edited
+    and now match) once: in its Atom feed (/alerts/NAME.atom on `archive serve`), and by
+    webhook and e-mail where configured ([alerts] in settings.toml, ARCHIVE_SMTP_* variables).
+    \b
+    Examples:
+      archive alerts add harbour '"harbour authority"' --site demo
+      archive alerts list
+      archive alerts check harbour     # now, without waiting for a crawl
+      archive alerts remove harbour
+    """
+
+
+@alerts.command("add")
+@click.argument("name")
+@click.argument("query", required=False, default="")
+@click.option("--site", "sites", multiple=True, help="Only this site (repeatable).")
+@click.option("--author", "authors", multiple=True, help="Only articles by this author (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
+@click.option("--lang", "languages", multiple=True, help="Only this language, e.g. en (repeatable).")
+@click.pass_obj
+@_errors
+def add(app, name, query, sites, authors, tags, languages) -> None:
+    """Save a search: from now on, new matching articles are reported once each."""
+    from search.alert_delivery import feed_link
+    from search.alerts import SavedSearch
+    from search.filters import validate_filters
+    from search.query import SearchRequest
+
+    client, store = _store(app, create=True)
+    request = SearchRequest(text=query, sites=sites, authors=authors, tags=tags, languages=languages)
+    request = validate_filters(client, app.settings.elasticsearch.articles_alias, request, [s.name for s in app.settings.sites])
+    if not request.text.strip() and not (request.sites or request.authors or request.tags or request.languages):
+        raise click.UsageError("give a QUERY or a filter: an empty saved search would report every article")
+    saved = store.add(SavedSearch(name=name, query=request.text, sites=request.sites, authors=request.authors,
+                                  tags=request.tags, languages=request.languages))
+    click.echo(f"saved {saved.name!r}; new matches after each crawl, feed: {feed_link(app.settings.alerts, saved.name)}")
+
+
+@alerts.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+@_errors
+def list_command(app, fmt) -> None:
+    """List the saved searches, when each was last checked and how its last delivery went."""
+    _, store = _store(app)
+    searches = store.list()
+    if fmt == "json":
+        click.echo(json.dumps([s.as_dict() for s in searches], indent=2, ensure_ascii=False))
+        return
+    if not searches:
+        click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(searches)} saved search{'es' if len(searches) != 1 else ''}")
+    for column in ("name", "query", "filters", "saved", "last checked", "last delivery"):
+        table.add_column(column)
+    for s in searches:
+        filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
+        delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}" for ch, st in s.last_delivery.items()) or "-"
+        table.add_row(escape(s.name), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
+    Console().print(table)
+
+
+@alerts.command("remove")
+@click.argument("name")
+@click.pass_obj
+@_errors
+def remove(app, name) -> None:
+    """Delete a saved search and what it reported."""
+    _, store = _store(app)
+    gone = store.remove(name)
+    click.echo(f"removed {name!r} ({gone} reported match{'es' if gone != 1 else ''} with it)")
+
+
+@alerts.command("check")
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+@_errors
+def check(app, name, fmt) -> None:
+    """Print what is new for one saved search (or all) and mark it seen; sends webhook/e-mail if configured."""
+    from search.alert_delivery import article_link, check_and_deliver
+
+    client, _ = _store(app)
+    results = check_and_deliver(client, app.settings, name)
+    if fmt == "json":
+        click.echo(json.dumps([{"name": r.search.name, "new": [m.as_dict() for m in r.new], "delivery": r.delivery} for r in results],
+                              indent=2, ensure_ascii=False))
+        return
+    if not results:
+        click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
+    failed = False
+    for result in results:
+        count = len(result.new)
+        click.echo(f"{result.search.name}: {count} new article{'s' if count != 1 else ''}")
+        for match in result.new:
+            label = " [edited]" if match.change == "edited" else ""
+            click.echo(f"  {match.title}{label}\n    {match.site} · {(match.published or 'no date')[:10]} · {match.url}\n"
+                       f"    {article_link(app.settings.alerts, match.article_id)}")
+        for channel, status in result.delivery.items():
+            if not status.get("ok"):
+                failed = True
+                click.echo(f"  {channel} delivery failed: {status.get('error')}", err=True)
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,251 @@
+"""What each page shows, as plain data: the HTML page renders it, its JSON twin returns it.
+
+Building the context once for both (as Datasette does) means the page and the API cannot
+drift. Parameters are the CLI's: q, site, author, tag, lang, since, until, edited, sort, size,
+page (repeat site/author/tag/lang for several values).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlencode
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from search.filters import validate_filters
+from search.query import SORTS, SearchRequest
+from search.service import get_article, search
+from search.versions import captures, changes
+
+PAGE_SIZE_LIMIT = 100
+MAX_PAGE = 1_000_000
+
+
+class BadRequest(ValueError):
+    """A parameter cannot be used as given; the message names it and says what works."""
+
+
+Params = dict[str, list[str]]
+
+
+def params_from(multi) -> Params:
+    """Starlette's query or form data → {name: [values]} (empty values dropped: an empty form field means 'any')."""
+    out: Params = {}
+    for key, value in multi.multi_items():
+        if value.strip():
+            out.setdefault(key, []).append(value.strip())
+    return out
+
+
+def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchRequest, int]:
+    """The HTTP parameters as a SearchRequest (the same meaning as `archive search` options) and the page."""
+
+    def one(name: str, default: str | None = None) -> str | None:
+        values = params.get(name)
+        return values[-1] if values else default
+
+    def day(name: str) -> date | None:
+        value = one(name)
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise BadRequest(f"{name}={value!r} is not a date: use YYYY-MM-DD") from None
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        value = one(name, str(default))
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise BadRequest(f"{name} must be a whole number from {low} to {high}")
+        return int(value)
+
+    def flag(name: str) -> bool:
+        return one(name) in ("1", "true", "yes", "on")
+
+    sort = one("sort", "relevance")
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
+    since, until = day("since"), day("until")
+    if since and until and since > until:
+        raise BadRequest(f"since={since} is after until={until}")
+    request = SearchRequest(
+        text=one("q", "") or "",
+        sites=tuple(params.get("site", [])),
+        authors=tuple(params.get("author", [])),
+        tags=tuple(params.get("tag", [])),
+        languages=tuple(params.get("lang", [])),
+        since=since,
+        until=until,
+        edited=flag("edited"),
+        sort=sort,
+        size=number("size", default_size, 1, PAGE_SIZE_LIMIT),
+        include_earlier=flag("include_earlier"),
+        with_body=flag("with_body"),
+    )
+    return request, number("page", 1, 1, MAX_PAGE)
+
+
+def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
+    """Sites, languages and tags the archive holds (for the form's choices and to refuse unknown values)."""
+    try:
+        response = client.search(
+            index=alias,
+            size=0,
+            aggs={
+                "sites": {"terms": {"field": "site", "size": 500}},
+                "languages": {"terms": {"field": "language", "size": 200}},
+                "tags": {"terms": {"field": "tags", "size": 2000}},
+            },
+        )
+    except NotFoundError:
+        return {"sites": [], "languages": [], "tags": []}
+    aggs = response["aggregations"]
+    return {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
+
+
+def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
+    """The request with its sites and languages as the archive spells them; an unknown site,
+    language or tag raises search.filters.UnknownFilter listing the known ones (a 400)."""
+    return validate_filters(client, settings.elasticsearch.articles_alias, request, [s.name for s in settings.sites])
+
+
+def url_with(path: str, params: Params, **changes) -> str:
+    """path?params, with some parameters replaced (None removes one; a list sets several)."""
+    merged = {k: list(v) for k, v in params.items()}
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value if isinstance(value, list) else [str(value)]
+    pairs = [(k, v) for k, values in merged.items() for v in values]
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    year, number = (int(part) for part in month.split("-")[:2])
+    return f"{year:04d}-{number:02d}-01", f"{year:04d}-{number:02d}-{calendar.monthrange(year, number)[1]:02d}"
+
+
+def search_context(client: Elasticsearch, settings, params: Params) -> dict:
+    es = settings.elasticsearch
+    request, page = request_from_params(params)
+    request = validated(client, settings, request)
+    known = known_values(client, es.articles_alias)
+    response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
+    params = {k: v for k, v in params.items() if k != "page"}
+    last_page = max(1, -(-min(response.total, 10_000_000) // request.size))
+    first = (page - 1) * request.size + 1
+    selected_sites = set(request.sites)
+    return {
+        "total": response.total,
+        "page": page,
+        "hits": [_hit(h) for h in response.hits],
+        "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
+        "hints": list(response.hints),
+        "facets": {"sites": dict(response.sites), "months": dict(response.months)},
+        "query": {
+            "q": request.text,
+            "site": list(request.sites),
+            "author": list(request.authors),
+            "tag": list(request.tags),
+            "lang": list(request.languages),
+            "since": request.since.isoformat() if request.since else "",
+            "until": request.until.isoformat() if request.until else "",
+            "edited": request.edited,
+            "include_earlier": request.include_earlier,
+            "sort": request.sort,
+            "size": request.size,
+        },
+        "showing": {"from": first if response.hits else 0, "to": first + len(response.hits) - 1 if response.hits else 0},
+        "pages": {
+            "last": last_page,
+            "previous": url_with("/", params, page=page - 1) if page > 1 else None,
+            "next": url_with("/", params, page=page + 1) if page < last_page else None,
+        },
+        "facet_links": {
+            "sites": [
+                {"value": site, "count": count, "selected": site in selected_sites,
+                 "url": url_with("/", params, site=site)}
+                for site, count in response.sites
+            ],
+            "months": [
+                {"value": month, "count": count,
+                 "url": url_with("/", params, since=month_bounds(month)[0], until=month_bounds(month)[1])}
+                for month, count in response.months
+            ],
+        },
+        "links": {
+            "json": url_with("/search", params, page=page),
+            "export_csv": url_with("/export.csv", params, size=None),
+            "export_json": url_with("/export.json", params, size=None),
+            "export_ndjson": url_with("/export.ndjson", params, size=None),
+        },
+        "known": known,
+        "sorts": list(SORTS),
+    }
+
+
+def _hit(hit) -> dict:
+    """A hit as the API gives it, plus what the page needs; an earlier version links to its article."""
+    data = {**hit.as_dict(), "title_highlight": hit.title_highlight}
+    data["archive_page"] = f"/article/{data.get('earlier_version_of') or hit.id}"
+    return data
+
+
+def article_context(client: Elasticsearch, settings, key: str) -> dict | None:
+    """The article as the API always returned it (id, then its fields, body included), plus its
+    captures, the changes between them, and the raw capture kept in the WARC store."""
+    es = settings.elasticsearch
+    article = get_article(client, es.articles_alias, key)
+    if article is None:
+        return None
+    history = captures(client, es.versions_alias, article)
+    return {
+        **article,
+        "versions": [
+            {"captured_at": c.captured_at, "title": c.title, "content_hash": c.content_hash, "current": c.current}
+            for c in history
+        ],
+        "changes": [
+            {"from": e.before.captured_at, "to": e.after.captured_at, "title_changed": e.title_changed,
+             "title_before": e.before.title, "title_after": e.after.title, "diff": e.diff,
+             "diff_lines": diff_lines(e.diff)}
+            for e in changes(history)
+        ],
+        "raw_capture": raw_capture(settings.data_dir, article),
+    }
+
+
+def diff_lines(diff: str) -> list[dict]:
+    """A unified diff as lines a page can colour: added, removed, unchanged, or a hunk marker."""
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "same")
+        lines.append({"kind": kind, "text": line[1:] if kind in ("added", "removed", "same") else line})
+    return lines
+
+
+def raw_capture(data_dir: Path, article: dict) -> dict:
+    """Where the page as fetched is kept (WARC file and offset) and the WARC record's date."""
+    warc_file, offset = article.get("warc_file"), article.get("warc_offset")
+    if not warc_file or offset is None:
+        return {"warc_file": None, "warc_offset": None, "date": None, "note": "no raw capture recorded for this article"}
+    info = {"warc_file": warc_file, "warc_offset": offset, "date": None, "note": ""}
+    path = Path(data_dir) / "warc" / warc_file
+    try:
+        from warcio.archiveiterator import ArchiveIterator
+
+        with path.open("rb") as stream:
+            stream.seek(int(offset))
+            record = next(iter(ArchiveIterator(stream)))
+            info["date"] = record.rec_headers.get_header("WARC-Date")
+            info["target"] = record.rec_headers.get_header("WARC-Target-URI")
+    except FileNotFoundError:
+        info["note"] = f"the WARC file is not on this machine ({path})"
+    except Exception as exc:  # noqa: BLE001 (a damaged WARC must not break the article page)
+        info["note"] = f"the WARC record could not be read: {type(exc).__name__}: {exc}"
+    return info

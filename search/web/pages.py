@@ -1,0 +1,200 @@
+"""The pages people use in a browser, each with its JSON twin built from the same context.
+
+    /                       search page            twin: /search (and /search.json)
+    /article/<id>           one article, versions and diffs   twin: /article/<id>.json
+    /alerts                 saved searches, and the form to save one   twin: /alerts.json
+    /alerts/<name>          what a saved search reported      twin: /alerts/<name>.json
+    /alerts/<name>.atom     its Atom feed
+
+Pages are rendered by Jinja2 with autoescaping on: every title, snippet and body from a crawled
+page is text, never markup. Only the highlight markers that Elasticsearch puts around matches
+(search.query.MARK_PRE/MARK_POST) become <mark> elements, after everything else was escaped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from search.alert_delivery import check_and_deliver
+from search.alerts import AlertError, AlertStore, SavedSearch
+from search.feeds import atom_feed
+from search.indices import ALERTS_DEFINITION, ensure_index
+from search.filters import UnknownFilter
+from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.web.context import BadRequest, article_context, params_from, request_from_params, search_context, url_with, validated
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def marked(text: str | None) -> Markup:
+    """Escape everything, then turn only Elasticsearch's highlight markers into <mark>."""
+    escaped = str(escape(text or ""))
+    return Markup(escaped.replace(str(escape(MARK_PRE)), "<mark>").replace(str(escape(MARK_POST)), "</mark>"))
+
+
+def web_url(url: str | None) -> str:
+    """Only http(s) URLs become links: a stored `javascript:` URL must never be clickable."""
+    return url if url and url.lower().startswith(("http://", "https://")) else "#"
+
+
+def make_environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["marked"] = marked
+    env.filters["web_url"] = web_url
+    env.filters["day"] = lambda value: (value or "")[:10] or "no date"
+    env.filters["moment"] = lambda value: (value or "").replace("T", " ")[:19] or "never"
+    return env
+
+
+def render(request: Request, template: str, context: dict, status: int = 200) -> Response:
+    html = request.app.state.jinja.get_template(template).render(request=request, **context)
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8")
+
+
+def twin(request: Request, context: dict, template: str, as_json: bool) -> Response:
+    if as_json or request.query_params.get("_format") == "json":
+        return JSONResponse(context)
+    return render(request, template, context)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def search_page(request: Request) -> Response:
+    state = request.app.state
+    params = params_from(request.query_params)
+    context = search_context(state.client, state.settings, params)
+    return twin(request, context, "search.html", request.url.path != "/")
+
+
+# --- one article ----------------------------------------------------------------------------
+
+
+def article_page(request: Request) -> Response:
+    state = request.app.state
+    key = request.path_params["article_id"]
+    context = article_context(state.client, state.settings, key)
+    as_json = request.url.path.endswith(".json")
+    if context is None:
+        return error_response(request, 404, f"no archived article with id {key!r}", as_json)
+    return twin(request, {"article": context} if not as_json else context, "article.html", as_json)
+
+
+# --- saved searches -------------------------------------------------------------------------
+
+
+def _store(request: Request) -> AlertStore:
+    return AlertStore(request.app.state.client, request.app.state.settings.elasticsearch)
+
+
+def base_url(request: Request) -> str:
+    """This server as the reader reached it: page and feed links follow the address in use
+    (webhook and mail, sent without a request, use settings.alerts.public_url)."""
+    return str(request.base_url).rstrip("/")
+
+
+def alerts_context(request: Request, params: dict | None = None) -> dict:
+    settings = request.app.state.settings
+    searches = _store(request).list()
+    return {
+        "saved_searches": [
+            {**s.as_dict(), "page": f"/alerts/{s.name}", "feed": f"{base_url(request)}/alerts/{s.name}.atom",
+             "results": url_with("/", _search_params(s))}
+            for s in searches
+        ],
+        "draft": params or {},
+        "delivery": {"webhook": bool(settings.alerts.webhook_url), "email": bool(settings.alerts.smtp_host)},
+    }
+
+
+def alerts_page(request: Request) -> Response:
+    draft = params_from(request.query_params)
+    return twin(request, alerts_context(request, draft), "alerts.html", request.url.path.endswith(".json"))
+
+
+async def save_search(request: Request) -> Response:
+    form = params_from(await request.form())
+    try:
+        saved = await run_in_threadpool(_save, request, form)
+    except (AlertError, BadRequest, UnknownFilter, QuerySyntaxError) as exc:
+        context = await run_in_threadpool(alerts_context, request, form)
+        return render(request, "alerts.html", {**context, "error": str(exc)}, status=400)
+    return RedirectResponse(f"/alerts/{saved.name}?saved=1", status_code=303)
+
+
+def _save(request: Request, form: dict) -> SavedSearch:
+    state = request.app.state
+    name = (form.get("name") or [""])[-1]
+    search_request, _ = request_from_params({k: v for k, v in form.items() if k in ("q", "site", "author", "tag", "lang")})
+    search_request = validated(state.client, state.settings, search_request)
+    if not search_request.text.strip() and not (search_request.sites or search_request.authors or search_request.tags or search_request.languages):
+        raise BadRequest("give the saved search some words or a filter: an empty search would report every article")
+    ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)  # the first save creates it
+    return _store(request).add(SavedSearch(
+        name=name, query=search_request.text, sites=search_request.sites, authors=search_request.authors,
+        tags=search_request.tags, languages=search_request.languages,
+    ))
+
+
+def _search_params(search: SavedSearch) -> dict[str, list[str]]:
+    params = {"q": [search.query]} if search.query else {}
+    for key, values in (("site", search.sites), ("author", search.authors), ("tag", search.tags), ("lang", search.languages)):
+        if values:
+            params[key] = list(values)
+    return params
+
+
+def alert_context(request: Request, name: str) -> dict:
+    store = _store(request)
+    search = store.require(name)
+    return {
+        "saved_search": search.as_dict(),
+        "feed": f"{base_url(request)}/alerts/{name}.atom",
+        "results": url_with("/", _search_params(search)),
+        "matches": [{**m.as_dict(), "snippet_marked": m.snippet, "archive_page": f"/article/{m.article_id}"} for m in store.matches(name, limit=200)],
+    }
+
+
+def alert_page(request: Request) -> Response:
+    name = request.path_params["name"]
+    as_json = request.url.path.endswith(".json")
+    context = alert_context(request, name)
+    context["just_saved"] = request.query_params.get("saved") == "1"
+    checked = request.query_params.get("checked")
+    context["just_checked"] = int(checked) if checked and checked.isdigit() else None
+    return twin(request, context, "alert.html", as_json)
+
+
+def alert_feed(request: Request) -> Response:
+    name = request.path_params["name"]
+    store = _store(request)
+    search = store.require(name)
+    body = atom_feed(search, store.matches(name, limit=100), base_url(request))
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+async def check_search(request: Request) -> Response:
+    name = request.path_params["name"]
+    results = await run_in_threadpool(check_and_deliver, request.app.state.client, request.app.state.settings, name)
+    return RedirectResponse(f"/alerts/{name}?checked={len(results[0].new)}", status_code=303)
+
+
+async def remove_search(request: Request) -> Response:
+    name = request.path_params["name"]
+    await run_in_threadpool(_store(request).remove, name)
+    return RedirectResponse("/alerts", status_code=303)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
+    if as_json:
+        return JSONResponse({"error": message}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status=status)

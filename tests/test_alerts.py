@@ -1,0 +1,334 @@
+"""Saved searches and alerts, against the real Elasticsearch, with real local receivers:
+an HTTP server for the webhook and aiosmtpd for e-mail. The feed is read with feedparser."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import threading
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import feedparser
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from archive.cli import AppContext, cli
+from archive.config import AlertSettings
+from archive.demo_site import DemoSite, serve_demo_site
+from archive.scheduling.jobs import run_sites
+from archive.urls import canonicalize, document_id
+from search.alert_delivery import check_and_deliver
+from search.alerts import EDITED, NEW, AlertError, AlertStore, SavedSearch
+from search.http_api import create_app, running_server
+from search.indices import ensure_all
+from search.writer import ArticleWriter
+
+
+def at(offset_seconds: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=offset_seconds)).isoformat()
+
+
+def article(slug: str, title: str, body: str, crawled_at: str, site: str = "news") -> tuple[str, dict]:
+    url = f"https://{site}.example/2025/{slug}"
+    return document_id(url), {"url": url, "title": title, "site": site, "authors": ["Ana Ruiz"], "language": "en",
+                              "published": "2025-06-01T08:00:00+00:00", "body": body, "content_hash": f"{slug}:{hash(body)}",
+                              "crawled_at": crawled_at}
+
+
+@pytest.fixture
+def store(es_client, archive_settings):
+    ensure_all(es_client, archive_settings.elasticsearch)
+    return AlertStore(es_client, archive_settings.elasticsearch)
+
+
+def write(es_client, settings, *docs):
+    ArticleWriter(es_client, settings.elasticsearch).write(dict(docs))
+    es_client.indices.refresh(index=settings.elasticsearch.articles_alias)
+
+
+def test_new_means_archived_after_saving_each_article_once_edits_once(es_client, archive_settings, store):
+    before = at(-3600)
+    write(es_client, archive_settings,
+          article("plan", "Harbour dredging plan", "The port wants dredging of the channel.", before),
+          article("tram", "Tram timetable", "Trams run every ten minutes.", before),
+          article("other", "Dredging elsewhere", "Dredging on another site.", before, site="other"))
+    saved = store.add(SavedSearch(name="dredging", query="dredging", sites=("news",)))
+    assert store.check(saved).new == []  # what was there when it was saved is never "new"
+
+    write(es_client, archive_settings,
+          article("starts", "Dredging starts at the harbour", "Work boats began dredging today.", at(1)),
+          article("budget", "Council budget", "The council passed its budget.", at(1)),
+          article("tram", "Tram timetable", "Trams run every ten minutes, except during dredging.", at(1)),  # edited: now matches
+          article("plan", "Harbour dredging plan", "The port wants dredging of the channel, and more.", at(1)),  # matched before
+          article("other2", "More dredging", "Dredging on the other site again.", at(1), site="other"))
+    result = store.check(store.require("dredging"))
+    found = {m.title: m.change for m in result.new}
+    assert found == {"Dredging starts at the harbour": NEW, "Tram timetable": EDITED}
+    assert store.check(store.require("dredging")).new == []  # marked as seen
+
+    write(es_client, archive_settings,
+          article("tram", "Tram timetable", "Trams run every ten minutes, except during dredging works.", at(2)),  # again
+          article("more", "Dredging halted by storm", "Dredging stopped.", at(2)))
+    assert [m.title for m in store.check(store.require("dredging")).new] == ["Dredging halted by storm"]
+    assert [m.title for m in store.matches("dredging")][:1] == ["Dredging halted by storm"]
+    assert len(store.matches("dredging")) == 3
+
+
+def test_saved_searches_refuse_bad_names_duplicates_and_unreadable_queries(store):
+    store.add(SavedSearch(name="beat", query="harbour"))
+    with pytest.raises(AlertError, match="exists already"):
+        store.add(SavedSearch(name="beat", query="tram"))
+    with pytest.raises(AlertError, match="lowercase letters"):
+        store.add(SavedSearch(name="My Beat", query="tram"))
+    with pytest.raises(ValueError, match="unclosed quote"):
+        store.add(SavedSearch(name="broken", query='"harbour'))
+    with pytest.raises(AlertError, match=r"no saved search named 'nope' \(saved: beat\)"):
+        store.require("nope")
+    assert store.remove("beat") == 0 and store.list() == []
+
+
+class Receiver:
+    """A local webhook endpoint: answers with the queued statuses (then 200) and keeps every body."""
+
+    def __init__(self, statuses=()):
+        self.statuses = list(statuses)
+        self.bodies: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def receivers():
+    webhook = Receiver(statuses=[500])  # the first attempt fails: delivery must retry
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd checks its own port after starting: give it a real one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    yield webhook, mailbox, port
+    smtp.stop()
+    webhook.close()
+
+
+def test_new_matches_go_out_by_webhook_with_retry_and_by_mail(es_client, archive_settings, store, receivers):
+    webhook, mailbox, smtp_port = receivers
+    settings = replace(archive_settings, alerts=AlertSettings(
+        public_url="http://archive.test:8800", webhook_url=webhook.url, smtp_host="127.0.0.1", smtp_port=smtp_port,
+        email_to=("desk@newsroom.test",), email_from="archive@newsroom.test"))
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise by five percent.", at(1)))
+    (result,) = check_and_deliver(es_client, settings)
+    assert [m.title for m in result.new] == ["Ferry fares rise"]
+    assert result.delivery["webhook"]["ok"] and result.delivery["webhook"]["attempts"] == 2
+    assert result.delivery["email"]["ok"]
+    assert len(webhook.bodies) == 2  # the failed attempt and the retry
+    body = webhook.bodies[-1]
+    assert body["saved_search"] == "ferry" and body["new"] == 1
+    assert body["matches"][0]["title"] == "Ferry fares rise"
+    assert body["matches"][0]["archive_url"].startswith("http://archive.test:8800/article/")
+    assert body["feed"] == "http://archive.test:8800/alerts/ferry.atom"
+    (mail,) = mailbox.messages
+    assert mail.rcpt_tos == ["desk@newsroom.test"]
+    text = mail.content.decode("utf-8")
+    assert "1 new article for" in text and "Ferry fares rise" in text and "http://archive.test:8800/article/" in text
+
+    # Nothing new: nothing is sent.
+    check_and_deliver(es_client, settings)
+    assert len(webhook.bodies) == 2 and len(mailbox.messages) == 1
+
+
+def test_a_dead_webhook_is_recorded_and_the_check_still_marks_matches(es_client, archive_settings, store):
+    dead = Receiver()
+    url = dead.url
+    dead.close()  # nothing listens there any more
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=url, webhook_attempts=2, webhook_timeout=1.0))
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    store.add(SavedSearch(name="fares", query="fares"))
+    write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
+    results = check_and_deliver(es_client, settings)
+    assert [len(r.new) for r in results] == [1, 1]  # matches are marked even though delivery failed
+    first, second = (store.require(name).last_delivery["webhook"] for name in ("fares", "ferry"))
+    assert first["ok"] is False and "unreachable" in first["error"] and first["attempts"] == 2
+    # A dead webhook is not retried for every saved search of the same round: that could hold a crawl's end for minutes.
+    assert second["ok"] is False and "not tried: the webhook failed earlier" in second["error"]
+    out = CliRunner().invoke(cli, ["alerts", "list"], obj=AppContext(None, settings))
+    assert "FAILED" in out.output
+
+
+def test_cli_add_list_check_remove(es_client, archive_settings):
+    run = lambda *args: CliRunner().invoke(cli, ["alerts", *args], obj=AppContext(None, archive_settings))  # noqa: E731
+    ensure_all(es_client, archive_settings.elasticsearch)
+    write(es_client, archive_settings, article("old", "Old ferry story", "Ferry news.", at(-60)))
+    added = run("add", "ferries", "ferry", "--site", "NEWS")
+    assert added.exit_code == 0, added.output
+    assert "feed: http://127.0.0.1:8800/alerts/ferries.atom" in added.output
+    refused = run("add", "x", "ferry", "--site", "nosuch")
+    assert refused.exit_code != 0 and "sites in the archive: news (1 article)" in refused.output and "Traceback" not in refused.output
+    listed = json.loads(run("list", "--format", "json").output)
+    assert [(s["name"], s["query"], s["sites"]) for s in listed] == [("ferries", "ferry", ["news"])]
+    write(es_client, archive_settings, article("new", "New ferry timetable", "Ferry timetable.", at(1)))
+    checked = run("check", "ferries")
+    assert checked.exit_code == 0 and "ferries: 1 new article" in checked.output and "New ferry timetable" in checked.output
+    assert "Old ferry story" not in checked.output
+    assert "ferries: 0 new articles" in run("check").output
+    unknown = run("check", "nope")
+    assert unknown.exit_code == 1 and "no saved search named 'nope'" in unknown.output
+    assert "removed 'ferries' (1 reported match with it)" in run("remove", "ferries").output
+    assert "no saved searches" in run("list").output
+
+
+def post_form(url: str, fields: list[tuple[str, str]], origin: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST",
+                                     headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_save_from_the_page_and_read_the_atom_feed(es_client, archive_settings, store):
+    write(es_client, archive_settings, article("old", "Old ferry story", "Ferry news.", at(-60)))
+    with running_server(create_app(archive_settings, es_client)) as base:
+        host = base.split("://")[1]
+        status, html = post_form(base + "/alerts", [("name", "ferry"), ("q", "ferry")], origin=base)
+        assert status == 200 and "Saved search “ferry”" in html and "Saved." in html  # after the 303 redirect
+        status, body = post_form(base + "/alerts", [("name", "evil"), ("q", "x")], origin="http://elsewhere.test")
+        assert status == 403 and store.get("evil") is None  # a page elsewhere cannot save searches
+        status, html = post_form(base + "/alerts", [("name", "ferry"), ("q", "x")], origin=base)
+        assert status == 400 and "exists already" in html
+
+        write(es_client, archive_settings, article("new", 'Ferry <script>alert("x")</script> timetable', "Ferry timetable changes.", at(1)))
+        status, html = post_form(base + "/alerts/ferry/check", [], origin=base)
+        assert status == 200 and "Checked now: 1 new match." in html
+        assert "<script>alert" not in html
+
+        with urllib.request.urlopen(base + "/alerts/ferry.atom", timeout=20) as response:
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            feed = feedparser.parse(response.read())
+        assert not feed.bozo, feed.bozo_exception
+        assert feed.version == "atom10"
+        (entry,) = feed.entries
+        assert entry.title == 'Ferry <script>alert("x")</script> timetable'  # text, as the reader shows it
+        assert entry.link.startswith(base + "/article/")  # links follow the address the feed was fetched from
+        assert "Ferry timetable changes" in entry.summary
+        assert any(link.href == "https://news.example/2025/new" for link in entry.links)
+
+        twin = json.loads(urllib.request.urlopen(base + "/alerts/ferry.json", timeout=20).read())
+        assert [m["title"] for m in twin["matches"]] == ['Ferry <script>alert("x")</script> timetable']
+        assert host  # the server answered on the address it bound
+
+
+@pytest.mark.e2e
+def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_client, es_settings, tmp_path, demo_sites, receivers):
+    """Night 1 crawls edition 1; searches are saved; night 2 (edition 2) triggers the checks by itself."""
+    webhook, mailbox, smtp_port = receivers
+    webhook.statuses.clear()
+    first = {a.slug: a for a in DemoSite(edition=1).articles}
+    second = DemoSite(edition=2)
+    new_slugs = {a.slug for a in second.articles if a.slug not in first}
+    # A phrase an edit added to one article and nothing else in either edition says.
+    edited_slug, phrase = _phrase_only_an_edit_added(first, second)
+    site = DemoSite()
+    window = math.ceil((datetime.now(timezone.utc) - site.articles[2].published).total_seconds() / 86400)
+    with serve_demo_site(site, port=0) as server:
+        settings = replace(
+            es_settings,
+            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-alerts-{uuid.uuid4().hex[:8]}"),
+            data_dir=tmp_path / "var",
+            sites=demo_sites(server.base_url),
+            crawl=replace(es_settings.crawl, download_delay=0.0, recheck_days=window),
+            alerts=AlertSettings(webhook_url=webhook.url, smtp_host="127.0.0.1", smtp_port=smtp_port, email_to=("desk@test",)),
+        )
+        try:
+            assert run_sites(settings, ["demo"], trigger="test").ok
+            store = AlertStore(es_client, settings.elasticsearch)
+            ensure_all(es_client, settings.elasticsearch)
+            store.add(SavedSearch(name="election", query="election"))
+            store.add(SavedSearch(name="edit", query=f'"{phrase}"'))
+            server.set_edition(2)
+            assert run_sites(settings, ["demo"], trigger="test").ok  # checks the saved searches when it ends
+
+            url = lambda slug: canonicalize(server.base_url + second.article(slug).path)  # noqa: E731
+            election_new = {s for s in new_slugs if re.search(r"\belection", second.article(s).title + " " + second.article(s).body_text, re.I)}
+            assert election_new  # edition 2 brings at least one
+            assert {m.url for m in store.matches("election")} == {url(s) for s in election_new}
+            assert [(m.url, m.change) for m in store.matches("edit")] == [(url(edited_slug), EDITED)]
+            with running_server(create_app(settings, es_client)) as base:
+                feed = feedparser.parse(urllib.request.urlopen(base + "/alerts/election.atom", timeout=20).read())
+            assert {link.href for e in feed.entries for link in e.links if link.rel == "related"} == {url(s) for s in election_new}
+            by_search = {b["saved_search"]: {m["url"] for m in b["matches"]} for b in webhook.bodies}
+            assert by_search == {"election": {url(s) for s in election_new}, "edit": {url(edited_slug)}}
+            assert len(mailbox.messages) == 2
+        finally:
+            from search.indices import drop_all
+
+            drop_all(es_client, settings.elasticsearch)
+
+
+def _phrase_only_an_edit_added(first: dict, second: DemoSite) -> tuple[str, str]:
+    def words(text: str) -> list[str]:
+        return re.findall(r"[a-z]+", text.lower())
+
+    everything_else = []
+    for a in list(first.values()) + second.articles:
+        everything_else.append(" ".join(words(a.title + " " + a.body_text)))
+    for article in second.articles:
+        before = first.get(article.slug)
+        if before is None or before.body_text == article.body_text:
+            continue
+        old = " ".join(words(before.title + " " + before.body_text))
+        new_words = words(article.body_text)
+        for i in range(len(new_words) - 2):
+            phrase = " ".join(new_words[i:i + 3])
+            if phrase not in old and sum(phrase in text for text in everything_else) == 1:
+                return article.slug, phrase
+    raise AssertionError("edition 2 has no edit that adds a phrase of its own")
+
+
+def test_a_failing_check_after_a_crawl_is_one_log_line_and_never_an_exception(archive_settings, caplog):
+    from search.alert_delivery import check_after_crawl
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = replace(archive_settings, elasticsearch=replace(archive_settings.elasticsearch, url=f"http://127.0.0.1:{port}", request_timeout=1.0))
+    check_after_crawl(down)  # must not raise: the crawl's outcome stands
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("saved searches could not be checked after the crawl")
