@@ -5,7 +5,6 @@ Command groups live in archive/commands/, one module each; this file only assemb
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 
@@ -52,31 +51,8 @@ class LazyGroup(click.Group):
             import importlib
 
             module, attribute = self.lazy_commands[name].split(":")
-            with _sync_transport_only() if name in QUICK_COMMANDS else contextlib.nullcontext():
-                self.add_command(getattr(importlib.import_module(module), attribute), name)
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
         return super().get_command(ctx, name)
-
-
-# Commands a journalist runs all day: they should answer at once.
-QUICK_COMMANDS = {"search", "show", "runs", "status"}
-# HTTP libraries elastic_transport imports only to offer them as optional node classes; the
-# client uses urllib3. Skipping them halves the import of `elasticsearch` (~0.3 s of CPU).
-OPTIONAL_TRANSPORTS = ("aiohttp", "requests", "httpx")
-
-
-@contextlib.contextmanager
-def _sync_transport_only():
-    """While the command's modules load, `import aiohttp` (etc.) fails, so elastic_transport
-    leaves out the optional node classes; afterwards anything may import them as usual."""
-    blocked = [name for name in OPTIONAL_TRANSPORTS if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # Python's own way to make an import fail
-    try:
-        yield
-    finally:
-        for name in blocked:
-            if sys.modules.get(name, "kept") is None:
-                del sys.modules[name]
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,6 +1,6 @@
 """Benchmark: search latency at 100,000 articles, before and after language-aware matching.
 
-    .venv/bin/python benchmarks/search_latency.py [--articles 100000] [--runs 20]
+    .venv/bin/python benchmarks/search_latency.py [--articles 100000] [--runs 20] [--breakdown]
 
 Generates realistic articles with the demo site's generator (unique titles, bodies from
 section templates, several sites, a few German articles), loads them twice into throwaway
@@ -12,14 +12,18 @@ indices of the Elasticsearch at ELASTICSEARCH_URL (default: settings.toml):
             stores them), queried with search.query / search.service
 
 and prints p50/p95/p99 of `search.service.search` (highlights and facets on, as the CLI asks)
-over a mix of words, phrases, prefixes, booleans and filters, plus each index's size. The
-indices are deleted at the end. Goal: p95 <= 50 ms at 100,000 articles.
+over a mix of words, phrases, prefixes, booleans and filters, plus each index's size and the
+load average (the machine is shared: compare runs at similar load). --breakdown also times the
+'after' search with parts left out (the stem marks' highlight_query, all highlighting, the
+facets), interleaved, to show where the node's time goes. The indices are deleted at the end.
+Goal: p95 <= 50 ms at 100,000 articles.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
 import signal
 import statistics
@@ -158,6 +162,34 @@ def after_search(client, index: str, typed: str, filters: dict) -> float:
     return time.perf_counter() - started
 
 
+def breakdown(client, index: str, runs: int) -> None:
+    """The node's time ('took') of the 'after' search with parts of the request left out."""
+
+    def without(part):
+        def body(request):
+            full = build_search_body(request)
+            if part == "stem marks (highlight_query)":
+                full.get("highlight", {}).pop("highlight_query", None)
+            elif part == "highlighting":
+                full.pop("highlight", None)
+            elif part == "facets":
+                full.pop("aggs", None)
+            return full
+        return body
+
+    parts = ["nothing", "stem marks (highlight_query)", "highlighting", "facets"]
+    took: dict[str, list[float]] = {part: [] for part in parts}
+    for _ in range(runs):
+        for kind, typed, old, filters in MIX:
+            for part in parts:  # interleaved: each variant meets the same load
+                response = client.search(index=index, body=without(part)(SearchRequest(text=typed, **filters)))
+                took[part].append(response["took"] / 1000)
+    print("\nafter, node time ('took') with a part of the request left out:")
+    for part in parts:
+        label = "full request" if part == "nothing" else "without " + part
+        print(f"  {label:<38} {percentiles(took[part])}")
+
+
 def percentiles(samples: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples)
     q = statistics.quantiles(ms, n=100, method="inclusive")
@@ -168,6 +200,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20, help="times each query of the mix is run")
+    parser.add_argument("--breakdown", action="store_true", help="also time the search without highlights, stem marks, facets")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still delete the indices
@@ -208,6 +241,9 @@ def main() -> int:
             hits = search(client, indices["after"], SearchRequest(text=word)).total
             plain_hits = search(client, indices["before"], SearchRequest(text=word)).total
             print(f"'{word}': {plain_hits:,} hits before, {hits:,} after")
+        if args.breakdown:
+            breakdown(client, indices["after"], args.runs)
+        print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     finally:
         client.indices.delete(index=",".join(indices.values()), ignore_unavailable=True)
         print(f"deleted {', '.join(indices.values())}")

@@ -75,6 +75,7 @@ class SearchRequest:
     since: date | None = None
     until: date | None = None
     edited: bool = False
+    briefs: bool = True  # False: leave out very short articles (news briefs, flagged short: true)
     sort: str = "relevance"
     size: int = 10
     search_after: tuple | None = None
@@ -399,6 +400,9 @@ def build_query(request: SearchRequest) -> dict:
         filters.append({"range": {"published": {**bounds, "format": "strict_date_optional_time||yyyy-MM-dd"}}})
     if request.edited:
         filters.append({"term": {"edited": True}})
+    if not request.briefs:
+        # Articles stored before the flag existed have no 'short' field: they count as full ones.
+        filters.append({"bool": {"must_not": [{"term": {"short": True}}]}})
     if not must and not filters:
         return {"match_all": {}}
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}

@@ -38,6 +38,7 @@ def _date(ctx, param, value: str | None) -> date | None:
 @click.option("--since", callback=_date, help="Published on or after YYYY-MM-DD.")
 @click.option("--until", callback=_date, help="Published on or before YYYY-MM-DD.")
 @click.option("--edited", is_flag=True, help="Only articles that changed after their first capture.")
+@click.option("--no-briefs", is_flag=True, help="Leave out very short articles (news briefs, flagged short).")
 @click.option("--include-earlier", is_flag=True, help="Also search earlier versions of edited articles (marked with their date).")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
 @click.option("--size", "-n", type=click.IntRange(1, 1000), default=10, show_default=True,
@@ -48,8 +49,8 @@ def _date(ctx, param, value: str | None) -> date | None:
 @click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True,
               help="table: one page; csv/json/ndjson: every hit, streamed (unless --size).")
 @click.pass_context
-def search_command(ctx, query, sites, authors, tags, languages, since, until, edited, include_earlier, sort, size, page,
-                   export_all, with_body, fmt):
+def search_command(ctx, query, sites, authors, tags, languages, since, until, edited, no_briefs, include_earlier, sort, size,
+                   page, export_all, with_body, fmt):
     """Search the archive.
 
     \b
@@ -91,6 +92,7 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         since=since,
         until=until,
         edited=edited,
+        briefs=not no_briefs,
         sort=sort,
         size=size,
         with_body=with_body,
