@@ -2,7 +2,7 @@
 
 Pages (HTML; each has a JSON twin built from the same context, see search/web/pages.py):
 
-    GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&sort=&size=&page=
+    GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&briefs=0&sort=&size=&page=
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
                                           POST /alerts/<name>/check and /alerts/<name>/remove

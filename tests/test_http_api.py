@@ -33,6 +33,13 @@ ARTICLES = [
      "published": f"2025-06-{i:02d}T09:00:00+00:00", "tags": ["politics"], "language": "en",
      "body": f"The council voted on motion {i} about the budget.", "content_hash": f"v{i}"}
     for i in range(1, 11)
+] + [
+    {"url": "https://news.example/2025/07/01/ferry", "title": "Ferry back on the sound", "site": "news", "authors": [],
+     "published": "2025-07-01T09:00:00+00:00", "tags": ["transport"], "language": "en",
+     "body": "The ferry resumed its crossings of the sound.", "content_hash": "f", "short": True},
+    {"url": "https://news.example/2025/07/02/ferry-fares", "title": "Ferry fares to rise", "site": "news", "authors": [],
+     "published": "2025-07-02T09:00:00+00:00", "tags": ["transport"], "language": "en",
+     "body": "Ferry fares will rise by a tenth from August, the operator said. " * 8, "content_hash": "g"},
 ]
 
 
@@ -116,9 +123,9 @@ def test_bad_input_gets_a_400_that_says_why(api):
     status, _, body = get(api + "/search?q=x&size=100000")
     assert status == 400
     status, _, body = get(api + "/search?q=x&site=nosuchsite")
-    assert status == 400 and "sites in the archive: news (12 articles), evil (1 article)" in json.loads(body)["error"]
+    assert status == 400 and "sites in the archive: news (14 articles), evil (1 article)" in json.loads(body)["error"]
     status, _, body = get(api + "/search?q=x&lang=german")
-    assert status == 400 and "languages in the archive: en (13 articles)" in json.loads(body)["error"]
+    assert status == 400 and "languages in the archive: en (15 articles)" in json.loads(body)["error"]
     status, _, body = get(api + "/export.csv?tag=nosuchtag")
     assert status == 400 and "politics" in json.loads(body)["error"]
     status, content_type, body = get(api + "/?q=x&site=nosuchsite")
@@ -228,3 +235,13 @@ def test_same_query_language_as_the_cli_quotes_suggestions_and_earlier_versions(
     assert "earlier version, captured 2025-07-01" in html
     rows = list(csv.DictReader(io.StringIO(get(api + "/export.csv?include_earlier=1&q=" + quote('"crane collapse"'))[2])))
     assert [r["earlier_version_of"] for r in rows] == [document_id(old["url"])]
+
+
+def test_briefs_0_leaves_short_articles_out_on_the_page_and_in_json(api):
+    _, _, everything = get(api + "/search?q=ferry&sort=newest")
+    _, _, full_only = get(api + "/search?q=ferry&sort=newest&briefs=0")
+    assert [h["title"] for h in json.loads(everything)["hits"]] == ["Ferry fares to rise", "Ferry back on the sound"]
+    assert [h["title"] for h in json.loads(full_only)["hits"]] == ["Ferry fares to rise"]
+    _, _, page = get(api + "/?q=ferry&briefs=0", accept="text/html")
+    assert "back on the sound" not in page and "fares to rise" in page  # titles carry <mark>Ferry</mark>
+    assert 'name="briefs" type="checkbox" value="0" checked' in page

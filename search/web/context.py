@@ -1,7 +1,7 @@
 """What each page shows, as plain data: the HTML page renders it, its JSON twin returns it.
 
 Building the context once for both (as Datasette does) means the page and the API cannot
-drift. Parameters are the CLI's: q, site, author, tag, lang, since, until, edited, sort, size,
+drift. Parameters are the CLI's: q, site, author, tag, lang, since, until, edited, briefs=0, sort, size,
 page (repeat site/author/tag/lang for several values).
 """
 
@@ -83,6 +83,7 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
         size=number("size", default_size, 1, PAGE_SIZE_LIMIT),
         include_earlier=flag("include_earlier"),
         with_body=flag("with_body"),
+        briefs=one("briefs", "1") not in ("0", "false", "no", "off"),  # briefs=0: leave short articles out
     )
     return request, number("page", 1, 1, MAX_PAGE)
 
@@ -155,6 +156,7 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
             "until": request.until.isoformat() if request.until else "",
             "edited": request.edited,
             "include_earlier": request.include_earlier,
+            "briefs": request.briefs,
             "sort": request.sort,
             "size": request.size,
         },
