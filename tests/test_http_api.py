@@ -129,7 +129,7 @@ def test_bad_input_gets_a_400_that_says_why(api):
     status, _, body = get(api + "/export.csv?tag=nosuchtag")
     assert status == 400 and "politics" in json.loads(body)["error"]
     status, content_type, body = get(api + "/?q=x&site=nosuchsite")
-    assert status == 400 and content_type.startswith("text/html") and "sites in the archive: news (12 articles)" in body
+    assert status == 400 and content_type.startswith("text/html") and "sites in the archive: news (14 articles)" in body
 
 
 def test_sites_and_languages_are_case_insensitive(api):
