@@ -12,17 +12,19 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from archive.config import Settings, SiteSettings
 from crawler import discovery
-from crawler.extraction import ArticleExtractor
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason
 from crawler.state import CrawlState, RecheckPolicy, conditional_headers
 from crawler.warc import Capture
+from crawler.workers import ExtractionPool
 from crawler.urls import canonicalize, document_id, in_domains
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,8 @@ class NewsSpider(scrapy.Spider):
         self.site = site
         self.app_settings = app_settings
         self.allowed_domains = list(site.allowed_domains)
-        self.extractor = ArticleExtractor(app_settings.extraction)
+        # Extraction runs in worker processes: the reactor keeps fetching meanwhile.
+        self.extraction = ExtractionPool(app_settings.extraction, app_settings.crawl.extraction_workers or None)
         self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
         self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
@@ -49,6 +52,12 @@ class NewsSpider(scrapy.Spider):
         self.scheduled = 0
         self.offsite_seen: set[str] = set()
         self._limit_logged = False
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
+        return spider
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -159,12 +168,13 @@ class NewsSpider(scrapy.Spider):
         for entry in entries:
             yield self.follow(urljoin(response.url, entry.url), depth + 1)
 
-    def parse_page(self, response, depth: int):
+    async def parse_page(self, response, depth: int):
         """A home or section page: follow its article links and its pagination."""
         if not self._is_html(response):
             return
         if self.site.is_article_url(canonicalize(response.url)):
-            yield from self.parse_article(response, depth)
+            async for result in self.parse_article(response, depth):
+                yield result
             return
         self.count("pages/listing")
         links = [canonicalize(link.url) for link in self.link_extractor.extract_links(response)]
@@ -178,7 +188,7 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles ---------------------------------------------------------------------------
 
-    def parse_article(self, response, depth: int):
+    async def parse_article(self, response, depth: int):
         if response.status == 304:
             self.count("articles/not_modified")
             yield NotModifiedItem(url=canonicalize(response.url), fetched_at=_now())
@@ -186,7 +196,7 @@ class NewsSpider(scrapy.Spider):
         if not self._is_html(response):
             return
         try:
-            article = self.extractor.extract(response.body, response.url)
+            article = await maybe_deferred_to_future(self.extraction.extract(response.body, response.url))
         except Rejected as rejected:
             self.reject(rejected.reason, response.url, rejected.detail)
             return
