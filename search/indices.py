@@ -36,32 +36,62 @@ def versioned_name(alias: str, version: int = DEFINITION_VERSION) -> str:
     return f"{alias}-v{version}"
 
 
-def ensure_index(client: Elasticsearch, alias: str, definition: str, version: int = DEFINITION_VERSION) -> IndexState:
-    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent."""
+def replica_count(client: Elasticsearch, replicas: str = "auto") -> int:
+    """elasticsearch.replicas: a number, or "auto": one copy of every shard on another node
+    when the cluster has more than one data node (a single node cannot hold a replica)."""
+    if replicas != "auto":
+        return int(replicas)
+    return 1 if client.cluster.health()["number_of_data_nodes"] > 1 else 0
+
+
+def _index_settings(body: dict, replicas: int | None) -> dict:
+    settings = dict(body["settings"])
+    if replicas is not None:
+        settings["number_of_replicas"] = replicas
+    return settings
+
+
+def ensure_index(
+    client: Elasticsearch, alias: str, definition: str, version: int = DEFINITION_VERSION, replicas: int | None = None
+) -> IndexState:
+    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent.
+    With `replicas`, an existing index gets that number of replicas (a dynamic setting)."""
     try:
         existing = client.indices.get_alias(name=alias)
-        return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
+        index = sorted(existing.body)[-1]
+        if replicas is not None:
+            _apply_replicas(client, index, replicas)
+        return IndexState(alias=alias, index=index, created=False)
     except NotFoundError:
         pass
     index = versioned_name(alias, version)
     body = load_definition(definition)
     if not client.indices.exists(index=index):
         client.indices.create(
-            index=index, settings=body["settings"], mappings=body["mappings"], aliases={alias: {"is_write_index": True}}
+            index=index, settings=_index_settings(body, replicas), mappings=body["mappings"],
+            aliases={alias: {"is_write_index": True}},
         )
     else:
         client.indices.put_alias(index=index, name=alias, is_write_index=True)
     return IndexState(alias=alias, index=index, created=True)
 
 
-def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int) -> IndexState:
+def _apply_replicas(client: Elasticsearch, index: str, replicas: int) -> None:
+    current = client.indices.get_settings(index=index, name="index.number_of_replicas")
+    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
+        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
+
+
+def migrate(
+    client: Elasticsearch, alias: str, definition: str, new_version: int, replicas: int | None = None
+) -> IndexState:
     """Reindex the alias's current index into a new version and swap the alias atomically."""
     current = sorted(client.indices.get_alias(name=alias).body)[-1]
     target = versioned_name(alias, new_version)
     if current == target:
         return IndexState(alias=alias, index=target, created=False)
     body = load_definition(definition)
-    client.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
+    client.indices.create(index=target, settings=_index_settings(body, replicas), mappings=body["mappings"])
     # Client-side scan + bulk rather than _reindex: the Maven distribution has no reindex module
     # (and helpers.reindex asks for data streams, which it lacks too).
     client.indices.refresh(index=current)  # the scan must see the latest writes
@@ -81,11 +111,13 @@ def migrate(client: Elasticsearch, alias: str, definition: str, new_version: int
 
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
-    """Every index the archive uses: articles, earlier versions of articles, crawl runs."""
+    """Every index the archive uses: articles, earlier versions of articles, crawl runs; with
+    the replicas elasticsearch.replicas asks for on this cluster (also on existing indices)."""
+    replicas = replica_count(client, es_settings.replicas)
     return [
-        ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION),
-        ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION),
-        ensure_index(client, es_settings.runs_index, RUNS_DEFINITION),
+        ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.runs_index, RUNS_DEFINITION, replicas=replicas),
     ]
 
 
