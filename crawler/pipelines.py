@@ -75,7 +75,7 @@ class ArchivePipeline:
             self.state.touch(item.url, item.fetched_at, 304)
             return item
         if item.capture is not None:
-            location = self.warc.append(item.capture)
+            location = self.warc.append(item.capture, sync=False)  # synced before its batch is written
             item.document.update(warc_file=location.file, warc_offset=location.offset)
         self.buffer[item.doc_id] = item
         # Full batches for throughput; a time bound so progress is real and a kill loses little.
@@ -102,7 +102,9 @@ class ArchivePipeline:
         return threads.deferToThread(self._write, documents).addCallback(self._stored, batch)
 
     def _write(self, documents: dict[str, dict]):
-        """In the writer thread: Elasticsearch, or the spool when it cannot take the batch."""
+        """In the writer thread: the batch's WARC records made durable, then Elasticsearch, or the
+        spool when it cannot take the batch."""
+        self.warc.sync()
         try:
             return self.writer.write(documents), None
         except UNREACHABLE + (ApiError,) as exc:

@@ -16,26 +16,29 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from twisted.internet import defer
 
 from archive.config import ExtractionSettings
-from crawler.extraction import ArticleExtractor, ExtractedArticle
 from crawler.rejections import Reason, Rejected
 
 logger = logging.getLogger(__name__)
 
-_worker_extractor: ArticleExtractor | None = None  # one per worker process, built once
+_worker_extractor = None  # one ArticleExtractor per worker process, built once
 
 
 def _init_worker(settings: ExtractionSettings) -> None:
+    # Imported here: the crawl process itself never loads trafilatura, only its workers do.
+    from crawler.extraction import ArticleExtractor
+
     global _worker_extractor
     _worker_extractor = ArticleExtractor(settings)
 
 
-def _extract_in_worker(html: bytes, url: str) -> ExtractedArticle:
+def _extract_in_worker(html: bytes, url: str):
     return _worker_extractor.extract(html, url)
 
 
@@ -52,56 +55,75 @@ class ExtractionPool:
         self.settings = settings
         self.workers = default_workers() if workers is None else workers
         self.crashes = 0
-        self._local = ArticleExtractor(settings) if self.workers == 0 else None
+        self._local = None
+        if self.workers == 0:
+            from crawler.extraction import ArticleExtractor
+
+            self._local = ArticleExtractor(settings)
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # the pool is replaced from the executor's thread too
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # forkserver: workers start from a clean process, not a fork of the threaded reactor;
-            # the preload imports trafilatura once for all of them.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["crawler.extraction"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_init_worker, initargs=(self.settings,))
+        with self._lock:
+            return self._pool or self._start_pool()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        # spawn: workers start from a clean interpreter, not a fork of the threaded reactor,
+        # and are the crawl's own children (their CPU and memory count as the crawl's).
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                         initializer=_init_worker, initargs=(self.settings,))
         return self._pool
 
+    def submit(self, html: bytes, url: str) -> Future:
+        """A Future of the ExtractedArticle; it fails only with Rejected (a crash included)."""
+        outcome: Future = Future()
+        try:
+            work = self._executor().submit(_extract_in_worker, html, url)
+        except BrokenProcessPool:  # broke since the last page: a new pool takes this one
+            self._replace_pool()
+            work = self._executor().submit(_extract_in_worker, html, url)
+        work.add_done_callback(lambda done: self._settle(outcome, done, url))
+        return outcome
+
+    def _settle(self, outcome: Future, done: Future, url: str) -> None:
+        exc = done.exception()
+        if exc is None:
+            outcome.set_result(done.result())
+        elif isinstance(exc, Rejected):
+            outcome.set_exception(exc)
+        elif isinstance(exc, BrokenProcessPool):
+            self._replace_pool()
+            outcome.set_exception(Rejected(Reason.EXTRACTION_ERROR, f"the extraction worker died ({exc})"))
+        else:
+            logger.error("extraction failed on %s: %r", url, exc)
+            outcome.set_exception(Rejected(Reason.EXTRACTION_ERROR, repr(exc)))
+
     def extract(self, html: bytes, url: str) -> defer.Deferred:
-        """A Deferred that fires with an ExtractedArticle or fails with Rejected."""
+        """A Deferred, fired in the reactor thread, with an ExtractedArticle or a Rejected failure."""
         if self._local is not None:
             return defer.maybeDeferred(self._local.extract, html, url)
         from twisted.internet import reactor
 
-        try:
-            future = self._executor().submit(_extract_in_worker, html, url)
-        except BrokenProcessPool:
-            self._replace_pool()
-            future = self._executor().submit(_extract_in_worker, html, url)
-        d = defer.Deferred()
-        # The callback runs in the executor's thread: hand the outcome to the reactor thread.
-        future.add_done_callback(lambda f: reactor.callFromThread(self._fire, d, f, url))
+        d: defer.Deferred = defer.Deferred()
+
+        def fire(outcome: Future) -> None:
+            exc = outcome.exception()
+            d.errback(exc) if exc is not None else d.callback(outcome.result())
+
+        # The Future completes in the executor's thread: hand the outcome to the reactor thread.
+        self.submit(html, url).add_done_callback(lambda outcome: reactor.callFromThread(fire, outcome))
         return d
 
-    def _fire(self, d: defer.Deferred, future: Future, url: str) -> None:
-        exc = future.exception()
-        if exc is None:
-            d.callback(future.result())
-        elif isinstance(exc, Rejected):
-            d.errback(exc)
-        elif isinstance(exc, BrokenProcessPool):
-            self._replace_pool(future)
-            d.errback(Rejected(Reason.EXTRACTION_ERROR, f"the extraction worker died ({exc})"))
-        else:
-            logger.error("extraction failed on %s: %r", url, exc)
-            d.errback(Rejected(Reason.EXTRACTION_ERROR, repr(exc)))
-
-    def _replace_pool(self, failed: Future | None = None) -> None:
-        """Once per broken pool (its pending pages all fail with it): a new one for the next pages."""
-        pool = self._pool
-        if pool is None or not getattr(pool, "_broken", False):
-            return
-        self.crashes += 1
+    def _replace_pool(self) -> None:
+        """Once per broken pool (its pending pages all fail with it): new workers for the next pages."""
+        with self._lock:
+            pool = self._pool
+            if pool is None or not getattr(pool, "_broken", False):
+                return
+            self.crashes += 1
+            self._pool = None
         logger.error("an extraction worker died; its pages are rejected as extraction-error, starting new workers")
-        self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
