@@ -250,6 +250,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent requests per host")
+    parser.add_argument("--workers", type=int, default=0, help="crawl.extraction_workers (0: one per CPU)")
     parser.add_argument("--sites", default="demo,realworld")
     parser.add_argument("--contenders", default="archive,minimal,reextract")
     parser.add_argument("--save", help="write the figures to this JSON file (a later --compare reads it)")
@@ -292,7 +293,8 @@ def main() -> int:
                     settings = replace(
                         base, elasticsearch=es, data_dir=root / f"data-{name}", sites=(site,),
                         crawl=replace(base.crawl, download_delay=0.0, autothrottle=False,
-                                      concurrent_requests_per_host=args.concurrency, progress_interval=10.0),
+                                      concurrent_requests_per_host=args.concurrency, progress_interval=10.0,
+                                      extraction_workers=args.workers),
                     )
                     if "archive" in contenders:
                         print(f"[{name}] archive crawl ...", flush=True)
