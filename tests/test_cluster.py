@@ -6,7 +6,8 @@ three URLs. A crawl of the demo site runs while one node is stopped: every artic
 stored exactly once, searches keep answering while the node is down, and the cluster is green
 again once the node is back.
 
-Marked `cluster`: `make test-cluster` runs them (`make test` too; see the Makefile for timing).
+Marked `cluster`: `make test-cluster` runs only these; `make test` (and so CI) runs them too, as
+they take about 3 minutes here (cluster start included).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ URLS = tuple(f"http://127.0.0.1:{p}" for p in PORTS)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from tests.conftest import _project_settings
+    from conftest import _project_settings
 
     base = _project_settings()
     settings = replace(
