@@ -151,3 +151,11 @@ def _wait_for(condition, seconds: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_cluster_never_takes_over_ports_another_elasticsearch_answers_on(es_settings):
+    """`archive es start --nodes 3` on the single node's port refuses, naming it; nothing starts."""
+    settings = replace(es_settings, elasticsearch=replace(es_settings.elasticsearch, urls=()))
+    with pytest.raises(localnode.NodeError, match="already answers as cluster"):
+        localnode.start_cluster(settings, 3)
+    assert localnode.health(settings) in ("green", "yellow")
