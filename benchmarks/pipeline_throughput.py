@@ -58,11 +58,15 @@ ARTICLE_PATTERNS = {
 
 
 class PeakMemory:
-    """Samples the resident memory of a process tree (the crawl child and anything it starts)."""
+    """Samples the resident memory of a process tree (the crawl child and anything it starts),
+    and each process's CPU time: a cross-check of getrusage, which misses descendants that
+    their parent never waited for."""
 
     def __init__(self, interval: float = 0.1):
         self.interval = interval
         self.peak = 0
+        self.cpu: dict[int, float] = {}  # pid -> last CPU seconds seen
+        self.rss: dict[int, int] = {}  # pid -> peak resident bytes
         self.pid: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -75,10 +79,15 @@ class PeakMemory:
         while not self._stop.is_set():
             try:
                 root = psutil.Process(self.pid)
-                total = root.memory_info().rss
-                for child in root.children(recursive=True):
+                total = 0
+                for proc in [root, *root.children(recursive=True)]:
                     try:
-                        total += child.memory_info().rss
+                        with proc.oneshot():
+                            rss = proc.memory_info().rss
+                            total += rss
+                            self.rss[proc.pid] = max(self.rss.get(proc.pid, 0), rss)
+                            times = proc.cpu_times()
+                            self.cpu[proc.pid] = times.user + times.system
                     except psutil.NoSuchProcess:
                         pass
                 self.peak = max(self.peak, total)
@@ -131,7 +140,8 @@ class Measure:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
         self.memory.stop()
-        self.cpu_seconds = _children_cpu() - self.cpu0
+        # getrusage counts reaped children exactly; sampling also sees unreaped descendants
+        self.cpu_seconds = max(_children_cpu() - self.cpu0, sum(self.memory.cpu.values()))
         self.es_cpu_seconds = _cpu(self.es) - self.es0
 
     def figures(self, site: str, contender: str, articles: int) -> Figures:
@@ -173,6 +183,8 @@ def _count(client, index: str) -> int:
 def run_archive(settings, site_name: str, measure: Measure) -> int:
     with measure:
         outcome = run_crawl(settings, [site_name], on_start=measure.memory.watch)
+    peaks = sorted((b >> 20 for b in measure.memory.rss.values()), reverse=True)
+    print(f"  peak resident MiB per process of the crawl tree: {peaks}", flush=True)
     summary = outcome.sites.get(site_name, {})
     if outcome.status != "ok":
         print(f"  archive crawl of {site_name}: {outcome.status} {outcome.error or ''}", flush=True)

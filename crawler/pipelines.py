@@ -77,6 +77,7 @@ class ArchivePipeline:
         if item.capture is not None:
             location = self.warc.append(item.capture, sync=False)  # synced before its batch is written
             item.document.update(warc_file=location.file, warc_offset=location.offset)
+            item.capture = None  # the raw page is in the WARC file: do not hold it until the batch is written
         self.buffer[item.doc_id] = item
         # Full batches for throughput; a time bound so progress is real and a kill loses little.
         if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > FLUSH_SECONDS:

@@ -29,6 +29,9 @@ def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
         # Scrapy starts this many cooperative tasks for every response's output (default 100);
         # a page yields one article and a few links, so 100 per page was pure overhead.
         "CONCURRENT_ITEMS": 8,
+        # Responses waiting for extraction count here; past this many bytes Scrapy stops fetching
+        # (default 5 MB: hundreds of small pages held in memory while the workers catch up).
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 2_000_000,
         "DOWNLOAD_DELAY": crawl.download_delay,
         "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50%: requests do not arrive on a metronome
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
