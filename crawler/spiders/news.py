@@ -156,8 +156,7 @@ class NewsSpider(scrapy.Spider):
             if sitemap.is_index:
                 yield self._request(urljoin(response.url, entry.url), self.parse_sitemap, depth)
             elif self._recent_enough(entry.lastmod, entry.url):
-                if (request := self.follow(urljoin(response.url, entry.url), depth + 1, lastmod=entry.lastmod)) is not None:
-                    yield request
+                yield self.follow(urljoin(response.url, entry.url), depth + 1, lastmod=entry.lastmod)
 
     def parse_feed(self, response, depth: int):
         entries = discovery.parse_feed(response.body)
@@ -185,9 +184,7 @@ class NewsSpider(scrapy.Spider):
             self.count("incremental/caught_up_listings")
             links = articles
         for url in links:
-            # None (already requested, out of scope) is not yielded: each output costs Scrapy work
-            if (request := self.follow(url, depth + 1)) is not None:
-                yield request
+            yield self.follow(url, depth + 1)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -241,8 +238,7 @@ class NewsSpider(scrapy.Spider):
         for url in page_links(response):
             url = canonicalize(url)
             if self.site.is_article_url(url) and depth < self.site.max_depth + 2:
-                if (request := self.follow(url, depth + 1)) is not None:
-                    yield request
+                yield self.follow(url, depth + 1)
 
     def _canonical_url(self, declared: str | None, fetched: str) -> str:
         """The page's canonical link wins, unless it points off the configured site."""
