@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test es-start es-stop bench clean screenshots
+.PHONY: install browser demo test test-cluster es-start es-stop bench clean screenshots
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ browser:
 screenshots: install browser
 	$(BIN)/python docs/screenshots.py
 
+# A real three-node cluster on 127.0.0.1:9280-9282 (tests/test_cluster.py).
+test-cluster: install
+	$(BIN)/pytest -q -m cluster
+
 es-start: install
 	$(BIN)/archive es start
 
@@ -47,6 +51,7 @@ es-stop: install
 	$(BIN)/archive es stop
 
 bench: install
+	@command -v nginx >/dev/null || command -v /usr/sbin/nginx >/dev/null || apt-get install -y nginx
 	$(BIN)/python benchmarks/extraction_f1.py
 	$(BIN)/python benchmarks/pipeline_throughput.py
 

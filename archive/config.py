@@ -8,7 +8,7 @@ Environment variables that override the file (for containers):
 
     ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
-    ELASTICSEARCH_URL        e.g. https://elasticsearch:9200
+    ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
     ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
     ELASTICSEARCH_PASSWORD
     ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
@@ -48,6 +48,11 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ElasticsearchSettings:
     url: str = "http://127.0.0.1:9200"
+    # Every node of a cluster (url is the first): `url = [..]` in settings.toml or a
+    # comma-separated ELASTICSEARCH_URL. The client spreads requests and fails over among them.
+    urls: tuple[str, ...] = ()
+    # Copies of each shard: "auto" gives 1 when the cluster has more than one data node, else 0.
+    replicas: str = "auto"
     articles_alias: str = "articles"
     versions_alias: str = "article-versions"
     runs_index: str = "crawl-runs"
@@ -68,6 +73,10 @@ class ElasticsearchSettings:
             runs_index=f"{prefix}-runs",
             alerts_alias=f"{prefix}-alerts",
         )
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return self.urls or (self.url,)
 
     @property
     def port(self) -> int:
@@ -102,6 +111,7 @@ class CrawlSettings:
     recheck_days: int = 7
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
+    extraction_workers: int = 0  # processes extracting articles; 0: one per CPU
 
 
 @dataclass(frozen=True)
@@ -239,10 +249,20 @@ def settings_from_dict(
     es_raw = dict(_section(raw, "elasticsearch"))
     if env.get("ELASTICSEARCH_URL"):
         es_raw["url"] = env["ELASTICSEARCH_URL"]
+    if isinstance(es_raw.get("url"), (list, str)):
+        listed = es_raw["url"] if isinstance(es_raw["url"], list) else es_raw["url"].split(",")
+        urls = [u.strip() for u in listed if isinstance(u, str) and u.strip()]
+        if urls and (isinstance(es_raw["url"], list) or len(urls) > 1):
+            es_raw["url"], es_raw["urls"] = urls[0], urls
+    if isinstance(es_raw.get("replicas"), int) and not isinstance(es_raw.get("replicas"), bool):
+        es_raw["replicas"] = str(es_raw["replicas"])
     es = _build(ElasticsearchSettings, es_raw, "elasticsearch", exclude={"username", "password", "api_key", "ca_certs"})
     es = _with_credentials(es, env)
-    if urlsplit(es.url).scheme not in ("http", "https") or not urlsplit(es.url).hostname:
-        raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {es.url!r}")
+    for url in es.hosts:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {url!r}")
+    if not re.fullmatch(r"auto|\d+", es.replicas):
+        raise ConfigError(f"elasticsearch.replicas: expected \"auto\" or a number of copies, got {es.replicas!r}")
 
     node_raw = dict(_section(raw, "local_node"))
     if env.get("ES_HEAP"):
@@ -255,6 +275,8 @@ def settings_from_dict(
     _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
     _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
     _positive(crawl.time_limit, "crawl.time_limit")
+    if crawl.extraction_workers < 0:
+        raise ConfigError(f"crawl.extraction_workers: expected 0 (one per CPU) or more, got {crawl.extraction_workers}")
 
     extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
 
@@ -401,6 +423,8 @@ def _coerce(value: Any, type_name: str, key: str) -> Any:
     if expected.startswith("tuple"):
         if isinstance(value, str):
             value = [value]
+        if isinstance(value, tuple):
+            value = list(value)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
         return tuple(value)

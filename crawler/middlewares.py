@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import time
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.response import response_status_message
+from twisted.internet import task
 
 logger = logging.getLogger(__name__)
 
@@ -54,5 +55,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return response
         delay = min(delay, self.backoff_max)
         self.crawler.stats.inc_value("retry/backoff_seconds", delay)
-        await asyncio.sleep(delay)
+        # A Twisted timer, awaitable under any reactor (asyncio.sleep needs the asyncio one).
+        from twisted.internet import reactor
+
+        await maybe_deferred_to_future(task.deferLater(reactor, delay))
         return self._retry(request, response_status_message(response.status)) or response

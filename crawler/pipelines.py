@@ -5,6 +5,11 @@ article is written to Elasticsearch in bulk — or, if Elasticsearch cannot be r
 local spool, replayed at the next start — and only then is the URL recorded in the crawl
 state. A crawl killed at any point re-fetches at most what was not yet safely stored.
 The pipeline never switches itself off silently: every outcome is a counter in the stats.
+
+Bulk writes run in a thread, one batch after another, so fetching and extraction go on while
+Elasticsearch indexes; an item's processing ends once its batch is stored (Scrapy's own
+backpressure then slows fetching if Elasticsearch falls behind). Stats and the SQLite crawl
+state are only touched in the reactor thread.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import time
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, threads
 
 from crawler.items import ArticleItem, NotModifiedItem
 from crawler.state import CrawlState
@@ -42,6 +49,7 @@ class ArchivePipeline:
         self.warc: WarcStore | None = None
         self.site = ""
         self.last_flush = time.monotonic()
+        self._one_writer = defer.DeferredLock()  # batches are written one after another, in order
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -62,40 +70,57 @@ class ArchivePipeline:
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
 
-    def process_item(self, item, spider=None):
+    async def process_item(self, item, spider=None):
         if isinstance(item, NotModifiedItem):
             self.state.touch(item.url, item.fetched_at, 304)
             return item
         if item.capture is not None:
-            location = self.warc.append(item.capture)
+            location = self.warc.append(item.capture, sync=False)  # synced before its batch is written
             item.document.update(warc_file=location.file, warc_offset=location.offset)
+            item.capture = None  # the raw page is in the WARC file: do not hold it until the batch is written
         self.buffer[item.doc_id] = item
         # Full batches for throughput; a time bound so progress is real and a kill loses little.
         if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-            self.flush()
+            await maybe_deferred_to_future(self.flush())
         return item
 
-    def close_spider(self, spider=None):
-        self.flush()
+    async def close_spider(self, spider=None):
+        await maybe_deferred_to_future(self.flush())
         self.warc.close()
         self.state.close()
 
-    def flush(self) -> None:
+    def flush(self) -> defer.Deferred:
+        """Hand the buffered batch to the writer thread, after the batches before it; the
+        Deferred fires once it is stored (or spooled) and recorded in the crawl state."""
         batch, self.buffer = self.buffer, {}
         self.last_flush = time.monotonic()
         if not batch:
-            return
+            return defer.succeed(None)
+        return self._one_writer.run(self._write_batch, batch)
+
+    def _write_batch(self, batch: dict[str, ArticleItem]) -> defer.Deferred:
         documents = {doc_id: item.document for doc_id, item in batch.items()}
-        failed: set[str] = set()
+        return threads.deferToThread(self._write, documents).addCallback(self._stored, batch)
+
+    def _write(self, documents: dict[str, dict]):
+        """In the writer thread: the batch's WARC records made durable, then Elasticsearch, or the
+        spool when it cannot take the batch."""
+        self.warc.sync()
         try:
-            result = self.writer.write(documents)
+            return self.writer.write(documents), None
+        except UNREACHABLE + (ApiError,) as exc:
+            return self.spool.append(documents), exc
+
+    def _stored(self, outcome, batch: dict[str, ArticleItem]) -> None:
+        result, error = outcome
+        failed: set[str] = set()
+        if error is None:
             self._count(result)
             failed = set(result.failed_ids)  # refused by Elasticsearch: fetch again next run
-        except UNREACHABLE + (ApiError,) as exc:
-            spooled = self.spool.append(documents)
-            self.crawler.stats.inc_value("articles/spooled", spooled)
+        else:
+            self.crawler.stats.inc_value("articles/spooled", result)
             self.crawler.stats.inc_value("index/errors")
-            logger.error("Elasticsearch write failed (%s); %d articles spooled to %s", exc, spooled, self.spool.directory)
+            logger.error("Elasticsearch write failed (%s); %d articles spooled to %s", error, result, self.spool.directory)
         # Stored (or spooled): from now on a later run need not fetch these again.
         for doc_id, item in batch.items():
             if doc_id in failed:

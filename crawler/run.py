@@ -44,6 +44,11 @@ class QuietLibraries(logging.Filter):
              "scrapy.extensions.telnet", "scrapy.core.engine", "py.warnings")
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("elastic_transport") and record.exc_info:
+            # A node of the cluster going away: one line saying why, not a traceback per retry.
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {error}", None
+            record.exc_info = record.exc_text = None
         return record.levelno >= logging.WARNING or not record.name.startswith(self.NAMES)
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from archive.config import Settings
 
+TWISTED_REACTOR = (
+    "twisted.internet.epollreactor.EPollReactor" if sys.platform.startswith("linux")
+    else "twisted.internet.selectreactor.SelectReactor"
+)
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 
@@ -14,8 +20,18 @@ def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
         "SPIDER_MODULES": ["crawler.spiders"],
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": crawl.obey_robots,
+        # Not Scrapy 2.19's default asyncio reactor: there the downloader ignores the per-host
+        # concurrency limit (up to CONCURRENT_REQUESTS at once to one host, worst right after
+        # robots.txt) and crawls stall; see benchmarks/robots_stall_repro.py and docs/scaling.md.
+        "TWISTED_REACTOR": TWISTED_REACTOR,
         "CONCURRENT_REQUESTS": max(16, crawl.concurrent_requests_per_host * 4),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_host,
+        # Scrapy starts this many cooperative tasks for every response's output (default 100);
+        # a page yields one article and a few links, so 100 per page was pure overhead.
+        "CONCURRENT_ITEMS": 8,
+        # Responses waiting for extraction count here; past this many bytes Scrapy stops fetching
+        # (default 5 MB: hundreds of small pages held in memory while the workers catch up).
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 2_000_000,
         "DOWNLOAD_DELAY": crawl.download_delay,
         "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50%: requests do not arrive on a metronome
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,

@@ -142,8 +142,9 @@ class WarcStore:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, capture: Capture) -> WarcLocation:
-        """Write one response record; return where it is. Durable when this returns."""
+    def append(self, capture: Capture, sync: bool = True) -> WarcLocation:
+        """Write one response record; return where it is. Durable when this returns, or with
+        ``sync=False`` once ``sync()`` returns (one fsync per batch instead of per page)."""
         with self._lock:
             current = self._current
             if current is not None and current.records and current.handle.tell() >= self.max_file_bytes:
@@ -155,9 +156,17 @@ class WarcStore:
             offset = current.handle.tell()
             current.writer.write_record(record)
             current.handle.flush()
-            os.fsync(current.handle.fileno())
+            if sync:
+                os.fsync(current.handle.fileno())
             current.records += 1
             return WarcLocation(file=current.relative, offset=offset)
+
+    def sync(self) -> None:
+        """Make every record appended so far durable (any thread; a rotated file was synced on close)."""
+        with self._lock:
+            if self._current is not None:
+                self._current.handle.flush()
+                os.fsync(self._current.handle.fileno())
 
     def _open_new(self) -> _OpenFile:
         self.site_dir.mkdir(parents=True, exist_ok=True)

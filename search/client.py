@@ -24,7 +24,7 @@ def make_client(settings: ElasticsearchSettings, **overrides) -> Elasticsearch:
     if settings.ca_certs:
         options["ca_certs"] = settings.ca_certs
     options.update(overrides)
-    return Elasticsearch(settings.url, **options)
+    return Elasticsearch(list(settings.hosts), **options)
 
 
 def check_health(client: Elasticsearch, settings: ElasticsearchSettings, timeout: str = "5s") -> dict:
@@ -36,6 +36,6 @@ def check_health(client: Elasticsearch, settings: ElasticsearchSettings, timeout
         return dict(client.cluster.health(timeout=timeout))
     except (TransportError, ApiError) as exc:
         raise ElasticsearchUnavailable(
-            f"Elasticsearch at {settings.url} is not reachable ({type(exc).__name__}: {exc}). "
+            f"Elasticsearch at {', '.join(settings.hosts)} is not reachable ({type(exc).__name__}: {exc}). "
             "Start the local node with `archive es start`, or set ELASTICSEARCH_URL."
         ) from None

@@ -45,19 +45,41 @@ def versioned_name(alias: str, version: int = DEFINITION_VERSION) -> str:
     return f"{alias}-v{version}"
 
 
-def ensure_index(client: Elasticsearch, alias: str, definition: str, version: int | None = None) -> IndexState:
-    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent."""
+def replica_count(client: Elasticsearch, replicas: str = "auto") -> int:
+    """elasticsearch.replicas: a number, or "auto": one copy of every shard on another node
+    when the cluster has more than one data node (a single node cannot hold a replica)."""
+    if replicas != "auto":
+        return int(replicas)
+    return 1 if client.cluster.health()["number_of_data_nodes"] > 1 else 0
+
+
+def _index_settings(body: dict, replicas: int | None) -> dict:
+    settings = dict(body["settings"])
+    if replicas is not None:
+        settings["number_of_replicas"] = replicas
+    return settings
+
+
+def ensure_index(
+    client: Elasticsearch, alias: str, definition: str, version: int | None = None, replicas: int | None = None
+) -> IndexState:
+    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent.
+    With `replicas`, an existing index gets that number of replicas (a dynamic setting)."""
     version = version or definition_version(definition)
     try:
         existing = client.indices.get_alias(name=alias)
-        return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
+        index = sorted(existing.body)[-1]
+        if replicas is not None:
+            _apply_replicas(client, index, replicas)
+        return IndexState(alias=alias, index=index, created=False)
     except NotFoundError:
         pass
     index = versioned_name(alias, version)
     body = load_definition(definition)
     if not client.indices.exists(index=index):
         client.indices.create(
-            index=index, settings=body["settings"], mappings=body["mappings"], aliases={alias: {"is_write_index": True}}
+            index=index, settings=_index_settings(body, replicas), mappings=body["mappings"],
+            aliases={alias: {"is_write_index": True}},
         )
     else:
         client.indices.put_alias(index=index, name=alias, is_write_index=True)
@@ -95,12 +117,20 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
     return done
 
 
+
+def _apply_replicas(client: Elasticsearch, index: str, replicas: int) -> None:
+    current = client.indices.get_settings(index=index, name="index.number_of_replicas")
+    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
+        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
+
+
 def migrate(
     client: Elasticsearch,
     alias: str,
     definition: str,
     new_version: int,
     transform: Callable[[dict], dict] | None = None,
+    replicas: int | None = None,
 ) -> IndexState:
     """Reindex the alias's current index into a new version and swap the alias atomically.
 
@@ -111,7 +141,7 @@ def migrate(
     if current == target:
         return IndexState(alias=alias, index=target, created=False)
     body = load_definition(definition)
-    client.indices.create(index=target, settings=body["settings"], mappings=body["mappings"])
+    client.indices.create(index=target, settings=_index_settings(body, replicas), mappings=body["mappings"])
     # Client-side scan + bulk rather than _reindex: the Maven distribution has no reindex module
     # (and helpers.reindex asks for data streams, which it lacks too).
     client.indices.refresh(index=current)  # the scan must see the latest writes
@@ -134,12 +164,14 @@ def migrate(
 
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
-    """Every index the archive uses: articles, earlier versions of articles, crawl runs, saved searches."""
+    """Every index the archive uses: articles, earlier versions of articles, crawl runs, saved
+    searches; with the replicas elasticsearch.replicas asks for on this cluster (also on existing indices)."""
+    replicas = replica_count(client, es_settings.replicas)
     return [
-        ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION),
-        ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION),
-        ensure_index(client, es_settings.runs_index, RUNS_DEFINITION),
-        ensure_index(client, es_settings.alerts_alias, ALERTS_DEFINITION),
+        ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.runs_index, RUNS_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.alerts_alias, ALERTS_DEFINITION, replicas=replicas),
     ]
 
 
@@ -148,13 +180,15 @@ def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     filling the *_stem fields; creates them if absent."""
 
     states = []
+    replicas = replica_count(client, es_settings.replicas)
     for alias in (es_settings.articles_alias, es_settings.versions_alias):
         try:
             client.indices.get_alias(name=alias)
         except NotFoundError:
-            states.append(ensure_index(client, alias, ARTICLES_DEFINITION))
+            states.append(ensure_index(client, alias, ARTICLES_DEFINITION, replicas=replicas))
             continue
-        states.append(migrate(client, alias, ARTICLES_DEFINITION, definition_version(ARTICLES_DEFINITION), transform=_upgraded))
+        states.append(migrate(client, alias, ARTICLES_DEFINITION, definition_version(ARTICLES_DEFINITION), transform=_upgraded,
+                              replicas=replicas))
     return states
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import ipaddress
 import logging
 import os
@@ -40,7 +41,8 @@ import subprocess
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -55,6 +57,10 @@ ROOT_BASE = Path("/var/lib/archive-es")
 JVM_DIR = Path("/usr/lib/jvm")
 MIN_JAVA = 21
 CLUSTER_NAME = "newsroom-archive"
+# A multi-node cluster: transport port = HTTP port + this; its own cluster name, so it can never
+# join (or be joined by) the single node of `archive es start`.
+TRANSPORT_OFFSET = 100
+MULTI_CLUSTER_NAME = "newsroom-archive-cluster"
 STOP_TIMEOUT = 60.0
 LOG_TAIL_LINES = 30
 INSTALL_JDK_HINT = (
@@ -101,6 +107,7 @@ class NodePaths:
     home: Path  # the unpacked distribution
     node_dir: Path
     owner: str | None  # the user the node runs as when we are root, else None
+    cluster_name: str = CLUSTER_NAME
 
     @property
     def config(self) -> Path:
@@ -124,7 +131,7 @@ class NodePaths:
 
     @property
     def log_file(self) -> Path:
-        return self.logs / f"{CLUSTER_NAME}.log"
+        return self.logs / f"{self.cluster_name}.log"
 
     @property
     def launcher_log(self) -> Path:
@@ -431,18 +438,26 @@ def _prepare_node_dir(paths: NodePaths, user: pwd.struct_passwd | None) -> None:
         _chown_tree(paths.node_dir, user)
 
 
-def _command(settings: Settings, paths: NodePaths) -> list[str]:
+def _command(settings: Settings, paths: NodePaths, cluster: "ClusterSpec | None" = None) -> list[str]:
+    if cluster is None:
+        # Nodes talk over transport; a single node needs none known: an ephemeral port never clashes.
+        discovery = ["-E", "discovery.type=single-node", "-E", "transport.port=0"]
+    else:
+        discovery = [
+            "-E", f"transport.port={settings.elasticsearch.port + TRANSPORT_OFFSET}",
+            "-E", f"discovery.seed_hosts={cluster.seed_hosts}",
+            # Only read when the cluster forms for the first time; ignored once it has.
+            "-E", f"cluster.initial_master_nodes={','.join(cluster.node_names)}",
+        ]
     return [
         str(paths.home / "bin" / "elasticsearch"),
         "-d",
         "-p", str(paths.pid_file),
-        "-E", f"cluster.name={CLUSTER_NAME}",
+        "-E", f"cluster.name={paths.cluster_name}",
         "-E", f"node.name=archive-{settings.elasticsearch.port}",
-        "-E", "discovery.type=single-node",
         "-E", f"network.host={_listen_host(settings)}",
         "-E", f"http.port={settings.elasticsearch.port}",
-        # Nodes talk over transport; a single node needs none known: an ephemeral port never clashes.
-        "-E", "transport.port=0",
+        *discovery,
         "-E", "xpack.security.enabled=false",
         # A nearly full developer disk would otherwise make every index read-only.
         "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
@@ -465,12 +480,13 @@ def _environment(settings: Settings, java_home: Path, paths: NodePaths) -> dict[
     }
 
 
-def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadline: float, since: float) -> None:
+def _launch(settings: Settings, paths: NodePaths, java_home: Path, user, deadline: float, since: float,
+            cluster: "ClusterSpec | None" = None) -> None:
     """bin/elasticsearch -d returns once the server is up, or fails; output goes to a file, since
     the daemon keeps inherited pipes open."""
     with open(paths.launcher_log, "wb") as out:
         proc = subprocess.Popen(
-            _command(settings, paths),
+            _command(settings, paths, cluster),
             cwd=paths.node_dir,
             env=_environment(settings, java_home, paths),
             stdin=subprocess.DEVNULL,
@@ -618,3 +634,187 @@ def _indices(settings: Settings) -> list[IndexInfo]:
         ),
         key=lambda i: i.name,
     )
+
+
+# ---------------------------------------------------------------- a multi-node cluster
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """N nodes on one host: HTTP ports as given, transport ports HTTP + TRANSPORT_OFFSET."""
+
+    host: str
+    ports: tuple[int, ...]
+    name: str = MULTI_CLUSTER_NAME
+
+    @property
+    def node_names(self) -> list[str]:
+        return [f"archive-{p}" for p in self.ports]
+
+    @property
+    def seed_hosts(self) -> str:
+        return ",".join(f"{self.host}:{p + TRANSPORT_OFFSET}" for p in self.ports)
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://{self.host}:{p}" for p in self.ports]
+
+
+@dataclass
+class ClusterStatus:
+    urls: list[str]
+    nodes: list[NodeStatus]  # one per configured node, running or not
+    health: dict = field(default_factory=dict)  # cluster.health, when any node answers
+    members: list[dict] = field(default_factory=list)  # _cat/nodes rows
+    message: str = ""
+
+    @property
+    def running(self) -> bool:
+        return bool(self.health)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def node_settings(settings: Settings, url: str) -> Settings:
+    """The same settings, pointed at one node only."""
+    return replace(settings, elasticsearch=replace(settings.elasticsearch, url=url, urls=(url,)))
+
+
+def cluster_spec(settings: Settings, nodes: int) -> ClusterSpec:
+    """The configured URLs when there are `nodes` of them, else consecutive ports from the first."""
+    host = _listen_host(settings)
+    urls = settings.elasticsearch.hosts
+    if len(urls) == nodes:
+        ports = tuple(urlsplit(u).port or 9200 for u in urls)
+        for u in urls:
+            _listen_host(node_settings(settings, u))
+    else:
+        first = settings.elasticsearch.port
+        ports = tuple(range(first, first + nodes))
+    return ClusterSpec(host=host, ports=ports)
+
+
+def _cluster_file(settings: Settings, first_port: int) -> Path:
+    return _roots(settings)[1] / f"cluster-{first_port}.json"
+
+
+def _member_paths(settings: Settings, spec: ClusterSpec, port: int) -> tuple[Settings, NodePaths]:
+    one = node_settings(settings, f"http://{spec.host}:{port}")
+    return one, replace(node_paths(one), cluster_name=spec.name)
+
+
+def _answering_cluster(settings: Settings) -> str | None:
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError, UnsupportedProductError
+
+    try:
+        with _quiet_transport():
+            return _client(settings, 2.0).cluster.health()["cluster_name"]
+    except (TransportError, ApiError, UnsupportedProductError):
+        return None
+
+
+def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None = None) -> ClusterStatus:
+    """Start every node of an N-node cluster that is not running; return once all N have joined
+    and the cluster is yellow or green. Ports that answer as something else are refused."""
+    say = on_progress or (lambda _msg: None)
+    if nodes < 2:
+        raise NodeError("a cluster needs at least 2 nodes (use `archive es start` for one)")
+    spec = cluster_spec(settings, nodes)
+    began = time.monotonic()
+    deadline = began + settings.local_node.start_timeout
+    state_root = _roots(settings)[1]
+    with _lock(state_root / f".cluster-{spec.ports[0]}.lock"):
+        todo = []
+        for port in spec.ports:
+            one, paths = _member_paths(settings, spec, port)
+            proc, _ = _running_node(paths)
+            answering = _answering_cluster(one)
+            if answering and answering != spec.name:
+                raise NodeError(
+                    f"{one.elasticsearch.url} already answers as cluster {answering!r}, not {spec.name!r}; it is "
+                    f"left alone. Choose other ports, e.g. ELASTICSEARCH_URL=http://127.0.0.1:9250 archive es start --nodes {nodes}"
+                )
+            if proc is None:
+                for p in (port, port + TRANSPORT_OFFSET):
+                    if _port_taken(spec.host, p):
+                        raise NodeError(f"port {p} on {spec.host} is taken by another program; choose other ports")
+                todo.append((one, paths))
+        _cluster_file(settings, spec.ports[0]).parent.mkdir(parents=True, exist_ok=True)
+        _cluster_file(settings, spec.ports[0]).write_text(json.dumps({"name": spec.name, "ports": list(spec.ports)}))
+        if todo:
+            java_home = find_java_home()
+            user = ensure_user(todo[0][1].owner) if todo[0][1].owner else None
+            ensure_distribution(settings, say)
+            for _, paths in todo:
+                _prepare_node_dir(paths, user)
+            java_home = _java_for_node(java_home, todo[0][1])
+            say(f"starting {len(todo)} of {nodes} Elasticsearch {settings.local_node.version} nodes "
+                f"({', '.join(o.elasticsearch.url for o, _ in todo)}; heap {settings.local_node.heap} each)")
+            since = time.time() - 1
+            # In parallel: a node waits for a quorum of master-eligible nodes before it is up.
+            with ThreadPoolExecutor(len(todo)) as pool:
+                for f in [pool.submit(_launch, o, p, java_home, user, deadline, since, spec) for o, p in todo]:
+                    f.result()
+        _wait_for_cluster(settings, spec, deadline)
+    status = cluster_status(settings, nodes)
+    status.message = (f"{len(todo)} node(s) started in {time.monotonic() - began:.1f}s" if todo
+                      else "already running; nothing to do")
+    return status
+
+
+def _wait_for_cluster(settings: Settings, spec: ClusterSpec, deadline: float) -> None:
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    client = _client(replace(settings, elasticsearch=replace(settings.elasticsearch, url=spec.urls[0], urls=tuple(spec.urls))))
+    while time.monotonic() < deadline:
+        try:
+            with _quiet_transport():
+                h = client.cluster.health(wait_for_nodes=str(len(spec.ports)), timeout="2s")
+            if not h["timed_out"] and h["status"] in ("green", "yellow"):
+                return
+        except (TransportError, ApiError):
+            pass
+        time.sleep(0.5)
+    tails = "\n".join(_log_tail(_member_paths(settings, spec, p)[1], lines=10) for p in spec.ports)
+    raise NodeError(f"the {len(spec.ports)} nodes did not form a cluster within {settings.local_node.start_timeout:.0f}s\n{tails}")
+
+
+def _known_cluster(settings: Settings) -> ClusterSpec | None:
+    """The cluster `start_cluster` recorded for this first port, if any."""
+    try:
+        raw = json.loads(_cluster_file(settings, settings.elasticsearch.port).read_text())
+    except (OSError, ValueError):
+        return None
+    return ClusterSpec(host=_listen_host(settings), ports=tuple(raw["ports"]), name=raw["name"])
+
+
+def is_cluster(settings: Settings) -> bool:
+    return _known_cluster(settings) is not None
+
+
+def stop_cluster(settings: Settings, ports: list[int] | None = None, timeout: float = STOP_TIMEOUT) -> list[NodeStatus]:
+    """Stop the recorded cluster's nodes (all, or those on `ports`), in parallel."""
+    spec = _known_cluster(settings)
+    if spec is None:
+        raise NodeError(f"no cluster was started with first port {settings.elasticsearch.port}")
+    chosen = [p for p in spec.ports if ports is None or p in ports]
+    with ThreadPoolExecutor(len(chosen)) as pool:
+        results = list(pool.map(lambda p: stop(_member_paths(settings, spec, p)[0], timeout), chosen))
+    if ports is None:
+        _cluster_file(settings, spec.ports[0]).unlink(missing_ok=True)
+    return results
+
+
+def cluster_status(settings: Settings, nodes: int | None = None) -> ClusterStatus:
+    spec = _known_cluster(settings) or cluster_spec(settings, nodes or len(settings.elasticsearch.hosts))
+    members = [status(_member_paths(settings, spec, p)[0]) for p in spec.ports]
+    result = ClusterStatus(urls=spec.urls, nodes=members)
+    up = [m.url for m in members if m.running]
+    if up:
+        client = _client(replace(settings, elasticsearch=replace(settings.elasticsearch, url=up[0], urls=tuple(up))))
+        result.health = dict(client.cluster.health())
+        result.members = list(client.cat.nodes(format="json", h="name,ip,http_address,master,node.role,heap.percent").body)
+    return result

@@ -16,7 +16,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from archive.config import Settings
 from search.client import make_client
-from search.indices import RUNS_DEFINITION, ensure_index
+from search.indices import RUNS_DEFINITION, ensure_index, replica_count
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def record_outcome(settings: Settings, outcome, trigger: str) -> list[dict]:
     backlog = _read_backlog(pending)
     try:
         client = make_client(settings.elasticsearch)
-        ensure_index(client, settings.elasticsearch.runs_index, RUNS_DEFINITION)
+        replicas = replica_count(client, settings.elasticsearch.replicas)
+        ensure_index(client, settings.elasticsearch.runs_index, RUNS_DEFINITION, replicas=replicas)
         for doc in backlog + docs:
             client.index(index=settings.elasticsearch.runs_index, id=f"{doc['run_id']}-{doc['site']}", document=doc, refresh="wait_for")
         pending.unlink(missing_ok=True)

@@ -73,3 +73,32 @@ def test_settings_survive_the_trip_to_a_child_process_without_credentials():
 def test_missing_file_says_how_to_point_at_one(tmp_path):
     with pytest.raises(ConfigError, match="ARCHIVE_CONFIG"):
         load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_a_cluster_is_every_node_from_the_file_or_a_comma_separated_environment():
+    listed = settings_from_dict({"elasticsearch": {"url": ["http://es1:9200", "http://es2:9200"]}}, env={})
+    assert listed.elasticsearch.hosts == ("http://es1:9200", "http://es2:9200")
+    assert listed.elasticsearch.url == "http://es1:9200"
+    env = settings_from_dict({}, env={"ELASTICSEARCH_URL": "http://a:9200, http://b:9200,http://c:9200"})
+    assert env.elasticsearch.hosts == ("http://a:9200", "http://b:9200", "http://c:9200")
+    one = settings_from_dict({}, env={"ELASTICSEARCH_URL": "http://a:9200"})
+    assert one.elasticsearch.hosts == ("http://a:9200",)
+    # the child process gets every node too
+    assert settings_from_dict(settings_to_dict(env), env={}).elasticsearch.hosts == env.elasticsearch.hosts
+    with pytest.raises(ConfigError, match="elasticsearch.url"):
+        settings_from_dict({}, env={"ELASTICSEARCH_URL": "http://a:9200,es2:9200"})
+
+
+@pytest.mark.parametrize("value, ok", [("auto", True), (1, True), ("2", True), ("some", False), (-1, False)])
+def test_replicas_are_auto_or_a_number(value, ok):
+    raw = {"elasticsearch": {"replicas": value}}
+    if ok:
+        assert settings_from_dict(raw, env={}).elasticsearch.replicas == str(value)
+    else:
+        with pytest.raises(ConfigError, match="elasticsearch.replicas"):
+            settings_from_dict(raw, env={})
+
+
+def test_extraction_workers_cannot_be_negative():
+    with pytest.raises(ConfigError, match="crawl.extraction_workers"):
+        settings_from_dict({"crawl": {"extraction_workers": -1}}, env={})

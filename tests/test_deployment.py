@@ -329,3 +329,56 @@ def test_files_the_image_copies_exist():
                 if source == "scheduler.py" and not (ROOT / source).exists():
                     pytest.skip("scheduler.py is not written yet")
                 assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
+
+
+# --- the three-node profile ----------------------------------------------------------------
+
+CLUSTER_NODES = ("es01", "es02", "es03")
+
+
+def test_the_cluster_profile_runs_three_nodes_instead_of_the_single_one(services):
+    assert services["elasticsearch"]["profiles"] == ["single"]
+    for name in (*CLUSTER_NODES, "certs"):
+        assert services[name]["profiles"] == ["cluster"], name
+    # nothing else is tied to a profile: setup, Kibana and the archive run with either
+    for name in ("setup", "kibana", "kibana-setup", "archive"):
+        assert "profiles" not in services[name], name
+    env_example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^COMPOSE_PROFILES=single$", env_example, re.M), "the single node must stay the default"
+
+
+def test_cluster_nodes_keep_the_single_nodes_security_and_add_transport_tls(services, pinned_version):
+    single = env_entries(services["elasticsearch"])
+    for name in CLUSTER_NODES:
+        node = services[name]
+        env = env_entries(node)
+        assert node["image"] == f"docker.elastic.co/elasticsearch/elasticsearch:{pinned_version}"
+        for key in ("xpack.security.enabled", "xpack.security.http.ssl.enabled", "xpack.license.self_generated.type",
+                    "ELASTIC_PASSWORD", "ES_JAVA_OPTS", "bootstrap.memory_lock", "cluster.name"):
+            assert env[key] == single[key], (name, key)
+        assert "discovery.type" not in env
+        assert env["node.name"] == name
+        assert env["cluster.initial_master_nodes"].split(",") == list(CLUSTER_NODES)
+        assert set(env["discovery.seed_hosts"].split(",")) == set(CLUSTER_NODES)
+        assert env["xpack.security.transport.ssl.enabled"] == "true"
+        assert env["xpack.security.transport.ssl.certificate"] == f"certs/{name}/{name}.crt"
+        assert env["xpack.security.transport.ssl.key"] == f"certs/{name}/{name}.key"
+        assert f"{name}-data:/usr/share/elasticsearch/data" in node["volumes"]
+        assert "es-certs:/usr/share/elasticsearch/config/certs:ro" in node["volumes"]
+        assert node["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+        # the name every client uses resolves to whichever nodes are up
+        assert "elasticsearch" in node["networks"]["default"]["aliases"]
+        assert node["healthcheck"] == services["elasticsearch"]["healthcheck"]
+    assert services["es01"]["ports"] == services["elasticsearch"]["ports"]
+    assert "ports" not in services["es02"] and "ports" not in services["es03"]
+    certs_script = services["certs"]["command"][-1]
+    assert "elasticsearch-certutil ca" in certs_script and "elasticsearch-certutil cert" in certs_script
+    for name in CLUSTER_NODES:
+        assert f"name: {name}" in certs_script
+
+
+def test_dependents_wait_for_whichever_elasticsearch_the_profile_runs(services):
+    for name in ("setup", "kibana", "archive"):
+        depends = services[name]["depends_on"]
+        for es in ("elasticsearch", "es01"):
+            assert depends[es] == {"condition": "service_healthy", "required": False}, (name, es)

@@ -32,9 +32,27 @@ def _progress(message: str) -> None:
 
 
 @es.command("start")
+@click.option("--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="Run a cluster of this many nodes on consecutive ports from elasticsearch.url's "
+                   "(transport ports +100), or on the ports of the URLs given.")
 @click.pass_obj
-def start(app) -> None:
-    """Start the node; returns once its cluster is yellow or green. No-op if it runs."""
+def start(app, nodes: int) -> None:
+    """Start the node (or nodes); returns once the cluster is yellow or green. No-op if it runs.
+
+    \b
+    Examples:
+      archive es start
+      ELASTICSEARCH_URL=http://127.0.0.1:9250 archive es start --nodes 3   # 9250-9252
+    """
+    if nodes > 1:
+        try:
+            cluster = localnode.start_cluster(app.settings, nodes, on_progress=_progress)
+        except NodeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{cluster.health.get('cluster_name')}: {cluster.message} "
+                   f"({len(cluster.members)} nodes, {cluster.health.get('status')})")
+        click.echo(f"use it with ELASTICSEARCH_URL={','.join(cluster.urls)}")
+        return
     try:
         node = localnode.start(app.settings, on_progress=_progress)
     except NodeError as exc:
@@ -46,8 +64,12 @@ def start(app) -> None:
 @es.command("stop")
 @click.pass_obj
 def stop(app) -> None:
-    """Stop the node started by `archive es start` (clean shutdown; killed if it hangs)."""
+    """Stop the node (or every node of the cluster) started by `archive es start`."""
     try:
+        if localnode.is_cluster(app.settings):
+            for node in localnode.stop_cluster(app.settings):
+                click.echo(f"{node.url}: {node.message}")
+            return
         node = localnode.stop(app.settings)
     except NodeError as exc:
         raise click.ClickException(str(exc)) from None
@@ -58,8 +80,19 @@ def stop(app) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
 def status(app, fmt: str) -> None:
-    """Version, health, pid, memory and indices of the node. Exit code 3 if not running."""
+    """Version, health, pid, memory and indices of the node. Exit code 3 if not running.
+
+    For a cluster (started with --nodes, or several URLs configured): its nodes and shard health."""
     try:
+        if localnode.is_cluster(app.settings) or len(app.settings.elasticsearch.hosts) > 1:
+            cluster = localnode.cluster_status(app.settings)
+            if fmt == "json":
+                click.echo(json.dumps(cluster.to_dict(), indent=2))
+            else:
+                _print_cluster(cluster)
+            if not cluster.running:
+                sys.exit(EXIT_NOT_RUNNING)
+            return
         node = localnode.status(app.settings)
     except NodeError as exc:
         raise click.ClickException(str(exc)) from None
@@ -93,6 +126,36 @@ def _print_table(node: NodeStatus) -> None:
         console.print(_indices_table(node))
     elif node.running:
         console.print("no indices")
+
+
+def _print_cluster(cluster) -> None:
+    console = Console(highlight=False)
+    health = cluster.health
+    if health:
+        console.print(
+            f"cluster {health['cluster_name']}: [bold]{health['status']}[/bold], {health['number_of_nodes']} nodes "
+            f"({health['number_of_data_nodes']} data) | shards: {health['active_primary_shards']} primary, "
+            f"{health['active_shards']} active, {health['relocating_shards']} relocating, "
+            f"{health['initializing_shards']} initializing, {health['unassigned_shards']} unassigned"
+        )
+    else:
+        console.print("cluster: not running (no node answers)")
+    table = Table(title="nodes", title_justify="left")
+    for column in ("url", "state", "pid", "memory", "master", "roles"):
+        table.add_column(column)
+    members = {m.get("http_address", ""): m for m in cluster.members}
+    for node in cluster.nodes:
+        member = members.get(node.url.split("//", 1)[-1], {})
+        table.add_row(
+            node.url, "running" if node.running else "down", str(node.pid or "-"),
+            _size(node.rss_bytes) if node.rss_bytes else "-", "*" if member.get("master") == "*" else "",
+            member.get("node.role", ""),
+        )
+    console.print(table)
+    if cluster.nodes and any(n.running for n in cluster.nodes):
+        first = next(n for n in cluster.nodes if n.running)
+        if first.indices:
+            console.print(_indices_table(first))
 
 
 def _indices_table(node: NodeStatus) -> Table:

@@ -264,6 +264,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "CalderCourier/1.0"
     sys_version = ""
     timeout = 60
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per keep-alive response). TCP_NODELAY sends each write at once.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._handle(head=False)

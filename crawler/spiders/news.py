@@ -8,21 +8,24 @@ become an article is counted under a named reason in the stats (`rejected/<reaso
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
-from scrapy.linkextractors import LinkExtractor
+from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from archive.config import Settings, SiteSettings
 from crawler import diagnosis, discovery
-from crawler.extraction import ArticleExtractor
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason, record_rejection
 from crawler.state import BadUrlPolicy, CrawlState, RecheckPolicy, conditional_headers
 from crawler.warc import Capture
+from crawler.workers import ExtractionPool
 from crawler.urls import canonicalize, document_id, in_domains
 
 logger = logging.getLogger(__name__)
@@ -38,8 +41,8 @@ class NewsSpider(scrapy.Spider):
         self.site = site
         self.app_settings = app_settings
         self.allowed_domains = list(site.allowed_domains)
-        self.extractor = ArticleExtractor(app_settings.extraction)
-        self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
+        # Extraction runs in worker processes: the reactor keeps fetching meanwhile.
+        self.extraction = ExtractionPool(app_settings.extraction, app_settings.crawl.extraction_workers or None)
         self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
         state = CrawlState(app_settings.data_dir / "crawl-state.sqlite")
@@ -55,6 +58,12 @@ class NewsSpider(scrapy.Spider):
         self.scheduled = 0
         self.offsite_seen: set[str] = set()
         self._limit_logged = False
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
+        return spider
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -207,18 +216,20 @@ class NewsSpider(scrapy.Spider):
         for entry in entries:
             yield self.follow(urljoin(response.url, entry.url), depth + 1)
 
-    def parse_page(self, response, depth: int):
+    async def parse_page(self, response, depth: int):
         """A home or section page: follow its article links and its pagination."""
         if not self._is_html(response):
             return
         if self.site.is_article_url(canonicalize(response.url)):
-            yield from self.parse_article(response, depth)
+            async for result in self.parse_article(response, depth):
+                yield result
             return
         self.count("pages/listing")
-        yield from self._listing_links(response, depth)
+        for request in self._listing_links(response, depth):
+            yield request
 
     def _listing_links(self, response, depth: int):
-        links = [canonicalize(link.url) for link in self.link_extractor.extract_links(response)]
+        links = [canonicalize(url) for url in page_links(response)]
         articles = [u for u in links if self.site.is_article_url(u)]
         if self.known and depth > 0 and articles and not any(u not in self.known for u in articles):
             # Caught up: a listing of only known articles; its older pages hold nothing new.
@@ -229,7 +240,7 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles ---------------------------------------------------------------------------
 
-    def parse_article(self, response, depth: int):
+    async def parse_article(self, response, depth: int):
         if response.status == 304:
             self.count("articles/not_modified")
             yield NotModifiedItem(url=canonicalize(response.url), fetched_at=_now())
@@ -237,12 +248,13 @@ class NewsSpider(scrapy.Spider):
         if not self._is_html(response):
             return
         try:
-            article = self.extractor.extract(response.body, response.url)
+            article = await maybe_deferred_to_future(self.extraction.extract(response.body, response.url))
         except Rejected as rejected:
             self.reject(rejected.reason, response.url, rejected.detail)
             # Wide article patterns (even '/') also match sections: a listing is still followed.
             if rejected.reason == Reason.NOT_ARTICLE and depth <= self.site.max_depth and self.site.may_follow(canonicalize(response.url)):
-                yield from self._listing_links(response, depth)
+                for request in self._listing_links(response, depth):
+                    yield request
             return
         canonical = canonicalize(self._canonical_url(article.canonical_url, response.url))
         if canonical in self.archived:
@@ -279,8 +291,8 @@ class NewsSpider(scrapy.Spider):
             ),
         )
         # Related links inside articles lead to more articles; listings stay depth-bounded.
-        for link in self.link_extractor.extract_links(response):
-            url = canonicalize(link.url)
+        for url in page_links(response):
+            url = canonicalize(url)
             if self.site.is_article_url(url) and depth < self.site.max_depth + 2:
                 yield self.follow(url, depth + 1)
 
@@ -345,6 +357,18 @@ class NewsSpider(scrapy.Spider):
         else:
             self.reject(Reason.NETWORK_ERROR, request.url, repr(failure.value))
             logger.warning("could not fetch %s: %s", request.url, failure.value)
+
+
+# Links to files (images, PDFs, archives...) are never pages to crawl.
+_FILE_LINK = re.compile(r"\.(?:" + "|".join(re.escape(e) for e in IGNORED_EXTENSIONS) + r")$", re.IGNORECASE)
+
+
+def page_links(response) -> list[str]:
+    """Every <a href> of a page as an absolute URL, once each, in page order, files left out.
+    What Scrapy's LinkExtractor gives here, at a third of its cost (it tests every link
+    against each ignored extension in turn)."""
+    urls = (response.urljoin(href.strip()) for href in response.xpath("//a/@href").getall() if href.strip())
+    return [u for u in dict.fromkeys(urls) if not _FILE_LINK.search(urlsplit(u).path)]
 
 
 def _now() -> str:
