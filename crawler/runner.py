@@ -93,16 +93,17 @@ def run_crawl(
             status = FAILED
             dead = sorted(name for name, s in summaries.items() if s.get("pages_fetched", 0) == 0)
             error = f"no page could be fetched from {', '.join(dead)}"
+        elif any(s.get("finish_reason") == "closespider_timeout" for s in summaries.values()):
+            status = TIMED_OUT
+        elif any(s.get("finish_reason") == "shutdown" for s in summaries.values()):
+            status = INTERRUPTED
+        # Only a crawl that ran to its end can say its patterns matched nothing.
         elif any(archived_nothing(s) for s in summaries.values()):
             status = NO_ARTICLES
             for name, s in summaries.items():
                 if archived_nothing(s):  # the run record of each such site says so, and why
                     s.update(status=NO_ARTICLES, diagnosis=no_articles_message(settings.site(name), s))
             error = "\n".join(s["diagnosis"] for _, s in sorted(summaries.items()) if s.get("diagnosis"))
-        elif any(s.get("finish_reason") == "closespider_timeout" for s in summaries.values()):
-            status = TIMED_OUT
-        elif any(s.get("finish_reason") == "shutdown" for s in summaries.values()):
-            status = INTERRUPTED
     elif status == TIMED_OUT:
         error = f"crawl exceeded its time limit of {limit:.0f}s"
     elif status == INTERRUPTED:

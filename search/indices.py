@@ -50,7 +50,7 @@ def replica_count(client: Elasticsearch, replicas: str = "auto") -> int:
     when the cluster has more than one data node (a single node cannot hold a replica)."""
     if replicas != "auto":
         return int(replicas)
-    return 1 if client.cluster.health()["number_of_data_nodes"] > 1 else 0
+    return 1 if client.cluster.health().get("number_of_data_nodes", 1) > 1 else 0
 
 
 def _index_settings(body: dict, replicas: int | None) -> dict:

@@ -130,7 +130,7 @@ class FakeElasticsearch:
             if self.unhealthy_left > 0:
                 self.unhealthy_left -= 1
                 return 503, {"error": {"type": "master_not_discovered_exception", "reason": "no master"}, "status": 503}
-            return 200, {"cluster_name": "newsroom-archive", "status": "green", "number_of_nodes": 1}
+            return 200, {"cluster_name": "newsroom-archive", "status": "green", "number_of_nodes": 1, "number_of_data_nodes": 1}
         if r.method == "POST" and path == "/_security/user/kibana_system/_password":
             return 200, {}
         if r.method == "PUT" and path.startswith("/_security/role/"):
@@ -150,6 +150,9 @@ class FakeElasticsearch:
             alias = match.group(1)
             definition = load_definition(RUNS_DEFINITION if alias.endswith("runs") else ARTICLES_DEFINITION)
             return 200, {self.aliases.get(alias, alias): {"mappings": definition["mappings"]}}
+        match = re.fullmatch(r"/([^/_][^/]*)/_settings/index\.number_of_replicas", path)
+        if match and r.method == "GET":  # `archive index init` gives existing indices their replicas
+            return 200, {match.group(1): {"settings": {"index": {"number_of_replicas": "0"}}}}
         match = re.fullmatch(r"/([^/_][^/]*)/_count", path)
         if match and r.method in ("GET", "POST"):
             return 200, {"count": 0, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
