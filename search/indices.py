@@ -41,7 +41,7 @@ def replica_count(client: Elasticsearch, replicas: str = "auto") -> int:
     when the cluster has more than one data node (a single node cannot hold a replica)."""
     if replicas != "auto":
         return int(replicas)
-    return 1 if client.cluster.health()["number_of_data_nodes"] > 1 else 0
+    return 1 if client.cluster.health().get("number_of_data_nodes", 1) > 1 else 0
 
 
 def _index_settings(body: dict, replicas: int | None) -> dict:
@@ -54,14 +54,11 @@ def _index_settings(body: dict, replicas: int | None) -> dict:
 def ensure_index(
     client: Elasticsearch, alias: str, definition: str, version: int = DEFINITION_VERSION, replicas: int | None = None
 ) -> IndexState:
-    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent.
-    With `replicas`, an existing index gets that number of replicas (a dynamic setting)."""
+    """Create the versioned index (with `replicas`, else the definition's) and point the alias
+    at it, unless the alias exists. Idempotent: an existing index is left as it is."""
     try:
         existing = client.indices.get_alias(name=alias)
-        index = sorted(existing.body)[-1]
-        if replicas is not None:
-            _apply_replicas(client, index, replicas)
-        return IndexState(alias=alias, index=index, created=False)
+        return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
     except NotFoundError:
         pass
     index = versioned_name(alias, version)
@@ -76,16 +73,13 @@ def ensure_index(
     return IndexState(alias=alias, index=index, created=True)
 
 
-def _apply_replicas(client: Elasticsearch, index: str, replicas: int) -> None:
-    current = client.indices.get_settings(index=index, name="index.number_of_replicas")
-    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
-        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
-
-
 def migrate(
     client: Elasticsearch, alias: str, definition: str, new_version: int, replicas: int | None = None
 ) -> IndexState:
-    """Reindex the alias's current index into a new version and swap the alias atomically."""
+    """Reindex the alias's current index into a new version and swap the alias atomically.
+    The new index gets `replicas`, by default as many as this cluster calls for ("auto")."""
+    if replicas is None:
+        replicas = replica_count(client)
     current = sorted(client.indices.get_alias(name=alias).body)[-1]
     target = versioned_name(alias, new_version)
     if current == target:
@@ -111,8 +105,8 @@ def migrate(
 
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
-    """Every index the archive uses: articles, earlier versions of articles, crawl runs; with
-    the replicas elasticsearch.replicas asks for on this cluster (also on existing indices)."""
+    """Every index the archive uses: articles, earlier versions of articles, crawl runs; created
+    with the replicas elasticsearch.replicas asks for on this cluster."""
     replicas = replica_count(client, es_settings.replicas)
     return [
         ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),
