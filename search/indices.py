@@ -63,15 +63,12 @@ def _index_settings(body: dict, replicas: int | None) -> dict:
 def ensure_index(
     client: Elasticsearch, alias: str, definition: str, version: int | None = None, replicas: int | None = None
 ) -> IndexState:
-    """Create the versioned index and point the alias at it, unless the alias exists. Idempotent.
-    With `replicas`, an existing index gets that number of replicas (a dynamic setting)."""
+    """Create the versioned index (with `replicas`, else the definition's) and point the alias
+    at it, unless the alias exists. Idempotent: an existing index is left as it is."""
     version = version or definition_version(definition)
     try:
         existing = client.indices.get_alias(name=alias)
-        index = sorted(existing.body)[-1]
-        if replicas is not None:
-            _apply_replicas(client, index, replicas)
-        return IndexState(alias=alias, index=index, created=False)
+        return IndexState(alias=alias, index=sorted(existing.body)[-1], created=False)
     except NotFoundError:
         pass
     index = versioned_name(alias, version)
@@ -116,14 +113,6 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
         done.append(f"{alias}: display_date set on {count} articles stored before it existed")
     return done
 
-
-
-def _apply_replicas(client: Elasticsearch, index: str, replicas: int) -> None:
-    current = client.indices.get_settings(index=index, name="index.number_of_replicas")
-    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
-        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
-
-
 def migrate(
     client: Elasticsearch,
     alias: str,
@@ -135,7 +124,10 @@ def migrate(
     """Reindex the alias's current index into a new version and swap the alias atomically.
 
     ``transform`` rebuilds what the old index does not keep (e.g. the *_stem fields, which are
-    indexed but not stored in _source). The old index is kept, so nothing is lost."""
+    indexed but not stored in _source). The old index is kept, so nothing is lost. The new index
+    gets `replicas`, by default as many as this cluster calls for ("auto")."""
+    if replicas is None:
+        replicas = replica_count(client)
     current = sorted(client.indices.get_alias(name=alias).body)[-1]
     target = versioned_name(alias, new_version)
     if current == target:
@@ -165,7 +157,7 @@ def migrate(
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Every index the archive uses: articles, earlier versions of articles, crawl runs, saved
-    searches; with the replicas elasticsearch.replicas asks for on this cluster (also on existing indices)."""
+    searches; created with the replicas elasticsearch.replicas asks for on this cluster."""
     replicas = replica_count(client, es_settings.replicas)
     return [
         ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),

@@ -25,7 +25,7 @@ from archive.demo_site import DemoSite, serve_demo_site
 from crawler.runner import OK, run_crawl
 from search import localnode
 from search.client import make_client
-from search.indices import drop_all, ensure_all
+from search.indices import ARTICLES_DEFINITION, drop_all, ensure_all, migrate
 from search.query import SearchRequest
 from search.service import search
 
@@ -71,6 +71,11 @@ def test_three_nodes_form_one_cluster_and_indices_get_a_replica(cluster, client)
         index = next(iter(client.indices.get_alias(name=es.articles_alias).body))
         assert client.indices.get_settings(index=index)[index]["settings"]["index"]["number_of_replicas"] == "1"
         assert client.cluster.health(index=index, wait_for_status="green", timeout="60s")["status"] == "green"
+        # a migration (new version of the definition) gets the replica too
+        migrated = migrate(client, es.articles_alias, ARTICLES_DEFINITION, new_version=2)
+        settings = client.indices.get_settings(index=migrated.index)[migrated.index]["settings"]["index"]
+        assert settings["number_of_replicas"] == "1"
+        client.indices.delete(index=index)
     finally:
         drop_all(client, es)
 

@@ -150,9 +150,6 @@ class FakeElasticsearch:
             alias = match.group(1)
             definition = load_definition(RUNS_DEFINITION if alias.endswith("runs") else ARTICLES_DEFINITION)
             return 200, {self.aliases.get(alias, alias): {"mappings": definition["mappings"]}}
-        match = re.fullmatch(r"/([^/_][^/]*)/_settings/index\.number_of_replicas", path)
-        if match and r.method == "GET":  # `archive index init` gives existing indices their replicas
-            return 200, {match.group(1): {"settings": {"index": {"number_of_replicas": "0"}}}}
         match = re.fullmatch(r"/([^/_][^/]*)/_count", path)
         if match and r.method in ("GET", "POST"):
             return 200, {"count": 0, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
