@@ -113,6 +113,7 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
         done.append(f"{alias}: display_date set on {count} articles stored before it existed")
     return done
 
+
 def migrate(
     client: Elasticsearch,
     alias: str,
