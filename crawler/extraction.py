@@ -287,7 +287,7 @@ class ArticleExtractor:
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
         if short:
-            signals = structured.signals(title, None if main_is_teaser else main, paragraphs, published)
+            signals = structured.signals(title, main, paragraphs, published, main_is_teaser=main_is_teaser)
             keep, why = short_article_verdict(paragraphs, signals)
             if not keep:
                 raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words}; "
@@ -437,14 +437,15 @@ class _StructuredData:
         return max(bodies_found, key=len) if bodies_found else None
 
     def signals(self, title: str | None, main: HtmlElement | None, paragraphs: list[str],
-                published: dates.Candidate | None) -> ArticleSignals:
+                published: dates.Candidate | None, main_is_teaser: bool = False) -> ArticleSignals:
         """What the page says about itself (crawler/signals.py decides what a short page is)."""
         container = " ".join(main.text_content().split()) if main is not None else ""
         return ArticleSignals(
             json_ld_article=bool(self.articles),
             og_article=self.og_type in OG_ARTICLE_TYPES,
             dated=published is not None and published.source not in ("url", "trafilatura"),
-            article_element=bool(container) and all(p[:60] in container for p in paragraphs[:3]),
+            article_element=(not main_is_teaser and bool(container)
+                             and all(p[:60] in container for p in paragraphs[:3])),
             headline=bool(title),
         )
 

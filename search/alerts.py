@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from archive.config import ElasticsearchSettings
-from search.query import MARK_POST, MARK_PRE, SearchRequest, build_search_body, parse_response
+from search.query import SearchRequest, build_search_body, parse_response, unmarked
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Match:
 
     @property
     def plain_snippet(self) -> str:
-        return " ".join(self.snippet.replace(MARK_PRE, "").replace(MARK_POST, "").split())
+        return unmarked(self.snippet)
 
     def as_dict(self) -> dict:
         return {

@@ -14,7 +14,7 @@ import io
 import json
 from typing import Iterable, Iterator, TextIO
 
-from search.query import MARK_POST, MARK_PRE, Hit
+from search.query import Hit, unmarked
 
 FORMATS = ("csv", "json", "ndjson")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
@@ -26,10 +26,6 @@ def columns(with_body: bool = False, include_earlier: bool = False) -> tuple[str
     return EXPORT_COLUMNS + (EARLIER_COLUMNS if include_earlier else ()) + (("body",) if with_body else ())
 
 
-def _plain(snippet: str) -> str:
-    return " ".join(snippet.replace(MARK_PRE, "").replace(MARK_POST, "").split())
-
-
 def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns(with_body, include_earlier), extrasaction="ignore")
@@ -38,7 +34,7 @@ def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bo
         row = hit.as_dict()
         row["authors"] = "; ".join(row["authors"])
         row["tags"] = "; ".join(row["tags"] or [])
-        row["snippets"] = " … ".join(_plain(s) for s in row["snippets"])
+        row["snippets"] = " … ".join(unmarked(s) for s in row["snippets"])
         writer.writerow(row)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -105,7 +105,7 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
     alias = es_settings.articles_alias
     if client.count(index=alias, query=undated)["count"]:
         updates = (
-            {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": {"display_date": display_date(hit["_source"]) or hit["_source"].get("crawled_at")}}
+            {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": {"display_date": display_date(hit["_source"])}}
             for hit in helpers.scan(client, index=alias, query={"query": undated}, _source=["published", "first_seen", "crawled_at"])
         )
         count, _ = helpers.bulk(client, updates, chunk_size=500)
@@ -191,7 +191,7 @@ def _upgraded(document: dict) -> dict:
     from search.writer import display_date
 
     if not document.get("display_date"):
-        document = {**document, "display_date": display_date(document) or document.get("crawled_at")}
+        document = {**document, "display_date": display_date(document)}
     return with_stems(document)
 
 

@@ -40,6 +40,11 @@ SORTS = {
 EARLIER_TIEBREAK = {"captured_at": {"order": "asc", "missing": "_first"}}
 MARK_PRE, MARK_POST = "<mark>", "</mark>"
 
+
+def unmarked(snippet: str) -> str:
+    """A highlighted snippet as plain text (exports, feeds, e-mail): markers out, spaces folded."""
+    return " ".join(snippet.replace(MARK_PRE, "").replace(MARK_POST, "").split())
+
 # field prefix -> (exact fields, stemmed fields) for text; None for keyword filters
 TEXT_FIELDS = {
     "title": (["title"], ["title_stem"]),

@@ -48,8 +48,9 @@ class WriteResult:
 
 
 def display_date(document: dict) -> str | None:
-    """The date every article has, for Kibana's time field and date charts: published, else first seen."""
-    return document.get("published") or document.get("first_seen")
+    """The date every article has, for Kibana's time field and date charts: published, else
+    first seen (else, for an article stored before first_seen existed, when it was crawled)."""
+    return document.get("published") or document.get("first_seen") or document.get("crawled_at")
 
 
 class ArticleWriter:
