@@ -245,3 +245,5 @@ def test_briefs_0_leaves_short_articles_out_on_the_page_and_in_json(api):
     _, _, page = get(api + "/?q=ferry&briefs=0", accept="text/html")
     assert "back on the sound" not in page and "fares to rise" in page  # titles carry <mark>Ferry</mark>
     assert 'name="briefs" type="checkbox" value="0" checked' in page
+    # Saving this search would not keep briefs=0: the page says so beside the save form.
+    assert "it does not keep “leave out short briefs”" in page
