@@ -2,11 +2,12 @@
 
 Every other module receives these objects; none reads the file or the environment itself
 (except the Elasticsearch credentials, which are taken from the environment here and nowhere
-else). A bad value raises ConfigError naming the key, e.g. ``sites[1].article_allow[0]``.
+else). A bad value raises ConfigError naming the key, e.g. ``sites["mine"].article_allow[0]``.
 
 Environment variables that override the file (for containers):
 
-    ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
+    ARCHIVE_CONFIG           path of the settings file (default: the first of ./settings.toml, the one
+                             beside the installed archive, ~/.config/newsroom-archive/settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
     ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
@@ -39,6 +40,8 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_CONFIG = Path("settings.toml")
+# Where the archive lives: an editable install (make install) keeps settings.toml beside the code.
+INSTALLED_CONFIG = Path(__file__).resolve().parent.parent / "settings.toml"
 
 
 class ConfigError(ValueError):
@@ -214,8 +217,22 @@ def _path_and_query(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+def user_config(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "newsroom-archive" / "settings.toml"
+
+
+def config_candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where settings.toml is looked for when neither --config nor ARCHIVE_CONFIG names one."""
+    return list(dict.fromkeys([DEFAULT_CONFIG, INSTALLED_CONFIG, user_config(env)]))
+
+
 def config_path(explicit: str | os.PathLike | None = None, env: Mapping[str, str] = os.environ) -> Path:
-    return Path(explicit or env.get("ARCHIVE_CONFIG") or DEFAULT_CONFIG)
+    """The settings file to read: the one named, else the first candidate that exists (else the
+    working directory's, so a message or `sites add` names a sensible place)."""
+    if explicit or env.get("ARCHIVE_CONFIG"):
+        return Path(explicit or env["ARCHIVE_CONFIG"])
+    return next((p for p in config_candidates(env) if p.is_file()), DEFAULT_CONFIG)
 
 
 def load_settings(
@@ -226,7 +243,11 @@ def load_settings(
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"settings file not found: {file} (set ARCHIVE_CONFIG or --config)") from None
+        if path or env.get("ARCHIVE_CONFIG"):
+            named = "--config" if path else "ARCHIVE_CONFIG"
+            raise ConfigError(f"settings file not found: {file} (named by {named}; set ARCHIVE_CONFIG or --config to a file that exists)") from None
+        looked = ", ".join(str(p) for p in config_candidates(env))
+        raise ConfigError(f"settings file not found; looked in {looked} (set ARCHIVE_CONFIG or --config)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return settings_from_dict(raw, base_dir=file.resolve().parent, env=env, path=file)
@@ -272,11 +293,6 @@ def settings_from_dict(
         raise ConfigError(f"local_node.heap: expected a size like 512m or 1g, got {node.heap!r}")
 
     crawl = _build(CrawlSettings, _section(raw, "crawl"), "crawl")
-    _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
-    _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
-    _positive(crawl.time_limit, "crawl.time_limit")
-    if crawl.extraction_workers < 0:
-        raise ConfigError(f"crawl.extraction_workers: expected 0 (one per CPU) or more, got {crawl.extraction_workers}")
 
     extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
 
@@ -335,7 +351,6 @@ def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
         value = getattr(alerts, key)
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
             raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
-    _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
     if alerts.smtp_host and not alerts.email_to:
         raise ConfigError("alerts.email_to: give the recipients of alert e-mail (or ARCHIVE_ALERT_EMAIL_TO)")
     return alerts
@@ -365,9 +380,11 @@ def _validate_schedule(schedule: ScheduleSettings) -> None:
 
 
 def _site(raw: Any, index: int) -> SiteSettings:
-    key = f"sites[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{key}: expected a table")
+        raise ConfigError(f"sites[{index}]: expected a table")
+    # Named as the operator knows it (sites["mine"]); by position only when the name is unusable.
+    name = raw.get("name")
+    key = f'sites["{name}"]' if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) else f"sites[{index}]"
     site = _build(SiteSettings, raw, key)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", site.name):
         raise ConfigError(f"{key}.name: use lowercase letters, digits, '-' or '_', got {site.name!r}")
@@ -394,7 +411,6 @@ def _site(raw: Any, index: int) -> SiteSettings:
                 )
     if not site.article_allow:
         raise ConfigError(f"{key}.article_allow: give at least one pattern of article URLs")
-    _positive(site.max_pages, f"{key}.max_pages")
     return site
 
 
@@ -415,7 +431,9 @@ def _build(cls, raw: Mapping[str, Any], prefix: str, exclude: set[str] = frozens
                 raise ConfigError(f"{prefix}.{name}: required")
             continue
         kwargs[name] = _coerce(raw[name], f.type, f"{prefix}.{name}")
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    _check_ranges(built, prefix)
+    return built
 
 
 def _coerce(value: Any, type_name: str, key: str) -> Any:
@@ -454,16 +472,43 @@ def _typed(raw: Mapping[str, Any], key: str, typ: type, prefix: str, default: An
     return value
 
 
+# The range of every number in the settings: (lowest, highest), None = no bound; a lowest given
+# as a float excludes itself (greater than 0), an int includes itself.
+RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
+    ElasticsearchSettings: {"request_timeout": (0.0, None), "bulk_size": (1, None)},
+    LocalNodeSettings: {"start_timeout": (0.0, None)},
+    CrawlSettings: {
+        "concurrent_requests_per_host": (1, None), "download_delay": (0, None), "download_timeout": (0.0, None),
+        "max_response_bytes": (1, None), "retry_times": (0, None), "retry_backoff_base": (0, None),
+        "retry_backoff_max": (0, None), "time_limit": (0.0, None), "progress_interval": (0.0, None),
+        "recheck_days": (0, None), "bad_url_retry_days": (0, None), "bad_url_retry_max_days": (0, None),
+        "extraction_workers": (0, None),
+    },
+    ExtractionSettings: {"min_words": (0, None), "max_body_bytes": (1, None)},
+    ScheduleSettings: {"misfire_grace_seconds": (1, None)},
+    SiteSettings: {"max_pages": (1, None), "max_depth": (0, None), "max_age_days": (0, None)},
+    DemoSiteSettings: {"port": (1, 65535)},
+    AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535)},
+}
+
+
+def _check_ranges(obj, prefix: str) -> None:
+    for name, (low, high) in RANGES.get(type(obj), {}).items():
+        value = getattr(obj, name)
+        key = f"{prefix}.{name}"
+        if isinstance(low, float) and value <= low:
+            raise ConfigError(f"{key}: must be greater than {low:g}, got {value}")
+        if low is not None and value < low:
+            raise ConfigError(f"{key}: must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise ConfigError(f"{key}: must be at most {high}, got {value}")
+
+
 def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
         where = f"{prefix}." if prefix else ""
         raise ConfigError(f"{where}{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
-
-
-def _positive(value: float, key: str) -> None:
-    if value <= 0:
-        raise ConfigError(f"{key}: must be greater than 0, got {value}")
 
 
 SECRET_FIELDS = ("username", "password", "api_key", "ca_certs")

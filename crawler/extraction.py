@@ -283,6 +283,10 @@ class ArticleExtractor:
         published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
+        if published is None and main is None and not structured.has_article_signal():
+            # An about page or a section intro: long enough, but nothing says it is a report.
+            raise Rejected(Reason.NOT_ARTICLE, "undated page that declares no article (no date, JSON-LD Article, "
+                                               "og:type article or <article>)")
         short = words < self.settings.min_words
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")

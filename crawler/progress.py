@@ -38,6 +38,7 @@ def summarize(stats: dict) -> dict:
         "urls_seen": int(stats.get("urls/seen", 0)),
         "article_urls": int(stats.get("urls/article", 0)),
         "url_samples": stats.get("url_samples") or {},
+        "near_misses": stats.get("near_misses") or [],
         "rejected_samples": stats.get("rejected_samples") or {},
     }
 

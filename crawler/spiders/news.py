@@ -81,6 +81,12 @@ class NewsSpider(scrapy.Spider):
         if decision.kind == diagnosis.ARTICLE:
             self.count("urls/article")
             return
+        if decision.kind != diagnosis.OFFSITE and (miss := diagnosis.near_miss(self.site, url)):
+            kept = self.crawler.stats.get_value("near_misses")
+            if kept is None:
+                kept = []
+                self.crawler.stats.set_value("near_misses", kept)
+            diagnosis.keep_near_miss(kept, miss)
         samples = self.crawler.stats.get_value("url_samples")
         if samples is None:
             samples = {}
