@@ -17,6 +17,7 @@ Environment variables that override the file (for containers):
     ES_HEAP                  heap of the local development node, e.g. 1g
     ARCHIVE_SCHEDULE_CRON    cron expression of the nightly crawl
     ARCHIVE_SCHEDULE_TIMEZONE
+    ARCHIVE_TIMEZONE         the newsroom's time zone: dates on the search page are shown in it
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
     ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
@@ -172,6 +173,13 @@ class DemoSiteSettings:
 
 
 @dataclass(frozen=True)
+class NewsroomSettings:
+    """How the archive speaks to the newsroom: dates on the page read in its time zone."""
+
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """Delivery of saved-search alerts. The Atom feed needs nothing; webhook and e-mail are optional."""
 
@@ -200,6 +208,7 @@ class Settings:
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
+    newsroom: NewsroomSettings = NewsroomSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -260,7 +269,7 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "newsroom"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -317,6 +326,15 @@ def settings_from_dict(
 
     alerts = _alerts(_section(raw, "alerts"), env)
 
+    newsroom_raw = dict(_section(raw, "newsroom"))
+    if env.get("ARCHIVE_TIMEZONE"):
+        newsroom_raw["timezone"] = env["ARCHIVE_TIMEZONE"]
+    newsroom = _build(NewsroomSettings, newsroom_raw, "newsroom")
+    try:
+        zoneinfo.ZoneInfo(newsroom.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"newsroom.timezone: unknown time zone {newsroom.timezone!r} (e.g. Europe/Berlin)") from None
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -328,6 +346,7 @@ def settings_from_dict(
         demo_site=demo,
         sites=sites,
         alerts=alerts,
+        newsroom=newsroom,
     )
 
 
@@ -520,7 +539,7 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "newsroom"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import date
 import time
 from contextlib import contextmanager
 from elasticsearch import Elasticsearch, NotFoundError
@@ -46,7 +47,7 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
-from search.export import MEDIA_TYPES, export_chunks
+from search.export import MEDIA_TYPES, export_chunks, export_filename
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
@@ -91,13 +92,34 @@ class ErrorMiddleware(BaseHTTPMiddleware):
 
 
 def health(request: Request) -> Response:
+    """For the operator and monitoring: Elasticsearch's status and the article count, or 503
+    with what is wrong and the fix (the page only tells journalists that the archive is down)."""
     state = request.app.state
-    status = state.client.cluster.health()["status"]
     try:
-        count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
-    except NotFoundError:
-        count = 0
+        status = state.client.cluster.health()["status"]
+        try:
+            count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
+        except NotFoundError:
+            count = 0
+    except Exception as exc:  # noqa: BLE001 (explain() re-raises what is not an Elasticsearch failure)
+        code, message = explain(exc, state.settings)
+        return JSONResponse({"elasticsearch": "unavailable", "error": message}, status_code=code)
     return JSONResponse({"elasticsearch": status, "articles": count})
+
+
+def startup_problem(app) -> str | None:
+    """What keeps the archive from answering at start (Elasticsearch down, bad credentials), in
+    one line, or None."""
+    from search.client import check_health
+
+    try:
+        check_health(app.state.client, app.state.settings.elasticsearch)
+    except Exception as exc:  # noqa: BLE001
+        try:
+            return explain(exc, app.state.settings)[1]
+        except Exception:  # noqa: BLE001 (not an Elasticsearch failure: say what it was)
+            return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def article_json(request: Request) -> Response:
@@ -124,7 +146,8 @@ def search_csv(request: Request) -> Response:
         search_request = validated(state.client, state.settings, search_request)
         es = state.settings.elasticsearch
         hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
-        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                                     archive_base=pages.base_url(request)))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
 
@@ -140,6 +163,7 @@ def export(request: Request, fmt: str) -> Response:
     es = state.settings.elasticsearch
     params = params_from(request.query_params)
     params.pop("page", None)
+    bom = (params.pop("bom", None) or ["0"])[-1] == "1"
     limit = None
     if "size" in params:
         limit = _positive(params.pop("size")[-1], "size")
@@ -153,9 +177,20 @@ def export(request: Request, fmt: str) -> Response:
             yield first
             yield from hits
 
-    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
-    headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
+    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                           archive_base=pages.base_url(request))
+    if fmt == "csv" and bom:
+        chunks = _with_bom(chunks)
+    name = export_filename(search_request.text, fmt, date.today().isoformat())
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _with_bom(chunks):
+    """A byte order mark first: Excel then reads the CSV as UTF-8 (küstenschutz, not kÃ¼stenschutz).
+    The page's download asks for it (bom=1); tools get plain UTF-8."""
+    yield "\ufeff"
+    yield from chunks
 
 
 def _positive(value: str, name: str) -> int:
@@ -194,7 +229,7 @@ def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starl
     app = Starlette(routes=routes, middleware=[Middleware(ErrorMiddleware), Middleware(SameOriginPosts)])
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
-    app.state.jinja = pages.make_environment()
+    app.state.jinja = pages.make_environment(settings.newsroom.timezone)
     return app
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import shutil
 import tempfile
 import threading
@@ -15,7 +16,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -122,18 +123,22 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert "site=demo" in browser.current_url
     assert browser.find_element(By.CSS_SELECTOR, "select[name=site] option[selected]").text == "demo"
 
-    # Export CSV of the whole result set.
+    # Export CSV of the whole result set: named after the search and the day, opening as UTF-8
+    # in a spreadsheet (a byte order mark first), each row with its link into the archive.
     browser.find_element(By.ID, "export-csv").click()
-    exported = wait_for_download(browser.downloads, "archive-search.csv")
-    rows = list(csv.DictReader(exported.open(encoding="utf-8")))
+    exported = wait_for_download(browser.downloads, f"archive-election-{date.today().isoformat()}.csv")
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(exported.open(encoding="utf-8-sig")))
     assert len(rows) == total and all("election" in (r["title"] + r["snippets"]).lower() for r in rows)
+    assert all(r["archive_url"].startswith(base + "/article/") for r in rows)
+    assert fetch(rows[0]["archive_url"])  # the link opens the archived copy
 
     # Open an article: metadata, the whole text, the raw capture's date.
     first_title = browser.find_element(By.CSS_SELECTOR, ".hit h2 a").text
     browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
     arrive(browser, "/article/")
     assert browser.find_element(By.TAG_NAME, "h1").text == first_title
-    assert browser.find_element(By.ID, "raw-capture").text.startswith("fetched 20")
+    assert browser.find_element(By.ID, "raw-capture").text.startswith("kept since ")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text p")) >= 3
 
     # Save the search; it is listed with its feed.
@@ -286,6 +291,12 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
+def fetch_json(url: str) -> dict:
+    import json
+
+    return json.loads(fetch(url))
+
+
 def wait_for_download(folder: Path, name: str, timeout: float = 20) -> Path:
     deadline = time.monotonic() + timeout
     target = folder / name
@@ -311,3 +322,77 @@ def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):
         assert browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 1
     finally:
         browser.set_window_size(1200, 900)
+
+
+def test_an_error_is_shown_above_the_search_form_with_everything_typed_kept(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?q=%22harbour+closure&site=demo&author=Maren+Okafor&sort=newest")
+    error = browser.find_element(By.ID, "search-error")
+    assert "quote" in error.text.lower()
+    box = browser.find_element(By.ID, "q")
+    assert error.location["y"] < box.location["y"]  # above the form
+    assert box.get_attribute("value") == '"harbour closure'
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=site] option[selected]").text == "demo"
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=author]").get_attribute("value") == "Maren Okafor"
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=sort] option[selected]").text == "newest"
+    box.clear()  # fixing the query keeps the filters
+    box.send_keys('"harbour closure"')
+    box.submit()
+    arrive(browser, "author=Maren")
+    assert "site=demo" in browser.current_url and "sort=newest" in browser.current_url
+    assert not browser.find_elements(By.ID, "search-error")
+
+
+def test_a_page_past_the_end_says_how_many_there_are_and_links_the_last_page(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?sort=newest&page=9999")
+    summary = browser.find_element(By.CSS_SELECTOR, ".summary").text
+    total = int(fetch_json(base + "/search?sort=newest")["total"])
+    assert total > 10  # several pages
+    assert summary.startswith(f"No articles on page 9,999: {total} articles in all.")
+    assert "0–0" not in summary and not browser.find_elements(By.CSS_SELECTOR, "a[rel=prev]")
+    browser.find_element(By.ID, "last-page").click()
+    arrive(browser, "page=")
+    last = -(-total // 10)
+    assert browser.find_elements(By.CSS_SELECTOR, ".hit")
+    assert f"page {last} of {last}" in browser.find_element(By.CSS_SELECTOR, ".pager").text
+
+
+def test_an_article_reads_its_dates_highlights_the_words_and_goes_back_to_the_results(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?q=harbour&site=demo&sort=oldest")
+    results = browser.current_url
+    browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+    arrive(browser, "/article/")
+    published = browser.find_element(By.CSS_SELECTOR, "#published time")
+    exact = published.get_attribute("datetime")
+    assert exact[:4] in published.text and not re.search(r"\d{4}-\d{2}", published.text)  # "4 March 2025, 09:00 CET"
+    assert exact in published.get_attribute("title")  # the exact value on hover
+    assert "json-ld" not in browser.find_element(By.CSS_SELECTOR, ".metadata").text
+    assert "warc" not in browser.find_element(By.CSS_SELECTOR, ".metadata").text.lower()
+    marks = browser.find_elements(By.CSS_SELECTOR, "#text mark")
+    assert marks and all("harbour" in m.text.lower() for m in marks)
+    browser.find_element(By.ID, "back-to-results").click()
+    arrive(browser, "q=harbour")
+    assert browser.current_url == results
+
+
+def test_on_a_phone_the_filters_fold_and_the_results_start_on_the_first_screen(browser, archive):
+    base = archive["base"]
+    browser.set_window_size(375, 740)
+    try:
+        browser.get(base + "/?q=harbour")
+        height = browser.execute_script("return window.innerHeight")
+        site_filter = browser.find_element(By.CSS_SELECTOR, "select[name=site]")
+        assert not site_filter.is_displayed()
+        first = browser.find_element(By.CSS_SELECTOR, ".hit h2 a")
+        assert first.location["y"] + first.size["height"] <= height, "the first result is below the fold"
+        browser.find_element(By.CSS_SELECTOR, "label[for=show-filters]").click()
+        assert site_filter.is_displayed()
+        browser.get(base + "/?q=harbour&site=demo")  # filters in use stay open
+        assert browser.find_element(By.CSS_SELECTOR, "select[name=site]").is_displayed()
+    finally:
+        browser.set_window_size(1200, 900)
+    browser.get(base + "/?q=harbour")  # on a wide screen there is nothing to unfold
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=site]").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, "label[for=show-filters]").is_displayed()

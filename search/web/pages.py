@@ -27,7 +27,18 @@ from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
-from search.web.context import BadRequest, article_context, params_from, request_from_params, search_context, url_with, validated
+from search.web import dates
+from search.web.context import (
+    BadRequest,
+    article_context,
+    back_link,
+    params_from,
+    request_from_params,
+    search_context,
+    typed_query,
+    url_with,
+    validated,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -43,12 +54,16 @@ def web_url(url: str | None) -> str:
     return url if url and url.lower().startswith(("http://", "https://")) else "#"
 
 
-def make_environment() -> Environment:
+def make_environment(timezone: str = "UTC") -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["marked"] = marked
     env.filters["web_url"] = web_url
     env.filters["day"] = lambda value: (value or "")[:10] or "no date"
     env.filters["moment"] = lambda value: (value or "").replace("T", " ")[:19] or "never"
+    # Dates as people write them, in the newsroom's zone; the exact value on hover.
+    env.filters["when"] = lambda value, missing="never", source=None: dates.time_element(value, timezone, True, missing, source)
+    env.filters["whenday"] = lambda value: dates.time_element(value, timezone, with_time=False)
+    env.filters["date_source"] = dates.source_words
     return env
 
 
@@ -70,7 +85,20 @@ def search_page(request: Request) -> Response:
     state = request.app.state
     params = params_from(request.query_params)
     context = search_context(state.client, state.settings, params)
+    state.known = context["known"]  # the form's choices, for a page that shows an error instead
     return twin(request, context, "search.html", request.url.path != "/")
+
+
+def search_form_with_error(request: Request, message: str, status: int) -> Response:
+    """The search page with the error above the form and everything the user typed kept."""
+    params = params_from(request.query_params)
+    known = getattr(request.app.state, "known", None) or {"sites": [], "languages": [], "tags": []}
+    query = typed_query(params)
+    known = {**known, "sites": sorted({*known["sites"], *query["site"]}), "languages": sorted({*known["languages"], *query["lang"]})}
+    from search.query import SORTS
+
+    context = {"error": message, "query": query, "known": known, "sorts": list(SORTS), "total": 0, "hits": []}
+    return render(request, "search.html", context, status=status)
 
 
 # --- one article ----------------------------------------------------------------------------
@@ -79,11 +107,14 @@ def search_page(request: Request) -> Response:
 def article_page(request: Request) -> Response:
     state = request.app.state
     key = request.path_params["article_id"]
-    context = article_context(state.client, state.settings, key)
+    back = back_link(request.query_params.get("back"))
+    context = article_context(state.client, state.settings, key, highlight=back["q"] if back else None)
     as_json = request.url.path.endswith(".json")
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
-    return twin(request, {"article": context} if not as_json else context, "article.html", as_json)
+    if as_json:
+        return twin(request, context, "article.html", as_json)
+    return twin(request, {"article": context, "back": back}, "article.html", as_json)
 
 
 # --- saved searches -------------------------------------------------------------------------
@@ -194,7 +225,15 @@ async def remove_search(request: Request) -> Response:
 # --- errors -----------------------------------------------------------------------------------
 
 
+# What a journalist reads when Elasticsearch is down; the operator's detail goes to the log and /health.
+UNAVAILABLE = "The archive is down; the newsroom's administrator has been told. Please try again in a few minutes."
+
+
 def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
     if as_json:
         return JSONResponse({"error": message}, status_code=status)
+    if status == 400 and request.url.path == "/":
+        return search_form_with_error(request, message, status)
+    if status >= 500:
+        message = UNAVAILABLE
     return render(request, "error.html", {"status": status, "message": message}, status=status)
