@@ -26,7 +26,7 @@ from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError
 from search.web import dates
 from search.web.context import (
     BadRequest,
@@ -95,8 +95,6 @@ def search_form_with_error(request: Request, message: str, status: int) -> Respo
     known = getattr(request.app.state, "known", None) or {"sites": [], "languages": [], "tags": []}
     query = typed_query(params)
     known = {**known, "sites": sorted({*known["sites"], *query["site"]}), "languages": sorted({*known["languages"], *query["lang"]})}
-    from search.query import SORTS
-
     context = {"error": message, "query": query, "known": known, "sorts": list(SORTS), "total": 0, "hits": []}
     return render(request, "search.html", context, status=status)
 
@@ -112,9 +110,7 @@ def article_page(request: Request) -> Response:
     as_json = request.url.path.endswith(".json")
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
-    if as_json:
-        return twin(request, context, "article.html", as_json)
-    return twin(request, {"article": context, "back": back}, "article.html", as_json)
+    return twin(request, context if as_json else {"article": context, "back": back}, "article.html", as_json)
 
 
 # --- saved searches -------------------------------------------------------------------------
