@@ -13,7 +13,10 @@ from elasticsearch import ApiError, AuthenticationException, AuthorizationExcept
 from search.client import ElasticsearchUnavailable
 
 START_HINT = "start it with `archive es start`, or set ELASTICSEARCH_URL to where it runs"
-CREDENTIALS_HINT = "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY"
+CREDENTIALS_HINT = (
+    "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY (for a node started "
+    "by `archive es start`, leave them unset: its credentials are found in ~/.config/newsroom-archive/local-nodes)"
+)
 
 
 def explain(exc: BaseException, url: str) -> str | None:
