@@ -616,11 +616,19 @@ def _prepare_credentials(settings: Settings, members: list[tuple[int, NodePaths]
         config_dirs=tuple(str(paths.config) for _, paths in members),
         node_user=members[0][1].owner,
     )
+    made = None  # one keystore tool run (a JVM start) serves every member: the keystore is not node-specific
     for port, paths in members:
         # Kept before the launch: a start that fails half-way is retried with the same password.
         node_credentials.write_file(_credentials_file(settings, port), credentials)
-        if kept is None or not (paths.config / "elasticsearch.keystore").exists():
-            _set_bootstrap_password(settings, paths, java_home, user, credentials.elastic.password)
+        keystore = paths.config / "elasticsearch.keystore"
+        if kept is None or not keystore.exists():
+            if made is None:
+                _set_bootstrap_password(settings, paths, java_home, user, credentials.elastic.password)
+                made = keystore
+            else:
+                shutil.copy2(made, keystore)
+                if user is not None:
+                    os.chown(keystore, user.pw_uid, user.pw_gid)
     _write_file_realm(settings, [paths for _, paths in members], credentials)
     return credentials
 
@@ -716,6 +724,7 @@ def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus
         _prepare_node_dir(paths, user)
         java_home = _java_for_node(java_home, paths)
         credentials = _prepare_credentials(settings, [(port, paths)], java_home, user, say)
+        deadline = time.monotonic() + settings.local_node.start_timeout  # the timeout is the node's, not the set-up's
         say(f"starting Elasticsearch {settings.local_node.version} on {settings.elasticsearch.url} "
             f"(heap {settings.local_node.heap}, Java {_java_major(java_home) or '?'} from {java_home}, security on)")
         since = time.time() - 1  # logs older than this are from an earlier run (1s: mtime granularity)
@@ -916,6 +925,7 @@ def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None =
             java_home = _java_for_node(java_home, todo[0][1])
             members = [(port, _member_paths(settings, spec, port)[1]) for port in spec.ports]
             credentials = _prepare_credentials(settings, members, java_home, user, say)
+            deadline = time.monotonic() + settings.local_node.start_timeout  # the nodes' own start, as for one node
             say(f"starting {len(todo)} of {nodes} Elasticsearch {settings.local_node.version} nodes "
                 f"({', '.join(o.elasticsearch.url for o, _ in todo)}; heap {settings.local_node.heap} each)")
             since = time.time() - 1
