@@ -768,7 +768,7 @@ def status(settings: Settings) -> NodeStatus:
 
 def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, message: str) -> NodeStatus:
     url = settings.elasticsearch.url
-    state = _probe(settings)
+    state = _probe(settings, timeout=10.0)  # one question, not a poll: a busy node gets time to answer
     if state == UNAUTHORIZED:
         message, state = "; ".join(m for m in (message, _refused_message(settings)) if m), None
     result = NodeStatus(url=url, running=state is not None, managed=proc is not None, node_dir=str(paths.node_dir))
