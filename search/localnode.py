@@ -520,7 +520,10 @@ def _environment(settings: Settings, java_home: Path, paths: NodePaths) -> dict[
         "LANG": "C.UTF-8",
         "HOME": str(paths.node_dir),
         "ES_JAVA_HOME": str(java_home),
-        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+        # Without it the node tries, and fails, to copy its built-in roles into a `.security`
+        # index on every cluster change (that index needs the analysis module the distribution
+        # lacks, search/file_realm.py); Elasticsearch's own test clusters turn it off the same way.
+        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap} -Des.queryable_built_in_roles_enabled=false",
         "ES_PATH_CONF": str(paths.config),
         "ES_TMPDIR": str(paths.tmp),
     }
