@@ -416,7 +416,8 @@ HOSTILE_VALUES = [
     "²", "٣", "¹⁰", "-1", "0", "1e3", "0x10", " 7", "9" * 5000, "", "%00", "\x00", "\u202e", "\ufffe",
     "title:(", "title:|", "title:)", "author:\"", "(" * 400 + "a", "NOT " * 1000 + "a", "a" * 3000 + "~2", "*", "a*", "~",
     '"a b"~99999999999', '"a b"~', "a OR", "OR", "AND AND", "-", "+", "|", "()", '"', "'", "\\", "site:", "lang:",
-    "<script>alert(1)</script>", "../../etc/passwd", "javascript:alert(1)", "2025-02-30", "9999-99-99", "x" * 2000,
+    "<script>alert(1)</script>", "../../etc/passwd", "javascript:alert(1)", "http://[", "https://x:99999/", "http://a:-1/",
+    "2025-02-30", "9999-99-99", "x" * 2000,
 ]
 ROUTES = ["/", "/search", "/search.json", "/search.csv", "/export.csv", "/export.json", "/export.ndjson", "/alerts", "/alerts.json"]
 PARAMETERS = ["q", "size", "page", "since", "until", "sort", "site", "lang", "tag", "author", "briefs", "edited", "with_body"]
