@@ -10,7 +10,9 @@ Environment variables that override the file (for containers):
                              beside the installed archive, ~/.config/newsroom-archive/settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
-    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
+                             (user:password@ in it moves to the credentials below, never into messages)
+    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD); with no credentials
+                             set, search/client.py uses those `archive es start` generated
     ELASTICSEARCH_PASSWORD
     ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
     ELASTICSEARCH_CA_CERTS   CA certificate file for HTTPS
@@ -38,7 +40,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_CONFIG = Path("settings.toml")
 # Where the archive lives: an editable install (make install) keeps settings.toml beside the code.
@@ -197,6 +199,18 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """Bounds on what one query may ask (HTTP API, page, CLI, saved searches): a hostile or
+    accidental giant query is refused with a message naming the limit, before it costs anything."""
+
+    max_query_chars: int = 1000
+    max_query_terms: int = 100       # words, phrases and operators, counted before parsing
+    max_fuzzy_chars: int = 30        # word~ on longer words makes Elasticsearch's automaton explode
+    max_query_depth: int = 10        # nested parentheses and NOTs (Elasticsearch refuses more than 30 nested bools)
+    max_body_bytes: int = 65536      # HTTP request bodies (forms) of `archive serve`
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     data_dir: Path
@@ -209,6 +223,7 @@ class Settings:
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
     newsroom: NewsroomSettings = NewsroomSettings()
+    search: SearchSettings = SearchSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -269,7 +284,8 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "newsroom"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "newsroom",
+             "search"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -288,6 +304,7 @@ def settings_from_dict(
         es_raw["replicas"] = str(es_raw["replicas"])
     es = _build(ElasticsearchSettings, es_raw, "elasticsearch", exclude={"username", "password", "api_key", "ca_certs"})
     es = _with_credentials(es, env)
+    es = _credentials_out_of_urls(es)
     for url in es.hosts:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {url!r}")
@@ -335,6 +352,8 @@ def settings_from_dict(
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"newsroom.timezone: unknown time zone {newsroom.timezone!r} (e.g. Europe/Berlin)") from None
 
+    search = _build(SearchSettings, _section(raw, "search"), "search")
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -347,6 +366,7 @@ def settings_from_dict(
         sites=sites,
         alerts=alerts,
         newsroom=newsroom,
+        search=search,
     )
 
 
@@ -383,6 +403,23 @@ def _with_credentials(es: ElasticsearchSettings, env: Mapping[str, str]) -> Elas
         api_key=env.get("ELASTICSEARCH_API_KEY") or None,
         ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
     )
+
+
+def _credentials_out_of_urls(es: ElasticsearchSettings) -> ElasticsearchSettings:
+    """http://user:password@host:9200 -> the URL without them, the credentials as basic auth
+    (unless given in the environment): a URL is printed in messages, a password never."""
+    found: tuple[str | None, str | None] = (None, None)
+    clean = []
+    for url in es.hosts:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            found = found if found[0] else (unquote(parts.username or ""), unquote(parts.password or ""))
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        clean.append(url)
+    if found == (None, None):
+        return es
+    username, password = (es.username, es.password) if es.username else found
+    return replace(es, url=clean[0], urls=tuple(clean) if es.urls else (), username=username or None, password=password or None)
 
 
 def _validate_schedule(schedule: ScheduleSettings) -> None:
@@ -507,6 +544,8 @@ RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
     ScheduleSettings: {"misfire_grace_seconds": (1, None)},
     SiteSettings: {"max_pages": (1, None), "max_depth": (0, None), "max_age_days": (0, None)},
     DemoSiteSettings: {"port": (1, 65535)},
+    SearchSettings: {name: (1, None) for name in ("max_query_chars", "max_query_terms", "max_fuzzy_chars",
+                                                  "max_query_depth", "max_body_bytes")},
     AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535)},
 }
 
@@ -539,7 +578,7 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "newsroom"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "newsroom", "search"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):
@@ -554,4 +593,9 @@ def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
              "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD")
-    return {k: env[k] for k in names if env.get(k)}
+    found = {k: env[k] for k in names if env.get(k)}
+    if env.get("ELASTICSEARCH_URL") and "ELASTICSEARCH_USERNAME" not in found:  # user:password@ in the URL
+        es = _credentials_out_of_urls(ElasticsearchSettings(url=env["ELASTICSEARCH_URL"].split(",")[0].strip()))
+        if es.username:
+            found.update(ELASTICSEARCH_USERNAME=es.username, ELASTICSEARCH_PASSWORD=es.password or "")
+    return found

@@ -23,7 +23,7 @@ def serve(app, host: str, port: int) -> None:
 
     from search.http_api import create_app, startup_problem
 
-    web = create_app(app.settings)
+    web = create_app(app.settings, bind_host=host)
     click.echo(f"search page on http://{host}:{port}/ (JSON API: /search?q=..., Ctrl-C stops)")
     problem = startup_problem(web)
     if problem:  # one line for the operator; the page tells journalists the archive is down
