@@ -342,6 +342,14 @@ def test_an_error_is_shown_above_the_search_form_with_everything_typed_kept(brow
     assert "site=demo" in browser.current_url and "sort=newest" in browser.current_url
     assert not browser.find_elements(By.ID, "search-error")
 
+    # A pasted text too long for a query: the page says so and how long a query may be, never
+    # that the archive is unavailable, and keeps the text to shorten.
+    pasted = " ".join(["the harbour authority said the closure would last until thursday"] * 30)
+    browser.get(base + "/?site=demo&q=" + pasted.replace(" ", "+"))
+    error = browser.find_element(By.ID, "search-error").text
+    assert "the limit is" in error and "cluster" not in error and "unavailable" not in error
+    assert browser.find_element(By.ID, "q").get_attribute("value") == pasted
+
 
 def test_a_page_past_the_end_says_how_many_there_are_and_links_the_last_page(browser, archive):
     base = archive["base"]
