@@ -199,6 +199,13 @@ def directory(es: ElasticsearchSettings) -> NativeUsers | FileUsers:
     return NativeUsers(es)
 
 
+def local_details(es: ElasticsearchSettings, username: str) -> User | None:
+    """E-mail and name of a user of the local node's file realm, which Elasticsearch itself does
+    not keep (a native user's come with `_authenticate`)."""
+    users = directory(es)
+    return users.get(username) if isinstance(users, FileUsers) else None
+
+
 def add_user(es: ElasticsearchSettings, username: str, role: str, password: str,
              email: str | None = None, full_name: str | None = None) -> bool:
     """True when the user is new (an existing one gets the new password, role and details)."""
