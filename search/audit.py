@@ -32,15 +32,21 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuditLog:
     client: Elasticsearch
     alias: str
+    _ready: bool = False
 
     def record(self, event: str, user: str | None, **details) -> None:
         document = {"@timestamp": utcnow(), "event": event, "user": user,
                     **{k: v for k, v in details.items() if v is not None}}
         try:
+            if not self._ready:  # never let a write create a plain index where the alias belongs
+                from search.indices import AUDIT_DEFINITION, ensure_index
+
+                ensure_index(self.client, self.alias, AUDIT_DEFINITION)
+                self._ready = True
             self.client.index(index=self.alias, document=document)
         except (TransportError, ApiError) as exc:
             logger.error("audit: could not record %s for %s (%s): %s", event, user, document, exc)

@@ -24,10 +24,8 @@ def _audit(app, client, outcome: str, name: str, owner: str | None, **details) -
     import getpass
 
     from search.audit import AuditLog
-    from search.indices import AUDIT_DEFINITION, ensure_index
 
     es = app.settings.elasticsearch
-    ensure_index(client, es.audit_alias, AUDIT_DEFINITION)
     AuditLog(client, es.audit_alias).record("saved-search", f"operator:{getpass.getuser()}", outcome=outcome,
                                              saved_search=name, owner=owner, **details)
 
