@@ -353,3 +353,11 @@ def test_after_sign_in_the_page_only_ever_goes_back_to_this_server():
     assert safe_next("/?q=harbour&site=demo") == "/?q=harbour&site=demo"
     for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "", None):
         assert safe_next(elsewhere) == "/"
+
+
+def test_the_first_audit_record_makes_the_alias_never_a_plain_index(es_client, index_names):
+    log = AuditLog(es_client, f"{index_names.prefix}-audit")
+    log.record("sign-in", "someone", outcome="success", address="127.0.0.1")
+    assert es_client.indices.exists_alias(name=f"{index_names.prefix}-audit")
+    (event,) = log.read(user="someone")
+    assert (event["event"], event["outcome"]) == ("sign-in", "success")
