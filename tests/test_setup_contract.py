@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from archive.config import load_settings
-from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
+from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, AUDIT_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "setup.py"
@@ -256,6 +256,7 @@ def archive_indices() -> list[tuple[str, str, dict]]:
         (es.versions_alias, versioned_name(es.versions_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
         (es.runs_index, versioned_name(es.runs_index, definition_version(RUNS_DEFINITION)), load_definition(RUNS_DEFINITION)),
         (es.alerts_alias, versioned_name(es.alerts_alias, definition_version(ALERTS_DEFINITION)), load_definition(ALERTS_DEFINITION)),
+        (es.audit_alias, versioned_name(es.audit_alias, definition_version(AUDIT_DEFINITION)), load_definition(AUDIT_DEFINITION)),
     ]
 
 
