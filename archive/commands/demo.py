@@ -63,7 +63,8 @@ def demo(app, site_name: str, query: str) -> None:
     console.print(f"\n[bold]3. Searching[/bold] archive search '{query}'\n")
     print_hits(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
     console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
-    console.print("In a browser: archive serve, then open http://127.0.0.1:8800/")
+    console.print("In a browser: archive serve, then open http://127.0.0.1:8800/ and sign in as a user you add with "
+                  "`archive users add me --role admin` (the local node has security on, like production)")
     console.print(f"The demo site keeps running at {base_url}/ (the articles' original links work). The next night's "
                   "edition: archive demo-site start --edition 2, then archive crawl --site demo (README: "
                   "The next edition). Stop it: archive demo-site stop")
