@@ -119,7 +119,7 @@ class ExtractionSettings:
     min_words: int = 60
     include_comments: bool = False
     include_tables: bool = True
-    favor_precision: bool = True
+    favor_precision: bool = False  # trafilatura balanced: the reference text; crawler/scoring.py trims it
     max_body_bytes: int = 1_000_000
     keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
 
