@@ -122,6 +122,7 @@ class ExtractionSettings:
     favor_precision: bool = False  # trafilatura balanced: the reference text; crawler/scoring.py trims it
     max_body_bytes: int = 1_000_000
     keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
+    low_confidence: float = 0.5  # an article whose body confidence is below: listed and marked
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ same parsed tree are candidates beside it, never overrides:
   over the tree, sparing a match that holds the article) or in link lists of other stories;
 - ``json-ld``: the page's JSON-LD ``articleBody`` (a paywall shows a teaser, the data has it all);
 - ``article-element``: the prose blocks of ``itemprop=articleBody`` or the main ``<article>``;
-- ``readability``: trafilatura's bundled readability, run only when the first choice is of
-  low confidence (a second extraction is the exception, not the rule).
+- ``readability``: trafilatura's bundled readability, run only when the first choice's confidence
+  is below ``extraction.low_confidence`` (a second extraction is the exception, not the rule).
 
 **The scorer** (``Scorer``) gives each candidate a score from measurable features: its words,
 how much of T it keeps and how much of it T holds (agreement), its share of link text and of
@@ -20,8 +20,9 @@ loses to T: the archive's text is never far below the library's. The weights wer
 shared benchmark set and checked on the other, in both directions (``benchmarks/extraction_f1.py``).
 
 **Confidence** is how well the chosen text is backed: its agreement with an independent reading
-of the page (another candidate) and its own link and list shares. Low confidence is stored with the
-article (``archive runs --low-confidence``) and marked on its page.
+of the page (another candidate) and its own link and list shares. It is stored with the article;
+below ``extraction.low_confidence`` the article is listed by ``archive runs --low-confidence`` and
+marked on its page.
 """
 
 from __future__ import annotations
@@ -196,27 +197,46 @@ class LineFacts:
     chrome: bool        # every occurrence on the page is inside marked chrome
 
 
-def line_facts(tree: HtmlElement) -> dict[str, LineFacts]:
-    """Normalised text of each block on the page -> what it is. Call after ``mark_chrome``."""
+class _Blocks:
+    """The elements showing one text; the link share is measured only for looked-up lines."""
+
+    __slots__ = ("elements", "list_item", "chrome", "_facts")
+
+    def __init__(self, element: HtmlElement, list_item: bool, chrome: bool) -> None:
+        self.elements, self.list_item, self.chrome, self._facts = [element], list_item, chrome, None
+
+    def add(self, element: HtmlElement, list_item: bool, chrome: bool) -> None:
+        # the same text twice: chrome (or a list item) only if it is everywhere
+        self.elements.append(element)
+        self.list_item = self.list_item and list_item
+        self.chrome = self.chrome and chrome
+
+    def facts(self) -> LineFacts:
+        if self._facts is None:
+            self._facts = LineFacts(min(_link_share(e) for e in self.elements), self.list_item, self.chrome)
+        return self._facts
+
+
+def line_facts(tree: HtmlElement) -> dict[str, _Blocks]:
+    """Text of each block on the page (whitespace removed) -> its elements. Call after ``mark_chrome``."""
     chrome_blocks: set = set()
-    facts: dict[str, LineFacts] = {}
+    facts: dict[str, _Blocks] = {}
     for marked in tree.xpath(MARKED_XPATH):
         chrome_blocks.update(marked.iter(*LINE_ELEMENTS))
         text = _key(marked)
         if text:  # a chrome box whose lines are not in blocks of their own
-            facts[text] = LineFacts(_link_share(marked, text), False, True)
+            facts[text] = _Blocks(marked, False, True)
     for element in tree.iter(*LINE_ELEMENTS):
         text = _key(element)
         if not text:
             continue
         parent = element.getparent()
-        fact = LineFacts(_link_share(element, text), element.tag == "li" or (parent is not None and parent.tag == "li"),
-                         element in chrome_blocks)
+        list_item = element.tag == "li" or (parent is not None and parent.tag == "li")
         seen = facts.get(text)
-        if seen is not None:  # the same text twice: it is chrome only if it is chrome everywhere
-            fact = LineFacts(min(seen.link_share, fact.link_share), seen.list_item and fact.list_item,
-                             seen.chrome and fact.chrome)
-        facts[text] = fact
+        if seen is None:
+            facts[text] = _Blocks(element, list_item, element in chrome_blocks)
+        else:
+            seen.add(element, list_item, element in chrome_blocks)
     return facts
 
 
@@ -226,22 +246,28 @@ def _key(element: HtmlElement) -> str:
     return "".join(element.text_content().split())
 
 
-def _link_share(element: HtmlElement, text: str) -> float:
+def _link_share(element: HtmlElement) -> float:
+    if element.tag == "a":
+        return 1.0
+    text = len(_key(element))
     linked = sum(len(_key(a)) for a in element.iter("a"))
-    return min(linked / len(text), 1.0) if text else 0.0
+    return min(linked / text, 1.0) if text else 0.0
 
 
-def lookup(facts: dict[str, LineFacts], line: str) -> LineFacts | None:
+def lookup(facts: dict[str, _Blocks], line: str) -> LineFacts | None:
     """The facts of a line of trafilatura's text (list items come out as "- item")."""
     found = facts.get("".join(line.split()))
-    if found is None and line.startswith("- "):
+    if found is not None:
+        return found.facts()
+    if line.startswith("- "):
         found = facts.get("".join(line[2:].split()))
         if found is not None:
-            return LineFacts(found.link_share, True, found.chrome)
-    return found
+            fact = found.facts()
+            return LineFacts(fact.link_share, True, fact.chrome)
+    return None
 
 
-def without_chrome(paragraphs: list[str], facts: dict[str, LineFacts]) -> list[str]:
+def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str]:
     """trafilatura's lines, less those the page shows only inside chrome."""
     kept = []
     for line in paragraphs:
@@ -274,7 +300,7 @@ TEASER_LINK_SHARE = 0.2
 TEASER_ITEM_SHARE = 0.5
 
 
-def teasers_only(paragraphs: list[str], facts: dict[str, LineFacts]) -> bool:
+def teasers_only(paragraphs: list[str], facts: dict[str, _Blocks]) -> bool:
     """Every line is in chrome and they read as teasers (linked headlines, list items): the
     related stories of an empty page, not an article."""
     chars = links = items = 0.0

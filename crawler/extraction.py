@@ -325,7 +325,7 @@ class ArticleExtractor:
         )
 
     def _choose_body(self, tree: HtmlElement, structured: "_StructuredData", main: HtmlElement | None,
-                     facts: dict[str, bodies.LineFacts], text: str, title: str | None) -> scoring.Choice:
+                     facts: dict, text: str, title: str | None) -> scoring.Choice:
         """The candidate texts of the page and the scorer's choice (crawler/scoring.py)."""
         reference = clean_paragraphs(text, title) if text else []
         candidates = [scoring.Candidate("trafilatura", reference)]
@@ -342,7 +342,7 @@ class ArticleExtractor:
             if cleaned and cleaned != reference:
                 candidates.append(scoring.Candidate(source, cleaned))
         choice = scoring.choose(scoring.describe(candidates, facts))
-        if choice.confidence < scoring.CONFIRM_BELOW:
+        if choice.confidence < self.settings.low_confidence:
             # An unconfirmed choice: one more reading of the page (the exception, not the rule).
             read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
             if read:
@@ -412,13 +412,12 @@ class _StructuredData:
         if self.has_article_signal():
             return False
         teasers = self.teaser_count()
-        longest = max(word_count(p) for p in paragraphs)
         # Every <article> element a teaser (a linked heading), however long its summary: a
         # section or tag page, even with few stories (an article's own <article> has its body).
         if self._article_teasers:
             self.listing_detail = f"listing page ({self._article_teasers} <article> teasers, no article markup)"
             return True
-        if teasers >= MIN_TEASERS_FOR_LISTING and longest < LISTING_MAX_PARAGRAPH_WORDS:
+        if teasers >= MIN_TEASERS_FOR_LISTING and (longest := max(word_count(p) for p in paragraphs)) < LISTING_MAX_PARAGRAPH_WORDS:
             self.listing_detail = f"listing page ({teasers} teasers, longest paragraph {longest} words)"
             return True
         return False

@@ -33,8 +33,6 @@ HOLDS_REFERENCE = 0.8   # a declared body holding this much of the choice is the
 MIN_WITHIN = 0.5        # a shorter text sharing less than this with T is another text
 CONFIRMED = 0.9         # two extractors agreeing this well on a smaller text outweigh T's size
 MAX_NOISE = 0.5         # a text with more link or list-item text than this is a rail, not prose
-LOW_CONFIDENCE = 0.5    # below: stored as low confidence, listed and marked
-CONFIRM_BELOW = LOW_CONFIDENCE  # a first choice this unsure gets one more reading (readability)
 UNCONFIRMED = 0.75      # support of a text no other reading of the page confirms or contradicts
 
 
@@ -87,12 +85,8 @@ class Choice:
     confidence: float
     lengths: dict[str, int]     # words of every candidate, by source
 
-    @property
-    def low_confidence(self) -> bool:
-        return self.confidence < LOW_CONFIDENCE
 
-
-def describe(candidates: list[Candidate], facts: dict[str, bodies.LineFacts]) -> list[Candidate]:
+def describe(candidates: list[Candidate], facts: dict) -> list[Candidate]:
     """Fill in each candidate's features (the first candidate is the reference T)."""
     reference = candidates[0]
     reference.words = reference.words or bag(" ".join(reference.paragraphs))

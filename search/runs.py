@@ -119,3 +119,28 @@ def _read_backlog(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return docs
+
+
+LOW_CONFIDENCE_FIELDS = ["url", "title", "site", "confidence", "body_source", "body_candidates", "word_count", "crawled_at"]
+
+
+def low_confidence_articles(client: Elasticsearch, articles_alias: str, runs_index: str, below: float,
+                            run_id: str | None = None, site: str | None = None) -> tuple[list[dict], list[dict]]:
+    """(the run's records, its articles whose body confidence is below `below`, least sure first).
+    A run's articles are those of its sites crawled while it ran; articles stored before
+    confidence existed have none and are not listed."""
+    records = run_records(client, runs_index, run_id=run_id, site=site)
+    found: list[dict] = []
+    for record in records:
+        query = {"bool": {"filter": [
+            {"term": {"site": record["site"]}},
+            {"range": {"crawled_at": {"gte": record["started"], "lte": record["ended"]}}},
+            {"range": {"confidence": {"lt": below}}},
+        ]}}
+        try:
+            response = client.search(index=articles_alias, query=query, sort=[{"confidence": "asc"}], size=1000,
+                                     _source=LOW_CONFIDENCE_FIELDS)
+        except NotFoundError:
+            continue
+        found.extend({"id": hit["_id"], **hit["_source"]} for hit in response["hits"]["hits"])
+    return records, sorted(found, key=lambda a: a.get("confidence", 0.0))
