@@ -17,7 +17,7 @@ how much of T it keeps and how much of it T holds (agreement), its share of link
 list items (sidebars, "most read" rails), and whether the page declares it as the article body.
 A candidate that shares little with T, is much smaller than T or is mostly links or list items
 loses to T: the archive's text is never far below the library's. The weights were fitted on one
-shared benchmark set and checked on the other, in both directions (``benchmarks/extraction_f1.py``).
+shared benchmark set and checked on the other, in both directions (``benchmarks/fit_body_scorer.py``).
 
 **Confidence** is how well the chosen text is backed: its agreement with an independent reading
 of the page (another candidate) and its own link and list shares. It is stored with the article;

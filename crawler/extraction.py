@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -32,6 +32,7 @@ from trafilatura.settings import Extractor, set_date_params, use_config
 from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
+from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
 from crawler import dates, scoring
 from crawler.rejections import Reason, Rejected
@@ -242,7 +243,7 @@ class ArticleExtractor:
     def extract(self, html: str | bytes, url: str) -> ExtractedArticle:
         """Extract the article of one page, or raise ``Rejected`` saying why not."""
         try:
-            return self._extract(html, url)
+            return cleaned(self._extract(html, url))
         except Rejected:
             raise
         except Exception as exc:  # a bug or pathological HTML must not stop the crawl
@@ -327,6 +328,17 @@ class ArticleExtractor:
     def _choose_body(self, tree: HtmlElement, structured: "_StructuredData", main: HtmlElement | None,
                      facts: dict, text: str, title: str | None) -> scoring.Choice:
         """The candidate texts of the page and the scorer's choice (crawler/scoring.py)."""
+        candidates = self._candidates(structured, main, facts, text, title)
+        choice = scoring.choose(scoring.describe(candidates, facts))
+        if choice.confidence < self.settings.low_confidence:
+            # An unconfirmed choice: one more reading of the page (the exception, not the rule).
+            if read := self._readability(tree, title):
+                choice = scoring.choose(scoring.describe([*candidates, read], facts))
+        return choice
+
+    def _candidates(self, structured: "_StructuredData", main: HtmlElement | None, facts: dict, text: str,
+                    title: str | None) -> list[scoring.Candidate]:
+        """trafilatura's text first (the reference), then the archive's readings of the same tree."""
         reference = clean_paragraphs(text, title) if text else []
         candidates = [scoring.Candidate("trafilatura", reference)]
         pruned = bodies.without_chrome(reference, facts)
@@ -341,14 +353,47 @@ class ArticleExtractor:
             cleaned = clean_paragraphs("\n".join(paragraphs), title)
             if cleaned and cleaned != reference:
                 candidates.append(scoring.Candidate(source, cleaned))
-        choice = scoring.choose(scoring.describe(candidates, facts))
-        if choice.confidence < self.settings.low_confidence:
-            # An unconfirmed choice: one more reading of the page (the exception, not the rule).
-            read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
-            if read:
-                candidates.append(scoring.Candidate("readability", read))
-                choice = scoring.choose(scoring.describe(candidates, facts))
-        return choice
+        return candidates
+
+    @staticmethod
+    def _readability(tree: HtmlElement, title: str | None) -> scoring.Candidate | None:
+        read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
+        return scoring.Candidate("readability", read) if read else None
+
+    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], scoring.Candidate | None, dict]:
+        """Every candidate text of a page, readability's included, with the page's line facts:
+        what benchmarks/fit_body_scorer.py fits the scorer's weights on."""
+        tree = load_html(html)
+        structured = _StructuredData(tree)
+        main = bodies.main_container(tree)
+        bodies.mark_chrome(tree, self.chrome, main)
+        facts = bodies.line_facts(tree)
+        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        title = (_clean(doc.title) if doc else None) or structured.headline
+        return self._candidates(structured, main, facts, doc.text if doc else "", title), self._readability(tree, title), facts
+
+
+def cleaned(article: ExtractedArticle) -> ExtractedArticle:
+    """The article without control characters or non-characters in any text, whichever source
+    gave it (trafilatura, JSON-LD, metas): they would make the Atom feed unreadable and have no
+    meaning in a news text (archive/text.py)."""
+    title = clean_text(article.title)
+    if not title or not title.strip():
+        raise Rejected(Reason.NO_TITLE, "the title is only control characters")
+    body = clean_text(article.body)
+    if (title, body) == (article.title, article.body) and all(is_clean(v) for v in (article.description, article.section,
+                                                                          *article.authors, *article.tags)):
+        return article
+    return replace(
+        article,
+        title=title,
+        body=body,
+        description=clean_text(article.description),
+        section=clean_text(article.section) or None,
+        authors=clean_values(article.authors),
+        tags=clean_values(article.tags),
+        content_hash=content_hash(title, body),
+    )
 
 
 # --------------------------------------------------------------------------------------------

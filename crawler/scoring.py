@@ -9,8 +9,8 @@ reference text T (plain trafilatura on the same page):
 - ``declared``: the page declares it as the article body (JSON-LD, ``<article>``, itemprop).
 
 The score is a weighted sum (``WEIGHTS``, as data); the best score wins, T on a tie. The weights
-were fitted on one shared benchmark set and validated on the other (``benchmarks/extraction_f1.py
---fit``). Whatever the score, a candidate that keeps less than ``MIN_KEPT`` of T's words, or
+were fitted on one shared benchmark set and validated on the other
+(``benchmarks/fit_body_scorer.py``). Whatever the score, a candidate that keeps less than ``MIN_KEPT`` of T's words, or
 whose words T holds less than ``MIN_WITHIN`` of while being shorter, or that is mostly links or
 list items, is not taken over T: the archive's text stays close to the library's.
 """
@@ -142,9 +142,15 @@ def eligible(candidate: Candidate, reference: Candidate) -> bool:
 
 
 def choose(candidates: list[Candidate], weights: Weights = WEIGHTS) -> Choice:
-    """The best-scored eligible candidate (T on a tie), with its confidence. A body the page
-    declares that holds that choice and is much longer is the whole story (trafilatura saw a
-    paywall's teaser)."""
+    """The chosen candidate (``pick``) with its confidence and every candidate's length."""
+    best = pick(candidates, weights)
+    return Choice(best.paragraphs, best.source, confidence(best, candidates),
+                  {c.source: c.features.words for c in candidates})
+
+
+def pick(candidates: list[Candidate], weights: Weights = WEIGHTS) -> Candidate:
+    """The best-scored eligible candidate (T on a tie). A body the page declares that holds
+    that choice and is much longer is the whole story (trafilatura saw a paywall's teaser)."""
     reference = candidates[0]
     best = reference
     for candidate in candidates[1:]:
@@ -159,8 +165,7 @@ def choose(candidates: list[Candidate], weights: Weights = WEIGHTS) -> Choice:
     if not best.features.words:  # T found nothing: the longest reading the page declares
         found = [c for c in candidates if c.features.words >= bodies.MIN_OWN_BODY_WORDS]
         best = max(found, key=lambda c: c.features.words) if found else reference
-    return Choice(best.paragraphs, best.source, confidence(best, candidates),
-                  {c.source: c.features.words for c in candidates})
+    return best
 
 
 def confidence(chosen: Candidate, candidates: list[Candidate]) -> float:

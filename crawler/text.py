@@ -20,17 +20,13 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-_CJK_CHAR = re.compile(f"[{_CJK}]")
-_NOT_CJK_WORD = re.compile(f"[^\\W{_CJK}]")
+# A word for counting: one CJK character, or a run of anything else between spaces.
+_COUNTED = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
 
 
 def word_count(text: str) -> int:
     """Words for ``extraction.min_words``: space-separated words, each CJK character one word."""
-    count = 0
-    for chunk in text.split():
-        cjk = len(_CJK_CHAR.findall(chunk))
-        count += cjk + (1 if not cjk or _NOT_CJK_WORD.search(chunk) else 0)
-    return count
+    return len(_COUNTED.findall(text))
 
 
 def bag(text: str) -> Counter:

@@ -32,6 +32,7 @@ CAPTURE_POLICY = (
 )
 CAPTURE_HEADERS = {
     "Content-Security-Policy": CAPTURE_POLICY,
+    "X-Frame-Options": "SAMEORIGIN",  # framed by the article page of this server only
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "private, max-age=300",
