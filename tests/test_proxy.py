@@ -182,7 +182,7 @@ def headers_echo():
 
 
 @contextmanager
-def running_caddy(caddy: Path, home: Path, page_port: int, kibana_port: int):
+def running_caddy(caddy: Path, home: Path, ports: dict[str, int], page_port: int, kibana_port: int):
     """The project's Caddyfile, imported under global options that keep Caddy on 127.0.0.1,
     on free ports, with its storage in `home`, and without touching the machine's trust store;
     only the upstreams' addresses are this machine's instead of the compose services'."""
@@ -191,7 +191,7 @@ def running_caddy(caddy: Path, home: Path, page_port: int, kibana_port: int):
         assert site_blocks.count(f"reverse_proxy {compose_service}\n") == 1, compose_service
         site_blocks = site_blocks.replace(f"reverse_proxy {compose_service}\n", f"reverse_proxy 127.0.0.1:{local}\n")
     (home / "sites.caddy").write_text(site_blocks, encoding="utf-8")
-    http_port, https_port = free_port(), free_port()
+    http_port, https_port = ports["http"], ports["https"]
     (home / "Caddyfile").write_text(
         "{\n\tadmin off\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n"
         f"\thttp_port {http_port}\n\thttps_port {https_port}\n\tstorage file_system {home / 'storage'}\n}}\n"
@@ -213,7 +213,7 @@ def running_caddy(caddy: Path, home: Path, page_port: int, kibana_port: int):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"Caddy did not serve https on 127.0.0.1:{https_port}:\n{(home / 'caddy.log').read_text()[-3000:]}")
                 time.sleep(0.2)
-        yield {"http": http_port, "https": https_port, "root": root}
+        yield root
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -259,12 +259,12 @@ def proxied(caddy, es_client, archive_settings, tmp_path):
     ensure_all(es_client, es)
     ArticleWriter(es_client, es).write({document_id(ARTICLE["url"]): ARTICLE})
     es_client.indices.refresh(index=es.articles_alias)
-    app = create_app(archive_settings, es_client)
+    ports = {"http": free_port(), "https": free_port()}
+    public = f"https://{ARCHIVE}:{ports['https']}"  # ARCHIVE_PUBLIC_URL, as compose sets it
+    app = create_app(replace(archive_settings, alerts=AlertSettings(public_url=public)), es_client)
     with running_server(app) as page, headers_echo() as kibana_port:
-        with running_caddy(caddy, tmp_path, int(page.rsplit(":", 1)[1]), kibana_port) as proxy:
-            public = f"https://{ARCHIVE}:{proxy['https']}"
-            app.state.settings = replace(archive_settings, alerts=AlertSettings(public_url=public))
-            yield {**proxy, "public": public}
+        with running_caddy(caddy, tmp_path, ports, int(page.rsplit(":", 1)[1]), kibana_port) as root:
+            yield {**ports, "root": root, "public": public}
 
 
 def test_the_page_is_served_over_https_with_a_certificate_from_caddys_internal_ca(proxied):
