@@ -11,13 +11,16 @@ tests/test_deployment.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -327,3 +330,63 @@ def test_a_request_body_over_the_limit_is_refused_before_the_page(proxied):
                          {"Host": f"{ARCHIVE}:{proxied['https']}", "Origin": proxied["public"],
                           "Content-Type": "application/x-www-form-urlencoded"})
     assert status == 413
+
+
+# --- a real browser through the proxy ---------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def spki_sha256(pem_file: Path) -> str:
+    """The certificate's public-key pin, as chromium's --ignore-certificate-errors-spki-list takes it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = x509.load_pem_x509_certificate(pem_file.read_bytes()).public_key()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return base64.b64encode(digest.finalize()).decode()
+
+
+@contextmanager
+def chromium_trusting(intermediate: Path):
+    """Debian's chromium, trusting certificates issued by the proxy's internal CA only (as a
+    journalist's machine does once the root is installed); *.localhost resolves to 127.0.0.1."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.fail(f"browser tests need {', '.join(missing)}: `apt-get install -y chromium chromium-driver`", pytrace=False)
+    profile = tempfile.mkdtemp(prefix="archive-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={profile}", "--disable-dev-shm-usage",
+                 f"--ignore-certificate-errors-spki-list={spki_sha256(intermediate)}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_journalist_uses_the_page_through_the_proxy_in_a_browser(proxied):
+    from selenium.webdriver.common.by import By
+
+    public = proxied["public"]
+    with chromium_trusting(proxied["root"].with_name("intermediate.crt")) as browser:
+        browser.get(f"{public}/?q=harbour")
+        assert browser.find_element(By.CSS_SELECTOR, ".hit h2 a").text == "Harbour closed after crane collapse"
+        # a form posted through the proxy passes the page's same-origin check
+        browser.find_element(By.ID, "save-name").send_keys("harbour-beat")
+        browser.find_element(By.CSS_SELECTOR, ".save button").click()
+        deadline = time.monotonic() + 20
+        while "/alerts/harbour-beat" not in browser.current_url and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert browser.current_url.startswith(f"{public}/alerts/harbour-beat")
+        assert browser.find_element(By.ID, "feed").get_attribute("href") == f"{public}/alerts/harbour-beat.atom"
