@@ -258,8 +258,9 @@ def test_the_proxy_serves_the_projects_caddyfile_and_keeps_its_certificates(comp
     assert "caddy-data:/data" in proxy["volumes"]  # certificates and the internal CA survive a restart
     assert env_entries(proxy)["ARCHIVE_TLS"] == "${ARCHIVE_TLS:-internal}"
     assert proxy["restart"] == "unless-stopped"
-    assert proxy["depends_on"]["web"]["condition"] == "service_started"
-    assert "kibana" not in _needs(services, PROXY)  # a Kibana problem never keeps the page away
+    # neither keeps the other away: a bad settings file (index-setup) leaves Kibana reachable,
+    # a Kibana problem leaves the page reachable
+    assert not _needs(services, PROXY) & {"web", "index-setup", "kibana", "setup"}
 
 
 def _strings(node, path=""):
