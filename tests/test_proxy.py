@@ -295,16 +295,19 @@ def test_plain_http_is_only_a_redirect_to_https(proxied):
 
 
 def test_the_page_sees_the_address_readers_use_through_the_proxy(proxied):
-    """Caddy passes the Host the browser used and says https: a form posted from the page is
-    accepted by its same-origin check, a form from elsewhere is not, and the links the page
-    builds are https under the public name."""
+    """Caddy passes the Host the browser used and says https: the page's Host allowlist and its
+    same-origin check on forms accept the public name, a form from elsewhere is refused, and the
+    links the page builds are https under the public name."""
     public, host = proxied["public"], f"{ARCHIVE}:{proxied['https']}"
-    form = urllib.parse.urlencode({"name": "harbour-beat", "q": "harbour"}).encode()
+    status, _, page = fetch(proxied, ARCHIVE, "GET", "/alerts", headers={"Host": host})
+    assert status == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.decode()).group(1)
+    form = urllib.parse.urlencode({"name": "harbour-beat", "q": "harbour", "csrf_token": token}).encode()
     post = {"Host": host, "Content-Type": "application/x-www-form-urlencoded"}
-    status, headers, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": public})
-    assert status == 303 and headers["location"].endswith("/alerts/harbour-beat?saved=1")
     status, _, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": "https://elsewhere.example"})
     assert status == 403
+    status, headers, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": public})
+    assert status == 303 and headers["location"].endswith("/alerts/harbour-beat?saved=1")
     status, _, body = fetch(proxied, ARCHIVE, "GET", "/alerts.json", headers={"Host": host})
     feeds = [s["feed"] for s in json.loads(body)["saved_searches"]]
     assert feeds == [f"{public}/alerts/harbour-beat.atom"]
@@ -326,10 +329,10 @@ def test_kibanas_name_reaches_kibana_with_the_forwarded_headers_caddy_sets(proxi
 
 def test_a_request_body_over_the_limit_is_refused_before_the_page(proxied):
     big = b"q=" + b"a" * 2_000_000
-    status, _, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", big,
+    status, _, body = fetch(proxied, ARCHIVE, "POST", "/alerts", big,
                          {"Host": f"{ARCHIVE}:{proxied['https']}", "Origin": proxied["public"],
                           "Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 413
+    assert status == 413 and b"error" not in body  # Caddy's answer: the page never read it
 
 
 # --- a real browser through the proxy ---------------------------------------------------------
