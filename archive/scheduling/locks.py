@@ -54,6 +54,11 @@ class SiteLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
 
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor: a crawl child given it keeps the lock held if this process dies."""
+        return self._fd
+
     def release(self) -> None:
         if self._fd is None:
             return
