@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from archive.cli import AppContext, cli
 from archive.config import SiteSettings, settings_to_dict
-from archive.scheduling.locks import LockTaken, SiteLock
+from archive.scheduling.locks import LockTaken, SiteLock, running_crawl
 from crawler.runner import FAILED, INCOMPLETE, OK, OK_SPOOLED, TIMED_OUT, run_crawl
 from crawler.urls import canonicalize, document_id
 from hostile_site import HostileSite, article_text, serve_hostile_site
@@ -225,6 +225,7 @@ def test_a_crawl_whose_starter_is_killed_stops_and_holds_the_lock_until_then(set
         starter.wait()
         with pytest.raises(LockTaken):  # the orphaned crawl still holds the site's lock
             SiteLock(settings.data_dir, "hostile").acquire()
+        assert running_crawl(settings.data_dir, "hostile")["crawl_pid"] == crawl.pid  # and `archive status` says so
         crawl.wait(timeout=90)  # it stops by itself, cleanly
         lock = SiteLock(settings.data_dir, "hostile")
         lock.acquire()  # and the lock is free again
@@ -281,3 +282,15 @@ def test_a_crawl_with_elasticsearch_dead_ends_ok_spooled_and_its_run_is_recorded
     runs = list_runs(es_client, live.elasticsearch.runs_index)
     assert [(r["site"], r["status"], r["articles_spooled"]) for r in runs] == [("hostile", OK_SPOOLED, 4)]
     assert len(archived(es_client, live)) == 4
+
+
+def test_a_crawl_that_can_neither_store_nor_spool_fails(settings_for):
+    with serve_hostile_site(HostileSite(articles=4)) as server:
+        live = settings_for(site_entry(server))
+        dead = replace(live, elasticsearch=replace(live.elasticsearch, url=f"http://127.0.0.1:{_free_port()}"))
+        dead.data_dir.mkdir(parents=True)
+        (dead.data_dir / "spool").write_text("a file where the spool folder should be")  # the spool cannot be written
+        outcome = run_crawl(dead, ["hostile"])
+    assert outcome.status == FAILED
+    assert outcome.sites["hostile"]["articles_lost"] == 4
+    assert "4 articles could be neither stored nor spooled" in outcome.error

@@ -77,10 +77,10 @@ def run_sites(
         logger.warning("crawl of %s not started: the scheduler is stopping", label)
         return RunResult(trigger=trigger, sites=[], skipped=names)
     with ExitStack() as locks:
-        sites, skipped, fds = [], [], []
+        sites, skipped, held = [], [], []
         for name in names:
             try:
-                fds.append(locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger)).fd)
+                held.append(locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger)))
                 sites.append(name)
             except LockTaken as exc:
                 logger.warning("skipped: %s", exc)
@@ -94,13 +94,18 @@ def run_sites(
             logger.info(
                 "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
             )
+            def started(pid: int) -> None:
+                logger.info("crawl of %s runs as pid %d", label, pid)
+                for lock in held:
+                    lock.crawled_by(pid)
+
             result.outcome = run_crawl(
                 settings,
                 sites,
                 time_limit=settings.crawl.time_limit,
                 stop_event=stop_event,
-                on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
-                inherit_fds=tuple(fds),
+                on_start=started,
+                inherit_fds=tuple(lock.fd for lock in held),
             )
             record_outcome(settings, result.outcome, trigger=trigger)
             _log_outcome(result.outcome)

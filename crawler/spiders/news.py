@@ -15,9 +15,9 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
-from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from archive.config import Settings, SiteSettings
@@ -187,7 +187,8 @@ class NewsSpider(scrapy.Spider):
             requests += [self._request(f"{root}/robots.txt", self.parse_robots, 0) for root in roots]
         requests += [self._request(u, self.parse_page, 0, origin=FRONT) for u in site.start_urls]
         # Then where the last walk stopped; listings after sitemaps and articles (lower priority).
-        requests += [self._request(u, self.parse_page, d, priority=-1, origin=RESUMED) for u, d in self.walk.cursor.frontier]
+        requests += [self._request(u, self.parse_page, d, priority=-1, origin=RESUMED)
+                     for u, d in self.walk.cursor.frontier if self.site.may_follow(u)]
         return requests
 
     def follow(self, url: str, depth: int, **meta) -> scrapy.Request | None:
