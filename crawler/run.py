@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
 
     from scrapy.crawler import CrawlerProcess
 
+    from crawler.runner import PARENT_ENV
     from crawler.settings import scrapy_settings
     from crawler.spiders.news import NewsSpider
 
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     process = CrawlerProcess(scrapy_settings(settings, summary_dir))
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
-    parent = os.environ.get("ARCHIVE_CRAWL_PARENT_PID")
+    parent = os.environ.get(PARENT_ENV)
     if parent and parent.isdigit():
         watch_parent(int(parent), process, Path(summary_dir).parent)
     process.start()

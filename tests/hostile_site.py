@@ -9,6 +9,7 @@ Routes:
     /, /?page=N                 the listing (newest first), `next` link to the following page
     /news/NNNN                  article NNNN (a dated, headlined page of 150+ unique words)
     /news/links-100k            an article-looking page of 100,000 links (about 3.4 MB)
+    /news/drip                  an article sent one byte a second
     /listing-100k               a listing page of 100,000 links (to pages that are not articles)
     /bomb.html                  a gzip bomb: 100 kB on the wire, 100 MB once decompressed
     /sitemap-bomb.xml.gz        a gzipped sitemap that grows past 50 MB
@@ -25,6 +26,7 @@ import gzip
 import io
 import random
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -146,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             if 0 < number <= max(site.articles, 9):
                 return self._send(200, article_page(number, path))
             return self._send(404, b"<html><body>Not found</body></html>")
+        if path == "/news/drip":
+            return self._drip()
         if path == "/bomb.html":
             body = _cached("bomb", lambda: _gzip_of_zeros(100_000_000, b"<html><body>"))
             return self._send(200, body, headers={"Content-Encoding": "gzip"})
@@ -160,6 +164,21 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/redirect/away":
             return self._redirect(site.away_url)
         return self._send(404, b"<html><body>Not found</body></html>")
+
+    def _drip(self) -> None:
+        """An article page sent one byte a second, for ten minutes: a slow-drip server."""
+        body = article_page(8888, "/news/drip")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body[:600]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1.0)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _redirect(self, location: str) -> None:
         self._send(302, b"", headers={"Location": location})

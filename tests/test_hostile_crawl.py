@@ -39,7 +39,7 @@ def site_entry(server, name: str = "hostile", **overrides) -> SiteSettings:
             name=name,
             start_urls=(server.url("/"),),
             allowed_domains=("127.0.0.1",),
-            article_allow=(r"^/news/\d+$", r"^/news/hijack$", r"^/news/links-100k$"),
+            article_allow=(r"^/news/\d+$", r"^/news/hijack$", r"^/news/links-100k$", r"^/news/drip$"),
             follow_allow=(r"^/(\?page=\d+)?$", r"^/listing-100k$", r"^/bomb", r"^/redirect/"),
             max_depth=40,
         ),
@@ -125,10 +125,12 @@ def test_a_page_of_100000_links_is_contained(settings_for, es_client):
 
 
 def test_the_time_limit_stops_the_crawl_itself_and_finished_sites_keep_their_status(settings_for, es_client):
+    # The 100,000-link page keeps a worker busy for about a minute (longer under load), and a
+    # slow-drip page keeps the site busy past the limit whatever the machine's speed.
     with serve_hostile_site(HostileSite(articles=5)) as calm, \
-            serve_hostile_site(HostileSite(articles=3, extra_links=("/news/links-100k",))) as slow:
+            serve_hostile_site(HostileSite(articles=3, extra_links=("/news/links-100k", "/news/drip"))) as slow:
         settings = settings_for(site_entry(calm, name="calm"), site_entry(slow, name="slow"),
-                                extraction_timeout=3600.0, time_limit=25.0)
+                                extraction_timeout=3600.0, time_limit=40.0, download_timeout=25.0)
         outcome = run_crawl(settings, ["calm", "slow"])
     # The crawl process closed itself at its limit and wrote both summaries (the parent did not have to kill it).
     assert set(outcome.sites) == {"calm", "slow"}, outcome.error

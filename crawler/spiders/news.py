@@ -18,7 +18,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from archive.config import Settings, SiteSettings
 from crawler import diagnosis, discovery
@@ -80,12 +80,16 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     def on_opened(self, spider) -> None:
-        # At the time limit, pages still being extracted are given up at once: Scrapy's close
-        # (CLOSESPIDER_TIMEOUT) waits for them, and a hostile page would hold it for minutes.
         from twisted.internet import reactor
 
-        self._time_up = reactor.callLater(self.app_settings.crawl.time_limit, self.extraction.abort,
-                                          "the crawl's time limit came first")
+        self._time_up = reactor.callLater(self.app_settings.crawl.time_limit, self._stop_at_time_limit)
+
+    def _stop_at_time_limit(self) -> None:
+        # Pages still being extracted are given up at once: Scrapy's close waits for them, and
+        # a hostile page would hold it for minutes. Closed as CLOSESPIDER_TIMEOUT would (whichever
+        # timer fires first), so the run says timed-out even if giving them up left it idle.
+        self.extraction.abort("the crawl's time limit came first")
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="closespider_timeout"))
 
     # -- counters ---------------------------------------------------------------------------
 
