@@ -9,7 +9,9 @@ Environment variables that override the file (for containers):
     ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
-    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
+                             (user:password@ in it moves to the credentials below, never into messages)
+    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD); with no credentials
+                             set, search/client.py uses those `archive es start` generated
     ELASTICSEARCH_PASSWORD
     ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
     ELASTICSEARCH_CA_CERTS   CA certificate file for HTTPS
@@ -25,6 +27,8 @@ Environment variables that override the file (for containers):
     ARCHIVE_SMTP_STARTTLS    1 to upgrade the connection with STARTTLS
     ARCHIVE_ALERT_EMAIL_FROM sender of alert e-mail
     ARCHIVE_ALERT_EMAIL_TO   recipients of alert e-mail, comma-separated
+    ARCHIVE_SESSION_IDLE_HOURS  a signed-in session of `archive serve` ends after this long unused
+    ARCHIVE_AUDIT_SEARCHES   1 to record the text of every search in the audit trail
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_CONFIG = Path("settings.toml")
 
@@ -57,6 +61,7 @@ class ElasticsearchSettings:
     versions_alias: str = "article-versions"
     runs_index: str = "crawl-runs"
     alerts_alias: str = "saved-searches"
+    audit_alias: str = "archive-audit"
     request_timeout: float = 30.0
     bulk_size: int = 200
     username: str | None = field(default=None, repr=False)
@@ -72,6 +77,7 @@ class ElasticsearchSettings:
             versions_alias=f"{prefix}-versions",
             runs_index=f"{prefix}-runs",
             alerts_alias=f"{prefix}-alerts",
+            audit_alias=f"{prefix}-audit",
         )
 
     @property
@@ -184,7 +190,34 @@ class AlertSettings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     email_from: str = "archive@localhost"
-    email_to: tuple[str, ...] = ()
+    email_to: tuple[str, ...] = ()  # recipients of searches whose owner has no e-mail and that name none
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """`archive serve`: the signed-in sessions of the search page and the JSON API."""
+
+    session_idle_hours: float = 12.0  # a session unused this long ends
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail (search/audit.py). Sign-ins, exports and saved-search changes are always
+    recorded; the text of ordinary searches only when asked: what reporters look into is theirs."""
+
+    searches: bool = False
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Bounds on what one query may ask (HTTP API, page, CLI, saved searches): a hostile or
+    accidental giant query is refused with a message naming the limit, before it costs anything."""
+
+    max_query_chars: int = 1000
+    max_query_terms: int = 100       # words, phrases and operators, counted before parsing
+    max_fuzzy_chars: int = 30        # word~ on longer words makes Elasticsearch's automaton explode
+    max_query_depth: int = 10        # nested parentheses and NOTs (Elasticsearch refuses more than 30 nested bools)
+    max_body_bytes: int = 65536      # HTTP request bodies (forms) of `archive serve`
 
 
 @dataclass(frozen=True)
@@ -199,6 +232,9 @@ class Settings:
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
+    search: SearchSettings = SearchSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -241,7 +277,8 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "search",
+             "web", "audit"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -260,6 +297,7 @@ def settings_from_dict(
         es_raw["replicas"] = str(es_raw["replicas"])
     es = _build(ElasticsearchSettings, es_raw, "elasticsearch", exclude={"username", "password", "api_key", "ca_certs"})
     es = _with_credentials(es, env)
+    es = _credentials_out_of_urls(es)
     for url in es.hosts:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {url!r}")
@@ -305,6 +343,24 @@ def settings_from_dict(
 
     alerts = _alerts(_section(raw, "alerts"), env)
 
+    search = _build(SearchSettings, _section(raw, "search"), "search")
+    for key in ("max_query_chars", "max_query_terms", "max_fuzzy_chars", "max_query_depth", "max_body_bytes"):
+        _positive(getattr(search, key), f"search.{key}")
+
+    web_raw = dict(_section(raw, "web"))
+    if env.get("ARCHIVE_SESSION_IDLE_HOURS"):
+        try:
+            web_raw["session_idle_hours"] = float(env["ARCHIVE_SESSION_IDLE_HOURS"])
+        except ValueError:
+            raise ConfigError(f"ARCHIVE_SESSION_IDLE_HOURS: expected a number of hours, got {env['ARCHIVE_SESSION_IDLE_HOURS']!r}") from None
+    web = _build(WebSettings, web_raw, "web")
+    _positive(web.session_idle_hours, "web.session_idle_hours")
+
+    audit_raw = dict(_section(raw, "audit"))
+    if env.get("ARCHIVE_AUDIT_SEARCHES"):
+        audit_raw["searches"] = env["ARCHIVE_AUDIT_SEARCHES"].lower() in ("1", "true", "yes")
+    audit = _build(AuditSettings, audit_raw, "audit")
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -316,6 +372,9 @@ def settings_from_dict(
         demo_site=demo,
         sites=sites,
         alerts=alerts,
+        search=search,
+        web=web,
+        audit=audit,
     )
 
 
@@ -340,8 +399,6 @@ def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
             raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
     _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
-    if alerts.smtp_host and not alerts.email_to:
-        raise ConfigError("alerts.email_to: give the recipients of alert e-mail (or ARCHIVE_ALERT_EMAIL_TO)")
     return alerts
 
 
@@ -353,6 +410,23 @@ def _with_credentials(es: ElasticsearchSettings, env: Mapping[str, str]) -> Elas
         api_key=env.get("ELASTICSEARCH_API_KEY") or None,
         ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
     )
+
+
+def _credentials_out_of_urls(es: ElasticsearchSettings) -> ElasticsearchSettings:
+    """http://user:password@host:9200 -> the URL without them, the credentials as basic auth
+    (unless given in the environment): a URL is printed in messages, a password never."""
+    found: tuple[str | None, str | None] = (None, None)
+    clean = []
+    for url in es.hosts:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            found = found if found[0] else (unquote(parts.username or ""), unquote(parts.password or ""))
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        clean.append(url)
+    if found == (None, None):
+        return es
+    username, password = (es.username, es.password) if es.username else found
+    return replace(es, url=clean[0], urls=tuple(clean) if es.urls else (), username=username or None, password=password or None)
 
 
 def _validate_schedule(schedule: ScheduleSettings) -> None:
@@ -484,7 +558,7 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "web", "audit"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):
@@ -499,4 +573,9 @@ def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
              "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD")
-    return {k: env[k] for k in names if env.get(k)}
+    found = {k: env[k] for k in names if env.get(k)}
+    if env.get("ELASTICSEARCH_URL") and "ELASTICSEARCH_USERNAME" not in found:  # user:password@ in the URL
+        es = _credentials_out_of_urls(ElasticsearchSettings(url=env["ELASTICSEARCH_URL"].split(",")[0].strip()))
+        if es.username:
+            found.update(ELASTICSEARCH_USERNAME=es.username, ELASTICSEARCH_PASSWORD=es.password or "")
+    return found

@@ -6,7 +6,10 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
                                           POST /alerts/<name>/check and /alerts/<name>/remove
-    GET  /alerts/<name>.atom              the saved search's Atom feed
+    GET  /alerts/<name>.atom              the saved search's Atom feed (signed in)
+    GET  /feeds/<token>.atom              the same feed at its secret address, for feed readers
+                                          (no session; POST /alerts/<name>/rotate-feed replaces it)
+    GET  /login, POST /login, POST /logout  sign-in with an Elasticsearch user (search/web/access.py)
 
 JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):
 
@@ -21,10 +24,15 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
     GET /articles/<id>                    one article, body included (plus versions, changes, raw_capture)
     GET /articles?url=<url>               one article by any URL it was reached under
 
+Every page needs a signed-in user (303 to /login) and the API a session cookie (401 JSON)
+when Elasticsearch has security on; /login, /static, /health and /feeds/<token>.atom do not.
+
 Errors are JSON {"error": "..."} on the API and a page on the HTML routes: 400 for a bad
 parameter or query (unknown site, language or tag: the message lists the known ones), 404 for
 an unknown article or saved search, 503 with one line naming the URL and the fix when
-Elasticsearch is down. Bound to 127.0.0.1 unless told otherwise.
+Elasticsearch is down; a query Elasticsearch refuses (too many clauses...) is a 400 that says
+why. Bound to 127.0.0.1 unless told otherwise. Every request passes search/web/guard.py first
+(security headers, Host allowlist, same-origin proof for POSTs, body size limit).
 """
 
 from __future__ import annotations
@@ -46,12 +54,16 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
+from search.errors import query_refusal
 from search.export import MEDIA_TYPES, export_chunks
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
+from search.web import access as access_routes
 from search.web import pages
-from search.web.context import BadRequest, article_context, params_from, request_from_params, validated
+from search.web.guard import BodyTooLarge, GuardSettings, RequestGuard, csrf_token, new_secret
+from search.web.access import access, client_address, current_user, es_for
+from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +76,10 @@ def explain(exc: Exception, settings: Settings) -> tuple[int, str]:
         return 400, str(exc)
     if isinstance(exc, AlertError):
         return (404 if str(exc).startswith("no saved search") else 400), str(exc)
+    if isinstance(exc, BodyTooLarge):
+        return 413, str(exc)
+    if (refused := query_refusal(exc)) is not None:  # the query's fault, not the cluster's
+        return 400, refused
     message = explain_elasticsearch(exc, settings.elasticsearch.url)
     if message is None:
         raise exc
@@ -108,7 +124,7 @@ def article_json(request: Request) -> Response:
         key = request.query_params["url"]
     else:
         return JSONResponse({"error": "give an id (/articles/<id>) or a URL (/articles?url=...)"}, status_code=400)
-    article = article_context(state.client, state.settings, key)
+    article = article_context(es_for(request), state.settings, key)
     if article is None:
         return JSONResponse({"error": f"no archived article for {key!r}"}, status_code=404)
     return JSONResponse(article)
@@ -121,10 +137,11 @@ def search_csv(request: Request) -> Response:
     if "size" in params:  # one page, as asked
         state = request.app.state
         search_request, page = request_from_params(params)
-        search_request = validated(state.client, state.settings, search_request)
+        search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
         body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        record_export(request, search_request, "csv", len(hits))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
 
@@ -144,31 +161,60 @@ def export(request: Request, fmt: str) -> Response:
     if "size" in params:
         limit = _positive(params.pop("size")[-1], "size")
     search_request, _ = request_from_params(params)
-    search_request = validated(state.client, state.settings, search_request)
-    hits = iterate(state.client, es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
+    search_request = validated(es_for(request), state.settings, search_request)
+    hits = iterate(es_for(request), es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
     first = next(hits, None)  # a bad query or a dead node answers 400/503 here, before any byte is sent
+    rows = 0
 
     def every_hit():
-        if first is not None:
-            yield first
-            yield from hits
+        nonlocal rows
+        try:
+            if first is not None:
+                rows += 1
+                yield first
+                for hit in hits:
+                    rows += 1
+                    yield hit
+        finally:  # recorded with the rows actually sent, also when the download is cut short
+            record_export(request, search_request, fmt, rows)
 
     chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
     headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
     return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
+def record_export(request: Request, search_request, fmt: str, rows: int) -> None:
+    """The audit trail keeps who exported which search, in which format, how many rows."""
+    user = current_user(request)
+    access(request).audit.record(
+        "export", user.username if user else None, query=search_request.text, filters=search_request_filters(search_request),
+        format=fmt, rows=rows, address=client_address(request),
+    )
+
+
+def search_request_filters(search_request) -> dict:
+    return {k: v for k, v in (
+        ("sites", list(search_request.sites)), ("authors", list(search_request.authors)), ("tags", list(search_request.tags)),
+        ("languages", list(search_request.languages)), ("since", str(search_request.since or "") or None), ("until", str(search_request.until or "") or None),
+    ) if v}
+
+
 def _positive(value: str, name: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    number = whole_number(value)
+    if number is None or number < 1:
         raise BadRequest(f"{name} must be a whole number of at least 1")
-    return int(value)
+    return number
 
 
 # --- the app ----------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starlette:
+def create_app(settings: Settings, client: Elasticsearch | None = None, bind_host: str = "127.0.0.1") -> Starlette:
+    """The app; bind_host is the address it is served on (an allowed Host besides ARCHIVE_PUBLIC_URL's)."""
     routes = [
+        Route("/login", access_routes.login_page, methods=["GET"]),
+        Route("/login", access_routes.login, methods=["POST"]),
+        Route("/logout", access_routes.logout, methods=["POST"]),
         Route("/", pages.search_page),
         Route("/search", pages.search_page),
         Route("/search.json", pages.search_page),
@@ -189,24 +235,24 @@ def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starl
         Route("/alerts/{name}", pages.alert_page),
         Route("/alerts/{name}/check", pages.check_search, methods=["POST"]),
         Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
+        Route("/alerts/{name}/rotate-feed", pages.rotate_feed, methods=["POST"]),
+        Route("/feeds/{token}.atom", pages.token_feed),
         Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(ErrorMiddleware), Middleware(SameOriginPosts)])
+    secret = new_secret()
+    guard = GuardSettings(public_url=settings.alerts.public_url, bound_host=bind_host, max_body_bytes=settings.search.max_body_bytes)
+    # Outermost first: the guard (headers, Host, same-origin POSTs), errors as one line, then sign-in.
+    app = Starlette(routes=routes, middleware=[
+        Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware),
+        Middleware(access_routes.SignInMiddleware),
+    ])
+    app.router.redirect_slashes = False  # its redirects are absolute, built from the Host header
+    app.state.csrf_token = csrf_token(secret)
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
+    app.state.access = access_routes.Access.create(settings, app.state.client)
     app.state.jinja = pages.make_environment()
     return app
-
-
-class SameOriginPosts(BaseHTTPMiddleware):
-    """Forms that change saved searches must come from this server's own pages: a browser sends
-    Origin with a POST, and a page elsewhere must not save or remove searches (CSRF)."""
-
-    async def dispatch(self, request: Request, call_next):
-        origin = request.headers.get("origin")
-        if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-            return JSONResponse({"error": f"refused: a form posted from {origin}, not from this server"}, status_code=403)
-        return await call_next(request)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 ARTICLES_DEFINITION = "articles.json"
 RUNS_DEFINITION = "crawl-runs.json"
 ALERTS_DEFINITION = "saved-searches.json"
+AUDIT_DEFINITION = "audit.json"
 # Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
 DEFINITION_VERSION = 1
 # Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
@@ -158,19 +159,20 @@ def migrate(
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Every index the archive uses: articles, earlier versions of articles, crawl runs, saved
-    searches; created with the replicas elasticsearch.replicas asks for on this cluster."""
+    searches, the audit trail; created with the replicas elasticsearch.replicas asks for on this cluster."""
     replicas = replica_count(client, es_settings.replicas)
     return [
         ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.runs_index, RUNS_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.alerts_alias, ALERTS_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.audit_alias, AUDIT_DEFINITION, replicas=replicas),
     ]
 
 
 def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Bring the articles and versions indices to their current definition (alias swap, old index kept),
-    filling the *_stem fields; creates them if absent."""
+    filling the *_stem fields and cleaning the text (clean_stored); creates them if absent."""
 
     states = []
     replicas = replica_count(client, es_settings.replicas)
@@ -185,11 +187,39 @@ def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     return states
 
 
+def clean_stored(client: Elasticsearch, alias: str) -> int:
+    """Rewrite the stored articles whose text carries control characters or non-characters
+    (stored before extraction removed them; archive/text.py), stems and all. Returns how many."""
+    client.indices.refresh(index=alias)
+    dirty = (
+        {"_index": hit["_index"], "_id": hit["_id"], "_source": _upgraded(hit["_source"])}
+        for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, size=500)
+        if _cleaned(hit["_source"]) != hit["_source"]
+    )
+    count, _ = helpers.bulk(client, dirty, chunk_size=200)
+    if count:
+        client.indices.refresh(index=alias)
+    return count
+
+
+def _cleaned(document: dict) -> dict:
+    from archive.text import clean_text, clean_values
+
+    changes = {key: clean_text(document[key]) for key in CLEANED_TEXT if isinstance(document.get(key), str)}
+    changes |= {key: clean_values(document[key]) for key in CLEANED_LISTS if isinstance(document.get(key), list)}
+    return {**document, **changes}
+
+
+CLEANED_TEXT = ("title", "body", "description", "section")
+CLEANED_LISTS = ("authors", "tags")
+
+
 def _upgraded(document: dict) -> dict:
-    """An article of an older index as today's writer would store it: stems, and a display date."""
+    """An article of an older index as today's writer would store it: clean text, stems, and a display date."""
     from search.analysis import with_stems
     from search.writer import display_date
 
+    document = _cleaned(document)
     if not document.get("display_date"):
         document = {**document, "display_date": display_date(document)}
     return with_stems(document)
@@ -205,7 +235,8 @@ def current_index(client: Elasticsearch, alias: str) -> str | None:
 
 def drop_all(client: Elasticsearch, es_settings) -> None:
     """Delete the archive's indices (tests and `archive index drop --yes` only)."""
-    for alias in (es_settings.articles_alias, es_settings.versions_alias, es_settings.runs_index, es_settings.alerts_alias):
+    for alias in (es_settings.articles_alias, es_settings.versions_alias, es_settings.runs_index, es_settings.alerts_alias,
+                  es_settings.audit_alias):
         try:
             indices = list(client.indices.get_alias(name=alias).body)
         except NotFoundError:

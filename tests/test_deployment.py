@@ -382,3 +382,15 @@ def test_dependents_wait_for_whichever_elasticsearch_the_profile_runs(services):
         depends = services[name]["depends_on"]
         for es in ("elasticsearch", "es01"):
             assert depends[es] == {"condition": "service_healthy", "required": False}, (name, es)
+
+
+def test_the_page_signs_journalists_in_against_the_secured_elasticsearch(services):
+    """The web service reaches Elasticsearch (security on) as the archive's own user, whose role
+    may search as the signed-in journalist: the page then asks for a sign-in (search/web/access.py)
+    and sets Secure cookies when ARCHIVE_PUBLIC_URL is https."""
+    assert env_entries(services["elasticsearch"])["xpack.security.enabled"] == "true"
+    web = env_entries(services["web"])
+    assert web["ELASTICSEARCH_USERNAME"] == "${ARCHIVE_ES_USERNAME:-archive}"  # never `elastic`
+    assert web["ELASTICSEARCH_PASSWORD"].startswith("${ARCHIVE_ES_PASSWORD")
+    assert web["ARCHIVE_SESSION_IDLE_HOURS"].startswith("${ARCHIVE_SESSION_IDLE_HOURS")
+    assert "ARCHIVE_PUBLIC_URL" in web
