@@ -54,6 +54,7 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
+from search.audit import search_filters
 from search.errors import query_refusal
 from search.export import MEDIA_TYPES, export_chunks
 from search.filters import UnknownFilter
@@ -187,16 +188,9 @@ def record_export(request: Request, search_request, fmt: str, rows: int) -> None
     """The audit trail keeps who exported which search, in which format, how many rows."""
     user = current_user(request)
     access(request).audit.record(
-        "export", user.username if user else None, query=search_request.text, filters=search_request_filters(search_request),
+        "export", user.username if user else None, query=search_request.text, filters=search_filters(search_request),
         format=fmt, rows=rows, address=client_address(request),
     )
-
-
-def search_request_filters(search_request) -> dict:
-    return {k: v for k, v in (
-        ("sites", list(search_request.sites)), ("authors", list(search_request.authors)), ("tags", list(search_request.tags)),
-        ("languages", list(search_request.languages)), ("since", str(search_request.since or "") or None), ("until", str(search_request.until or "") or None),
-    ) if v}
 
 
 def _positive(value: str, name: str) -> int:

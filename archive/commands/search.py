@@ -66,7 +66,8 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
       title:harbour  author:"Maren Okafor"  body:  description:  site:demo  tag:energy  lang:de
     \b
     Exports (--format csv|json|ndjson) hold every hit unless --size is given;
-    json is one JSON array. A count of what was written goes to stderr.
+    json is one JSON array. A count of what was written goes to stderr. In csv, a cell
+    starting with = + - @ (a formula to a spreadsheet) gets a leading '.
     \b
     Examples:
       archive search '"climate summit"' --since 2025-01-01 --sort newest
@@ -123,6 +124,10 @@ def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int 
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
     written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier)
     sys.stdout.flush()
+    from search.audit import AuditLog, operator, search_filters
+
+    AuditLog(client, es.audit_alias).record("export", operator(), query=request.text, filters=search_filters(request),
+                                            format=fmt, rows=written)
     note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
     click.echo(f"exported {count_noun(written, 'article')}{note}", err=True)
 
