@@ -280,6 +280,7 @@ def test_rejection_reasons_are_the_named_counters():
     assert set(ALL_REASONS) == {
         "not-article", "too-short", "no-title", "duplicate", "robots", "offsite", "non-html",
         "too-large", "http-error", "too-deep", "too-old", "network-error", "extraction-error", "known-bad",
+        "redirect-loop", "redirect-offsite", "sitemap-too-large", "extraction-timeout", "robots-unreadable",
     }
     rejected = Rejected("too-short", "12 words")
     assert rejected.reason is Reason.TOO_SHORT and str(rejected.reason) == "too-short"
