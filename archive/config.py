@@ -122,6 +122,8 @@ class CrawlSettings:
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
     extraction_workers: int = 0  # processes extracting articles; 0: one per CPU
+    extraction_timeout: float = 20.0  # seconds one page may take to extract; then extraction-timeout, worker replaced
+    max_links_per_page: int = 5000  # links taken from one page; the rest are counted and left
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,10 @@ class ExtractionSettings:
     min_words: int = 60
     include_comments: bool = False
     include_tables: bool = True
-    favor_precision: bool = True
+    favor_precision: bool = False  # trafilatura balanced: the reference text; crawler/scoring.py trims it
     max_body_bytes: int = 1_000_000
     keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
+    low_confidence: float = 0.5  # an article whose body confidence is below: listed and marked
 
 
 @dataclass(frozen=True)
@@ -488,6 +491,11 @@ def _site(raw: Any, index: int) -> SiteSettings:
         # Stay on the hosts the site was configured with, never the whole web.
         hosts = {urlsplit(u).hostname for u in site.start_urls + site.sitemaps + site.feeds}
         site = replace(site, allowed_domains=tuple(sorted(h for h in hosts if h)))
+    for i, entry in enumerate(site.allowed_domains):
+        port = re.fullmatch(r"[A-Za-z0-9.-]+(?::(\d{1,5}))?", entry)
+        if port is None or int(port.group(1) or 1) > 65535:
+            raise ConfigError(f"{key}.allowed_domains[{i}]: expected a host name with an optional port "
+                              f"(news.example, 127.0.0.1:8701), got {entry!r}")
     for list_key in ("article_allow", "article_deny", "follow_allow", "follow_deny"):
         for i, pattern in enumerate(getattr(site, list_key)):
             try:
@@ -572,7 +580,7 @@ RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
         "max_response_bytes": (1, None), "retry_times": (0, None), "retry_backoff_base": (0, None),
         "retry_backoff_max": (0, None), "time_limit": (0.0, None), "progress_interval": (0.0, None),
         "recheck_days": (0, None), "bad_url_retry_days": (0, None), "bad_url_retry_max_days": (0, None),
-        "extraction_workers": (0, None),
+        "extraction_workers": (0, None), "extraction_timeout": (0.0, None), "max_links_per_page": (1, None),
     },
     ExtractionSettings: {"min_words": (0, None), "max_body_bytes": (1, None)},
     ScheduleSettings: {"misfire_grace_seconds": (1, None)},

@@ -2,6 +2,7 @@
 
     /                       search page            twin: /search (and /search.json)
     /article/<id>           one article, versions and diffs   twin: /article/<id>.json
+    /article/<id>/captured  the page as it was captured, in a sandboxed frame (search/web/capture.py)
     /alerts                 saved searches, and the form to save one   twin: /alerts.json
     /alerts/<name>          what a saved search reported      twin: /alerts/<name>.json
     /alerts/<name>.atom     its Atom feed
@@ -47,6 +48,8 @@ from search.web.context import (
     validated,
     whole_number,
 )
+from search.service import get_article
+from search.web.capture import CAPTURE_HEADERS, IFRAME_SANDBOX, CaptureUnavailable, captured_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -159,6 +162,35 @@ def article_page(request: Request) -> Response:
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
     return twin(request, context if as_json else {"article": context, "back": back}, "article.html", as_json)
+
+
+def captured_view(request: Request) -> Response:
+    """The article page's "page as captured": our frame around a sandboxed iframe of the capture."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    if article is None:
+        return error_response(request, 404, f"no archived article with id {key!r}", False)
+    try:
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return error_response(request, 404, f"no page as captured for this article: {exc}", False)
+    return render(request, "captured.html", {"article": article, "capture": page, "sandbox": IFRAME_SANDBOX})
+
+
+def captured_raw(request: Request) -> Response:
+    """The captured HTML itself, under a policy that lets nothing run or load (search/web/capture.py)."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    try:
+        if article is None:
+            raise CaptureUnavailable(f"no archived article with id {key!r}")
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return Response(str(exc), status_code=404, media_type="text/plain; charset=utf-8", headers=CAPTURE_HEADERS)
+    media_type = f"text/html; charset={page.charset}" if page.charset else "text/html"
+    return Response(page.html, media_type=media_type, headers=CAPTURE_HEADERS)
 
 
 # --- saved searches -------------------------------------------------------------------------
