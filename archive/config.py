@@ -118,6 +118,8 @@ class CrawlSettings:
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
     extraction_workers: int = 0  # processes extracting articles; 0: one per CPU
+    extraction_timeout: float = 20.0  # seconds one page may take to extract; then extraction-timeout, worker replaced
+    max_links_per_page: int = 5000  # links taken from one page; the rest are counted and left
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,10 @@ class ExtractionSettings:
     min_words: int = 60
     include_comments: bool = False
     include_tables: bool = True
-    favor_precision: bool = True
+    favor_precision: bool = False  # trafilatura balanced: the reference text; crawler/scoring.py trims it
     max_body_bytes: int = 1_000_000
     keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
+    low_confidence: float = 0.5  # an article whose body confidence is below: listed and marked
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,8 @@ def settings_from_dict(
     _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
     _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
     _positive(crawl.time_limit, "crawl.time_limit")
+    _positive(crawl.extraction_timeout, "crawl.extraction_timeout")
+    _positive(crawl.max_links_per_page, "crawl.max_links_per_page")
     if crawl.extraction_workers < 0:
         raise ConfigError(f"crawl.extraction_workers: expected 0 (one per CPU) or more, got {crawl.extraction_workers}")
 
@@ -455,6 +460,11 @@ def _site(raw: Any, index: int) -> SiteSettings:
         # Stay on the hosts the site was configured with, never the whole web.
         hosts = {urlsplit(u).hostname for u in site.start_urls + site.sitemaps + site.feeds}
         site = replace(site, allowed_domains=tuple(sorted(h for h in hosts if h)))
+    for i, entry in enumerate(site.allowed_domains):
+        port = re.fullmatch(r"[A-Za-z0-9.-]+(?::(\d{1,5}))?", entry)
+        if port is None or int(port.group(1) or 1) > 65535:
+            raise ConfigError(f"{key}.allowed_domains[{i}]: expected a host name with an optional port "
+                              f"(news.example, 127.0.0.1:8701), got {entry!r}")
     for list_key in ("article_allow", "article_deny", "follow_allow", "follow_deny"):
         for i, pattern in enumerate(getattr(site, list_key)):
             try:

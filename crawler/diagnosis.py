@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archive.config import SiteSettings
-from crawler.urls import in_domains
+from crawler.urls import SiteScope
 
 ARTICLE, LISTING, IGNORED, OFFSITE = "article", "listing", "ignored", "offsite"
 
@@ -44,8 +44,9 @@ def _first(patterns: tuple[str, ...], text: str) -> str | None:
 
 def decide(site: SiteSettings, url: str) -> Decision:
     """What the spider does with a link it finds (the same rules as SiteSettings)."""
-    if not in_domains(url, site.allowed_domains):
-        return Decision(OFFSITE, f"host not in allowed_domains {list(site.allowed_domains)}")
+    scope = SiteScope.of(site)
+    if not scope.allows(url):
+        return Decision(OFFSITE, f"host or port not in allowed_domains {scope.describe()}")
     path = path_and_query(url)
     denied = _first(site.article_deny, path)
     allowed = None if denied else _first(site.article_allow, path)

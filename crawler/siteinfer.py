@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from archive.config import Settings, SiteSettings
 from crawler import discovery
 from crawler.sitecheck import PoliteFetcher, page_links
-from crawler.urls import canonicalize, host_of
+from crawler.urls import SiteScope, canonicalize, host_of
 
 MIN_SHAPE_SHARE = 0.05  # a URL shape used by fewer of the listed articles is not a pattern
 PAGINATION = r"(?:\?page=\d+|/page/\d+/?)?"
@@ -63,7 +63,9 @@ def propose(settings: Settings, url: str, name: str | None = None) -> Proposal:
     home = canonicalize(url if urlsplit(url).path else url + "/")
     root = f"{urlsplit(home).scheme}://{urlsplit(home).netloc}"
     proposal = Proposal(name=name or site_name(home), home=home)
-    fetcher = PoliteFetcher(settings, (host_of(home),))
+    # The home page's host, on its port (what the proposed entry's allowed_domains will allow).
+    fetcher = PoliteFetcher(settings, SiteScope.of(SiteSettings(name="proposal", start_urls=(home,),
+                                                                allowed_domains=(host_of(home),), article_allow=("^/",))))
 
     _, robots = fetcher.robots_for(home)
     announced = discovery.robots_sitemaps(robots.body, robots.url) if robots.ok else []

@@ -221,6 +221,8 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/articles/{article_id}", article_json),
         Route("/article/{article_id}.json", pages.article_page),
         Route("/article/{article_id}", pages.article_page),
+        Route("/article/{article_id}/captured", pages.captured_view),
+        Route("/article/{article_id}/captured/raw", pages.captured_raw),
         Route("/alerts", pages.alerts_page, methods=["GET"]),
         Route("/alerts", pages.save_search, methods=["POST"]),
         Route("/alerts.json", pages.alerts_page),

@@ -18,9 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
+from archive.cli import AppContext, cli
 from archive.config import AlertSettings, SiteSettings
 from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
@@ -277,3 +279,111 @@ def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):
         assert browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 1
     finally:
         browser.set_window_size(1200, 900)
+
+
+CAPTURED_STATUS = "The page's own script did not run."
+
+
+class ScriptedSite:
+    """One news article whose page carries a script that would rewrite it, and an image on the site."""
+
+    def __init__(self):
+        paragraphs = [
+            f"Paragraph {i} of the ferry story: the island operator cancelled its winter timetable after two of its "
+            "three vessels failed within a week, and commuters queued for the one boat left." for i in range(8)
+        ]
+        article = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Ferry timetable cancelled</title>"
+            "<meta property='og:type' content='article'>"
+            "<meta property='article:published_time' content='2026-01-12T08:00:00+00:00'>"
+            "<style>h1 { color: rgb(0, 90, 0); }</style></head><body><article><h1>Ferry timetable cancelled</h1>"
+            f"<p id='status'>{CAPTURED_STATUS}</p><img src='/pixel.png' alt='harbour'>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs)
+            + "</article><script>document.getElementById('status').textContent = 'THE SCRIPT RAN';"
+              "document.body.insertAdjacentHTML('beforeend', '<p id=injected>injected</p>');</script></body></html>"
+        ).encode()
+        index = b"<!doctype html><html><body><a href='/news/2026/01/12/ferry'>Ferry</a></body></html>"
+        pages = {"/": index, "/news/2026/01/12/ferry": article}
+        self.image_requests = 0
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path == "/pixel.png":
+                    site.image_requests += 1
+                body = pages.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_page_as_captured_is_shown_without_running_its_script(browser, es_settings, es_client, tmp_path, web_admin):
+    site_server = ScriptedSite()
+    site = SiteSettings(name="ferry", start_urls=(site_server.base_url + "/",), allowed_domains=("127.0.0.1",),
+                        article_allow=(r"^/news/",))
+    settings = replace(
+        es_settings,
+        elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-capture-{uuid.uuid4().hex[:8]}"),
+        data_dir=tmp_path / "var",
+        sites=(site,),
+        crawl=replace(es_settings.crawl, download_delay=0.0),
+    )
+    try:
+        outcome = run_sites(settings, ["ferry"], trigger="test").outcome
+        assert outcome.sites["ferry"]["articles_new"] == 1, outcome.sites
+        with running_server(create_app(settings, es_client)) as base:
+            browser_sign_in(browser, base, web_admin)
+            browser.get(base + "/?q=ferry")
+            browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+            arrive(browser, "/article/")
+            assert not browser.find_elements(By.ID, "low-confidence")  # a clean article is not marked
+            browser.find_element(By.ID, "view-captured").click()
+            arrive(browser, "/captured")
+            frame = browser.find_element(By.ID, "capture")
+            assert frame.get_attribute("sandbox") == ""  # every restriction, no allow-scripts
+            browser.switch_to.frame(frame)
+            try:
+                # The capture's text and layout are there; its script changed nothing.
+                assert browser.find_element(By.TAG_NAME, "h1").text == "Ferry timetable cancelled"
+                assert browser.find_element(By.ID, "status").text == CAPTURED_STATUS
+                assert not browser.find_elements(By.ID, "injected")
+                assert "Paragraph 7 of the ferry story" in browser.find_element(By.TAG_NAME, "body").text
+            finally:
+                browser.switch_to.default_content()
+            assert no_script_ran(browser)
+            assert site_server.image_requests == 0  # nothing was fetched from the site
+            # Opened directly, the capture carries the policy that keeps scripts off.
+            raw = browser.find_element(By.ID, "capture").get_attribute("src")
+            session = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
+            with urllib.request.urlopen(urllib.request.Request(raw, headers={"Cookie": session}), timeout=20) as response:
+                policy = response.headers["Content-Security-Policy"]
+            assert "script-src 'none'" in policy and "default-src 'none'" in policy and "sandbox" in policy
+
+            # An article stored with low confidence is marked on its page, with the candidates' lengths.
+            hit = es_client.search(index=settings.elasticsearch.articles_alias, query={"match_all": {}})["hits"]["hits"][0]
+            es_client.update(index=hit["_index"], id=hit["_id"], refresh=True,
+                             doc={"confidence": 0.2, "body_candidates": {"trafilatura": 180, "article-element": 40}})
+            browser.get(f"{base}/article/{hit['_id']}")
+            mark = browser.find_element(By.ID, "low-confidence").text
+            assert "Low confidence" in mark and "trafilatura: 180 words" in mark and "article-element: 40 words" in mark
+        # ...and listed with the run that archived it.
+        listed = CliRunner().invoke(cli, ["runs", "--low-confidence"], obj=AppContext(None, settings))
+        assert listed.exit_code == 0, listed.output
+        assert "1 article with confidence below 0.5" in listed.output and "Ferry timetable cancelled" in listed.output
+        assert "trafilatura 180, article-element 40" in listed.output
+    finally:
+        site_server.close()
+        drop_all(es_client, settings.elasticsearch)

@@ -453,13 +453,15 @@ def test_hostile_parameters_never_make_a_500_or_a_traceback(es_client, archive_s
         for route in ROUTES:
             name = PARAMETERS[n % len(PARAMETERS)] if route not in ("/", "/search") else "q"
             check(f"{route}?{name}={quoted}")
-        for name in PARAMETERS:
+        for name in (PARAMETERS[(n + 3) % len(PARAMETERS)], PARAMETERS[(n + 7) % len(PARAMETERS)]):
             check(f"/search?q=harbour&{name}={quoted}")
         for path in ("/article/", "/articles/", "/alerts/", "/articles?url=", "/alerts/fuzz?checked=", "/alerts/fuzz?saved="):
             check(path + quoted)
-        check("/alerts", form([("name", value[:100]), ("q", value), ("site", value), ("csrf_token", app.state.csrf_token)]),
-              {"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
-    assert len(tried) > 1000
+        posted = {"Origin": base, "Content-Type": "application/x-www-form-urlencoded"}
+        check("/alerts", form([("name", value[:100]), ("q", value), ("site", value), ("csrf_token", app.state.csrf_token)]), posted)
+        for action in ("check", "remove"):
+            check(f"/alerts/{quoted}/{action}", form([("csrf_token", app.state.csrf_token)]), posted)
+    assert len(tried) > 900
 
 
 # --- 8. only real matches are highlighted --------------------------------------------------------------

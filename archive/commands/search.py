@@ -66,7 +66,8 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
       title:harbour  author:"Maren Okafor"  body:  description:  site:demo  tag:energy  lang:de
     \b
     Exports (--format csv|json|ndjson) hold every hit unless --size is given;
-    json is one JSON array. A count of what was written goes to stderr.
+    json is one JSON array. A count of what was written goes to stderr. In csv, a cell
+    starting with = + - @ (a formula to a spreadsheet) gets a leading '.
     \b
     Examples:
       archive search '"climate summit"' --since 2025-01-01 --sort newest

@@ -226,6 +226,8 @@ def article_context(client: Elasticsearch, settings, key: str) -> dict | None:
             for e in changes(history)
         ],
         "raw_capture": raw_capture(settings.data_dir, article),
+        # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
+        "low_confidence": article.get("confidence") is not None and article["confidence"] < settings.extraction.low_confidence,
     }
 
 

@@ -3,7 +3,9 @@ response carries: one ASGI middleware, so the search page, the API and sign-in a
 
 - Security headers on every response: a Content-Security-Policy with frame-ancestors 'none'
   (no other site can frame a page and click "Remove" through it), X-Frame-Options,
-  X-Content-Type-Options: nosniff, Referrer-Policy.
+  X-Content-Type-Options: nosniff, Referrer-Policy. A response that sets its own
+  Content-Security-Policy and X-Frame-Options keeps them: only the page as captured does
+  (search/web/capture.py: no script at all, framed by this server's own article page only).
 - The Host header must name this server: the host of ARCHIVE_PUBLIC_URL or the address it is
   bound to. Another name (DNS rebinding: evil.example resolving to 127.0.0.1) is refused, so
   no page, link or check ever works from an attacker's name.
@@ -36,6 +38,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+# Headers a response may set for itself (both, or neither is kept).
+OWN_FRAMING = frozenset({b"content-security-policy", b"x-frame-options"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 DRAIN_BYTES = 4 * 1024 * 1024  # an oversized body is read (not kept) this far, to answer 413 cleanly
 
@@ -94,8 +98,10 @@ class RequestGuard:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(SECURITY_HEADERS)]
-                message = {**message, "headers": headers + SECURITY_HEADERS}
+                own = message.get("headers", [])
+                keep = OWN_FRAMING if OWN_FRAMING <= {k.lower() for k, _ in own} else frozenset()
+                headers = [(k, v) for k, v in own if k.lower() not in dict(SECURITY_HEADERS) or k.lower() in keep]
+                message = {**message, "headers": headers + [(k, v) for k, v in SECURITY_HEADERS if k not in keep]}
             await send(message)
 
         headers = _headers(scope)

@@ -2,6 +2,7 @@
 
     /                       search page            twin: /search (and /search.json)
     /article/<id>           one article, versions and diffs   twin: /article/<id>.json
+    /article/<id>/captured  the page as it was captured, in a sandboxed frame (search/web/capture.py)
     /alerts                 saved searches, and the form to save one   twin: /alerts.json
     /alerts/<name>          what a saved search reported      twin: /alerts/<name>.json
     /alerts/<name>.atom     its Atom feed
@@ -33,7 +34,9 @@ from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.service import get_article
 from search.web.access import client_address, current_user, es_for
+from search.web.capture import CAPTURE_HEADERS, IFRAME_SANDBOX, CaptureUnavailable, captured_page
 from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, search_context, url_with, validated
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -119,6 +122,35 @@ def article_page(request: Request) -> Response:
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
     return twin(request, {"article": context} if not as_json else context, "article.html", as_json)
+
+
+def captured_view(request: Request) -> Response:
+    """The article page's "page as captured": our frame around a sandboxed iframe of the capture."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    if article is None:
+        return error_response(request, 404, f"no archived article with id {key!r}", False)
+    try:
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return error_response(request, 404, f"no page as captured for this article: {exc}", False)
+    return render(request, "captured.html", {"article": article, "capture": page, "sandbox": IFRAME_SANDBOX})
+
+
+def captured_raw(request: Request) -> Response:
+    """The captured HTML itself, under a policy that lets nothing run or load (search/web/capture.py)."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    try:
+        if article is None:
+            raise CaptureUnavailable(f"no archived article with id {key!r}")
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return Response(str(exc), status_code=404, media_type="text/plain; charset=utf-8", headers=CAPTURE_HEADERS)
+    media_type = f"text/html; charset={page.charset}" if page.charset else "text/html"
+    return Response(page.html, media_type=media_type, headers=CAPTURE_HEADERS)
 
 
 # --- saved searches -------------------------------------------------------------------------
