@@ -25,6 +25,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from archive.cli import AppContext, cli
 from archive.urls import document_id
@@ -261,7 +262,10 @@ def test_another_site_cannot_frame_a_page_and_click_remove(browser, es_client, a
         # On the archive's own page the button is there and works.
         browser.get(base + "/alerts/beat")
         browser.find_element(By.XPATH, "//button[contains(., 'Remove')]").click()
-        arrive(browser, "/alerts")
+        # "/alerts" is already in the saved search's own URL: wait until the browser has left it.
+        WebDriverWait(browser, 10).until(
+            lambda d: "/alerts/beat" not in d.current_url and d.execute_script("return document.readyState") == "complete"
+        )
         assert store.get("beat") is None
     finally:
         server.shutdown()
