@@ -146,6 +146,8 @@ BYLINE_MAX_WORDS = 16
 _BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+# Below this many words, an undated page that declares no article is taken for a static page.
+UNDATED_PAGE_MAX_WORDS = 300
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,8 +290,10 @@ class ArticleExtractor:
         published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
-        if published is None and main is None and not structured.has_article_signal():
-            # An about page or a section intro: long enough, but nothing says it is a report.
+        if published is None and main is None and not structured.has_article_signal() and words < UNDATED_PAGE_MAX_WORDS:
+            # An about page or a section intro: nothing says it is a report, and it is short. Long
+            # undated prose (documentation, essays, news without dates) is kept: rejecting it
+            # lost real articles on pages nobody tuned for.
             raise Rejected(Reason.NOT_ARTICLE, "undated page that declares no article (no date, JSON-LD Article, "
                                                "og:type article or <article>)")
         short = words < self.settings.min_words
