@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
+
+from archive.urls import is_loopback_host
 
 CSRF_FIELD = "csrf_token"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -55,7 +56,7 @@ class GuardSettings:
         public = (urlsplit(self.public_url).hostname or "").lower()
         bound = self.bound_host.strip("[]").lower()
         hosts = {public} | ({bound} if not _is_wildcard(bound) else set())
-        if _is_loopback(public) or _is_loopback(bound):
+        if is_loopback_host(public) or is_loopback_host(bound):
             hosts.update(LOOPBACK_NAMES)  # names no other site can make a browser resolve
         return frozenset(h for h in hosts if h)
 
@@ -215,13 +216,6 @@ def _host_name(host: str) -> str | None:
     return parts.hostname
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_wildcard(host: str) -> bool:
