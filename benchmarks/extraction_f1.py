@@ -51,7 +51,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import trafilatura  # noqa: E402
 
 from archive.config import ExtractionSettings  # noqa: E402
-from crawler.extraction import ArticleExtractor  # noqa: E402
+from crawler.extraction import ArticleExtractor, detect_language  # noqa: E402
 from crawler.rejections import Rejected  # noqa: E402
 
 TOKEN = re.compile(r"\w+")
@@ -197,6 +197,7 @@ def evaluate(name: str, cases: list[Case], extractor: ArticleExtractor, ngram: i
     for case in cases[:3]:  # warm-up: imports, caches, first-call costs
         run_ours(extractor, case.html, case.url)
         run_plain(case.html, case.url)
+    detect_language("a page that declares no language loads the language model once per process")
     result = SetResult(name, cases, [], [], 0, 0, Counter(), [])
     for case in cases:
         per_page = []

@@ -146,8 +146,10 @@ BYLINE_MAX_WORDS = 16
 _BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-# Below this many words, an undated page that declares no article is taken for a static page.
+# Below this many words, an undated page that declares no article may be a static page: it is
+# kept with its confidence at this share of extraction.low_confidence.
 UNDATED_PAGE_MAX_WORDS = 300
+UNDECLARED_CONFIDENCE_SHARE = 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,12 +269,13 @@ class ArticleExtractor:
         bodies.mark_chrome(tree, self.chrome, main)
         facts = bodies.line_facts(tree)
         # The page as served: trafilatura's text here is plain trafilatura's (it copies the tree).
-        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        doc, read = self._trafilatura(tree, url)
         if doc is None and not structured.articles and main is None:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
         title = (_clean(doc.title) if doc else None) or structured.headline
 
-        choice = self._choose_body(tree, structured, main, facts, doc.text if doc else "", title)
+        candidates = self._candidates(structured, main, facts, doc.text if doc else "", title, read)
+        choice = scoring.choose(scoring.describe(candidates, facts))
         paragraphs = choice.paragraphs
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found" if doc and (doc.text or "").strip()
@@ -290,12 +293,12 @@ class ArticleExtractor:
         published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
+        confidence = choice.confidence
         if published is None and main is None and not structured.has_article_signal() and words < UNDATED_PAGE_MAX_WORDS:
-            # An about page or a section intro: nothing says it is a report, and it is short. Long
-            # undated prose (documentation, essays, news without dates) is kept: rejecting it
-            # lost real articles on pages nobody tuned for.
-            raise Rejected(Reason.NOT_ARTICLE, "undated page that declares no article (no date, JSON-LD Article, "
-                                               "og:type article or <article>)")
+            # Nothing says it is a report, and it is short: an about page, or an article on a site
+            # that marks nothing up. Kept (a stored static page costs little, a lost article a
+            # lot), with its confidence held low so `archive runs --low-confidence` lists it.
+            confidence = min(confidence, round(self.settings.low_confidence * UNDECLARED_CONFIDENCE_SHARE, 3))
         short = words < self.settings.min_words
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
@@ -329,24 +332,20 @@ class ArticleExtractor:
             body_truncated=truncated,
             short=short,
             body_source=choice.source,
-            confidence=choice.confidence,
+            confidence=confidence,
             body_candidates=choice.lengths,
         )
 
-    def _choose_body(self, tree: HtmlElement, structured: "_StructuredData", main: HtmlElement | None,
-                     facts: dict, text: str, title: str | None) -> scoring.Choice:
-        """The candidate texts of the page and the scorer's choice (crawler/scoring.py)."""
-        candidates = self._candidates(structured, main, facts, text, title)
-        choice = scoring.choose(scoring.describe(candidates, facts))
-        if choice.confidence < self.settings.low_confidence:
-            # An unconfirmed choice: one more reading of the page (the exception, not the rule).
-            if read := self._readability(tree, title):
-                choice = scoring.choose(scoring.describe([*candidates, read], facts))
-        return choice
+    def _trafilatura(self, tree: HtmlElement, url: str) -> tuple[Any, list[str]]:
+        """One trafilatura run on the page as served: its document (text and metadata) and the
+        paragraphs of the readability reading it made on the way (crawler/body.py)."""
+        with bodies.readability_reading() as readings:
+            doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        return doc, readings[0] if readings else []
 
     def _candidates(self, structured: "_StructuredData", main: HtmlElement | None, facts: dict, text: str,
-                    title: str | None) -> list[scoring.Candidate]:
-        """trafilatura's text first (the reference), then the archive's readings of the same tree."""
+                    title: str | None, read: list[str]) -> list[scoring.Candidate]:
+        """trafilatura's text first (the reference), then the other readings of the same tree."""
         reference = clean_paragraphs(text, title) if text else []
         candidates = [scoring.Candidate("trafilatura", reference)]
         pruned = bodies.without_chrome(reference, facts)
@@ -357,28 +356,24 @@ class ArticleExtractor:
         for source, paragraphs in (
             ("json-ld", bodies.jsonld_paragraphs(structured.article_body())),
             ("article-element", bodies.container_paragraphs(main)),
+            ("readability", read),
         ):
             cleaned = clean_paragraphs("\n".join(paragraphs), title)
             if cleaned and cleaned != reference:
                 candidates.append(scoring.Candidate(source, cleaned))
         return candidates
 
-    @staticmethod
-    def _readability(tree: HtmlElement, title: str | None) -> scoring.Candidate | None:
-        read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
-        return scoring.Candidate("readability", read) if read else None
-
-    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], scoring.Candidate | None, dict]:
-        """Every candidate text of a page, readability's included, with the page's line facts:
-        what benchmarks/fit_body_scorer.py fits the scorer's weights on."""
+    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], dict]:
+        """Every candidate text of a page with the page's line facts: what
+        benchmarks/fit_body_scorer.py fits the scorer's weights on."""
         tree = load_html(html)
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
         bodies.mark_chrome(tree, self.chrome, main)
         facts = bodies.line_facts(tree)
-        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        doc, read = self._trafilatura(tree, url)
         title = (_clean(doc.title) if doc else None) or structured.headline
-        return self._candidates(structured, main, facts, doc.text if doc else "", title), self._readability(tree, title), facts
+        return self._candidates(structured, main, facts, doc.text if doc else "", title, read), facts
 
 
 def cleaned(article: ExtractedArticle) -> ExtractedArticle:
