@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
-from lxml.etree import XPath
+from lxml.etree import XPath, iterwalk
 from lxml.html import HtmlElement
 from trafilatura import external as trafilatura_external
 
@@ -69,6 +69,21 @@ def words(text: str) -> Counter:
 
 def _text(element: HtmlElement) -> str:
     return " ".join(element.text_content().split())
+
+
+def _prose(block: HtmlElement) -> str:
+    """A block's text with a space where it breaks a line (``<br>``): text_content() glues the
+    lines ("...Florida<br>June 10" -> "FloridaJune 10")."""
+    parts = []
+    for event, element in iterwalk(block, events=("start", "end")):
+        if event == "start":
+            if element.tag == "br":
+                parts.append(" ")
+            elif isinstance(element.tag, str) and element.text:
+                parts.append(element.text)
+        elif element is not block and element.tail:
+            parts.append(element.tail)
+    return " ".join("".join(parts).split())
 
 
 def main_container(tree: HtmlElement) -> HtmlElement | None:
@@ -174,7 +189,7 @@ def container_paragraphs(container: HtmlElement | None) -> list[str]:
             continue
         if any(child.tag in ("p", "h2", "h3", "h4") for child in block.iterdescendants()):
             continue  # an outer block: its inner ones are counted themselves
-        text = _text(block)
+        text = _prose(block)
         linked = sum(len(_text(a)) for a in block.iter("a"))
         if text and linked <= MAX_LINK_SHARE * len(text):  # a teaser link is not prose
             out.append((block.tag in ("h2", "h3", "h4"), text))
@@ -294,7 +309,7 @@ def readability_paragraphs(summary: HtmlElement | None) -> list[str]:
     for block in summary.iter(*LINE_BLOCKS) if summary is not None else ():
         if any(child.tag in LINE_BLOCKS for child in block.iterdescendants()):
             continue  # an outer block: its inner ones are taken themselves
-        text = _text(block)
+        text = _prose(block)
         if text:
             out.append(f"- {text}" if block.tag == "li" else text)
     return out
