@@ -55,7 +55,7 @@ TEASER_LIST_MIN_ITEMS = 3
 TEASER_LIST_SHARE = 0.75
 TEASER_MIN_WORDS = 3
 
-LINKED_HEADLINES = XPath(".//h2//a[@href] | .//h3//a[@href] | .//h4//a[@href] | .//a[@href][.//h2 or .//h3 or .//h4]")
+LINKED_HEADLINES = XPath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href] | //a[@href][.//h2 or .//h3 or .//h4]")
 MAIN_CONTAINERS = XPath("//*[@itemprop='articleBody'] | //article")
 BLOCKS = XPath(".//p | .//h2 | .//h3 | .//h4 | .//blockquote[not(.//p)]")
 # Blocks under these are not article prose (captions, asides, forms, the article's header).
@@ -132,22 +132,32 @@ def _compiled(chrome: ChromeSelectors) -> tuple[XPath, re.Pattern, re.Pattern]:
 
 
 def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
-    """Lists and card blocks whose items open with a headline link (related, most read, latest)."""
+    """Lists and card blocks whose items open with a headline link, or hold a heading that is
+    one (related, most read, latest, a stream of story cards)."""
+    cards = _story_cards(tree)
     found = []
     for element in TEASER_LISTS(tree):
         items = [child for child in element if isinstance(child.tag, str) and child.tag not in ("h2", "h3", "h4", "script", "style")]
         if len(items) < TEASER_LIST_MIN_ITEMS:
             continue
-        opening = sum(1 for li in items if _opens_with_headline_link(li) or _holds_linked_headline(li))
+        opening = sum(1 for li in items if li in cards or _opens_with_headline_link(li))
         if opening >= TEASER_LIST_SHARE * len(items):
             found.append(element)
     return found
 
 
-def _holds_linked_headline(item: HtmlElement) -> bool:
-    """A story card: a heading whose text is a link of a headline's length (an image link and a
-    summary may come with it). An anchor beside a section heading ("¶", "edit") is not one."""
-    return any(len(_text(link).split()) >= TEASER_MIN_WORDS for link in LINKED_HEADLINES(item))
+def _story_cards(tree: HtmlElement) -> set[HtmlElement]:
+    """Every element holding a heading whose text is a link of a headline's length (a story card,
+    with an image link and a summary beside it). An anchor beside a section heading ("¶",
+    "edit") is no headline. One pass over the page's linked headings."""
+    holders: set[HtmlElement] = set()
+    for link in LINKED_HEADLINES(tree):
+        if len(_text(link).split()) >= TEASER_MIN_WORDS:
+            for ancestor in link.iterancestors():
+                if ancestor in holders:
+                    break  # its ancestors are in already
+                holders.add(ancestor)
+    return holders
 
 
 def _opens_with_headline_link(item: HtmlElement) -> bool:

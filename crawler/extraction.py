@@ -23,18 +23,19 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.settings import Extractor, set_date_params, use_config
+from trafilatura.settings import Extractor, use_config
 from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
 from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
 from crawler import dates, scoring
+from crawler.metadata import guessed_date, page_metadata
 from crawler.rejections import Reason, Rejected
 from crawler.signals import ArticleSignals, short_article_verdict
 from crawler.text import word_count
@@ -231,15 +232,13 @@ class ArticleExtractor:
             links=False,
             images=False,
             dedup=False,              # dedup is the pipeline's job, by canonical URL and content hash
-            with_metadata=True,
-            date_params=set_date_params(extensive=False),  # original_date=True: first publication
+            with_metadata=False,      # crawler/metadata.py reads what the archive uses, once
         )
         self.chrome = CHROME
 
     def _options_for(self, url: str) -> Extractor:
-        options = copy.copy(self._options)  # per call: url differs, max_date must be today
+        options = copy.copy(self._options)  # per call: the url differs
         options.url = options.source = url
-        options.date_params = set_date_params(extensive=False)
         return options
 
     # ---------------------------------------------------------------------------------------
@@ -272,7 +271,8 @@ class ArticleExtractor:
         doc, read = self._trafilatura(tree, url)
         if doc is None and not structured.articles and main is None:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
-        title = (_clean(doc.title) if doc else None) or structured.headline
+        meta = page_metadata(tree, url)
+        title = _clean(meta.title) or structured.headline
 
         candidates = self._candidates(structured, main, facts, doc.text if doc else "", title, read)
         choice = scoring.choose(scoring.describe(candidates, facts))
@@ -283,14 +283,14 @@ class ArticleExtractor:
         if structured.is_listing(paragraphs) or structured.looks_like_teasers(paragraphs):
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
-        authors = split_authors(doc.author if doc else None) or structured.authors()
+        authors = split_authors(meta.author) or structured.authors()
         paragraphs = drop_byline(paragraphs, authors)
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = word_count(body)
         now = datetime.now(timezone.utc)
-        published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
+        published = dates.choose(structured.published_candidates(url, lambda: guessed_date(tree, meta.url)), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
         confidence = choice.confidence
@@ -314,7 +314,7 @@ class ArticleExtractor:
 
         stored, truncated = truncate_utf8(body, self.settings.max_body_bytes)
         return ExtractedArticle(
-            canonical_url=canonical_url(doc.url if doc else structured.canonical(), url),
+            canonical_url=canonical_url(meta.url or structured.canonical(), url),
             title=title,
             body=stored,
             authors=authors,
@@ -322,11 +322,11 @@ class ArticleExtractor:
             published_source=published.source if published else None,
             modified=modified.iso() if modified else None,
             modified_source=modified.source if modified else None,
-            tags=_dedupe([*((doc.tags or []) if doc else []), *structured.tags(), *((doc.categories or []) if doc else [])]),
-            section=structured.section() or _first(doc.categories if doc else None),
-            language=structured.language() or _lang_code(doc.language if doc else None) or detect_language(body),
-            description=_clean(doc.description) if doc else structured.description(),
-            image=_http_url(doc.image, url) if doc else None,
+            tags=_dedupe([*(meta.tags or []), *structured.tags(), *(meta.categories or [])]),
+            section=structured.section() or _first(meta.categories),
+            language=structured.language() or _lang_code(meta.language) or detect_language(body),
+            description=_clean(meta.description) or structured.description(),
+            image=_http_url(meta.image, url),
             word_count=words,
             content_hash=content_hash(title, body),
             body_truncated=truncated,
@@ -372,7 +372,7 @@ class ArticleExtractor:
         bodies.mark_chrome(tree, self.chrome, main)
         facts = bodies.line_facts(tree)
         doc, read = self._trafilatura(tree, url)
-        title = (_clean(doc.title) if doc else None) or structured.headline
+        title = _clean(page_metadata(tree, url).title) or structured.headline
         return self._candidates(structured, main, facts, doc.text if doc else "", title, read), facts
 
 
@@ -495,7 +495,9 @@ class _StructuredData:
                 if parsed := dates.parse_date(str(v)):
                     yield dates.Candidate(parsed, source)
 
-    def published_candidates(self, url: str, trafilatura_date: str | None) -> Iterator[dates.Candidate]:
+    def published_candidates(self, url: str, guess: Callable[[], str | None]) -> Iterator[dates.Candidate]:
+        """The page's dates in order of trust; ``guess`` (htmldate's, the last resort) is only
+        called when every other source failed to convince ``dates.choose``."""
         yield from self._date_candidates("datePublished", PUBLISHED_META, PUBLISHED_TIME)
         if from_url := dates.url_date(urlsplit(url).path):
             yield dates.Candidate(from_url, "url")
@@ -503,7 +505,7 @@ class _StructuredData:
             text = " ".join(element.text_content().split())[:DATELINE_MAX_CHARS]
             if parsed := dates.find_in_text(text):
                 yield dates.Candidate(parsed, "text")
-        if trafilatura_date and (parsed := self._trafilatura_date(trafilatura_date)):
+        if (guessed := guess()) and (parsed := self._trafilatura_date(guessed)):
             yield dates.Candidate(parsed, "trafilatura")
 
     def modified_candidates(self) -> Iterator[dates.Candidate]:
