@@ -147,17 +147,14 @@ def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
 
 
 def _story_cards(tree: HtmlElement) -> set[HtmlElement]:
-    """Every element holding a heading whose text is a link of a headline's length (a story card,
-    with an image link and a summary beside it). An anchor beside a section heading ("¶",
-    "edit") is no headline. One pass over the page's linked headings."""
-    holders: set[HtmlElement] = set()
+    """Elements holding exactly one heading whose text is a link of a headline's length: a story
+    card (with an image link and a summary beside it). A column or a page holds several; an
+    anchor beside a section heading ("¶", "edit") is no headline. One pass over the page."""
+    holding: Counter = Counter()
     for link in LINKED_HEADLINES(tree):
         if len(_text(link).split()) >= TEASER_MIN_WORDS:
-            for ancestor in link.iterancestors():
-                if ancestor in holders:
-                    break  # its ancestors are in already
-                holders.add(ancestor)
-    return holders
+            holding.update(link.iterancestors())
+    return {element for element, count in holding.items() if count == 1}
 
 
 def _opens_with_headline_link(item: HtmlElement) -> bool:

@@ -3,8 +3,9 @@
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
 returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
 and both are picklable, so it can run in worker processes. trafilatura reads the page once (the
-text plain trafilatura finds, and most metadata); the body is chosen among that text and the
-archive's other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
+text plain trafilatura finds, and readability's reading made on the way); its metadata functions
+are called once for what the archive uses (``crawler/metadata.py``); the body is chosen among that
+text and the other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
 tags, section and language are read from the page's own structured data first (JSON-LD,
 ``article:*`` metas), which is more reliable than heuristics. Dates: ``crawler/dates.py`` (the
 order of sources, plausibility). Short pages: ``crawler/signals.py`` (brief or stub).
