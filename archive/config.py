@@ -175,7 +175,10 @@ class AlertSettings:
     public_url: str = "http://127.0.0.1:8800"  # where readers reach `archive serve` (links in feeds, mail)
     webhook_url: str = ""
     webhook_timeout: float = 5.0
-    webhook_attempts: int = 3
+    webhook_attempts: int = 3  # tries within one delivery round (1 s, 2 s apart)
+    deliver_every: float = 20.0  # seconds between delivery rounds (crawl process, scheduler)
+    retry_first: float = 60.0  # seconds before the first retry of a failed delivery; doubles, at most an hour
+    retry_hours: float = 24.0  # a delivery still failing this long after its first try is given up (and shown)
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str | None = field(default=None, repr=False)
@@ -335,7 +338,8 @@ def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
         value = getattr(alerts, key)
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
             raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
-    _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
+    for key in ("webhook_attempts", "deliver_every", "retry_first", "retry_hours"):
+        _positive(getattr(alerts, key), f"alerts.{key}")
     if alerts.smtp_host and not alerts.email_to:
         raise ConfigError("alerts.email_to: give the recipients of alert e-mail (or ARCHIVE_ALERT_EMAIL_TO)")
     return alerts

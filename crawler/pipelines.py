@@ -28,6 +28,7 @@ from crawler.state import CrawlState
 from crawler.warc import WarcStore
 from search.client import make_client
 from search.indices import ensure_all
+from search.outbox import DeliveryLoop
 from search.spool import Spool
 from search.writer import ArticleWriter, WriteResult
 
@@ -50,6 +51,7 @@ class ArchivePipeline:
         self.site = ""
         self.last_flush = time.monotonic()
         self._one_writer = defer.DeferredLock()  # batches are written one after another, in order
+        self.delivery: DeliveryLoop | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -69,6 +71,8 @@ class ArchivePipeline:
                 self._count(self.spool.replay(self.writer), prefix="spool_replayed")
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
+        # Saved searches' matches go out while the crawl runs, not when it ends.
+        self.delivery = DeliveryLoop(self.settings).start()
 
     async def process_item(self, item, spider=None):
         if isinstance(item, NotModifiedItem):
@@ -88,6 +92,8 @@ class ArchivePipeline:
         await maybe_deferred_to_future(self.flush())
         self.warc.close()
         self.state.close()
+        if self.delivery is not None:
+            await maybe_deferred_to_future(threads.deferToThread(self.delivery.stop))  # the last matches, now
 
     def flush(self) -> defer.Deferred:
         """Hand the buffered batch to the writer thread, after the batches before it; the

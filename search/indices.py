@@ -93,7 +93,8 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
     done = []
     for alias, definition in ((es_settings.articles_alias, ARTICLES_DEFINITION),
                               (es_settings.versions_alias, ARTICLES_DEFINITION),
-                              (es_settings.runs_index, RUNS_DEFINITION)):
+                              (es_settings.runs_index, RUNS_DEFINITION),
+                              (es_settings.alerts_alias, ALERTS_DEFINITION)):
         wanted = load_definition(definition)["mappings"]["properties"]
         mappings = client.indices.get_mapping(index=alias).body.values()
         have = {name for m in mappings for name in (m.get("mappings", {}).get("properties") or {})}
@@ -193,6 +194,12 @@ def _upgraded(document: dict) -> dict:
     if not document.get("display_date"):
         document = {**document, "display_date": display_date(document)}
     return with_stems(document)
+
+
+def ensure_alert_fields(client: Elasticsearch, alias: str) -> None:
+    """Give a saved-searches index made by an older version the fields of today's definition
+    (the outbox's state and times): adding fields is allowed on a live index; idempotent."""
+    client.indices.put_mapping(index=alias, properties=load_definition(ALERTS_DEFINITION)["mappings"]["properties"])
 
 
 def current_index(client: Elasticsearch, alias: str) -> str | None:

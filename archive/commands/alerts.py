@@ -49,14 +49,18 @@ def alerts() -> None:
     """Saved searches that tell you what is new on your beat.
 
     \b
-    After every crawl run, each saved search reports the articles that are new (or were edited
-    and now match) once: in its Atom feed (/alerts/NAME.atom on `archive serve`), and by
-    webhook and e-mail where configured ([alerts] in settings.toml, ARCHIVE_SMTP_* variables).
+    Articles are matched against every saved search as they are stored; each saved search
+    reports an article that is new (or was edited and now matches) once: in its Atom feed
+    (/alerts/NAME.atom on `archive serve`), and by webhook and e-mail where configured ([alerts]
+    in settings.toml, ARCHIVE_SMTP_* variables), within about a minute, retried until it goes out.
     \b
     Examples:
       archive alerts add harbour '"harbour authority"' --site demo
+      archive alerts add first-hydrogen '"hydrogen ferry"' --first-appearance
+      archive alerts follow http://127.0.0.1:8701/2025/03/04/veyra-harbour-closed-after-crane-collapse
       archive alerts list
-      archive alerts check harbour     # now, without waiting for a crawl
+      archive alerts show harbour --since 2025-03-01
+      archive alerts check             # deliver what is due; what each search reported since the last check
       archive alerts remove harbour
     """
 
@@ -68,9 +72,12 @@ def alerts() -> None:
 @click.option("--author", "authors", multiple=True, help="Only articles by this author (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
 @click.option("--lang", "languages", multiple=True, help="Only this language, e.g. en (repeatable).")
+@click.option("--first-appearance", is_flag=True, help="Report only the first article that matches, then stay quiet.")
+@click.option("--digest-hour", type=click.IntRange(0, 23), default=None,
+              help="Send one digest a day at this hour (UTC) instead of each match at once.")
 @click.pass_obj
 @_errors
-def add(app, name, query, sites, authors, tags, languages) -> None:
+def add(app, name, query, sites, authors, tags, languages, first_appearance, digest_hour) -> None:
     """Save a search: from now on, new matching articles are reported once each."""
     from search.alert_delivery import feed_link
     from search.alerts import SavedSearch
@@ -83,8 +90,78 @@ def add(app, name, query, sites, authors, tags, languages) -> None:
     if not request.text.strip() and not (request.sites or request.authors or request.tags or request.languages):
         raise click.UsageError("give a QUERY or a filter: an empty saved search would report every article")
     saved = store.add(SavedSearch(name=name, query=request.text, sites=request.sites, authors=request.authors,
-                                  tags=request.tags, languages=request.languages))
-    click.echo(f"saved {saved.name!r}; new matches after each crawl, feed: {feed_link(app.settings.alerts, saved.name)}")
+                                  tags=request.tags, languages=request.languages, first_appearance=first_appearance,
+                                  digest_hour=digest_hour))
+    when = f"a digest daily at {digest_hour:02d}:00 UTC" if digest_hour is not None else "new matches as they are archived"
+    if first_appearance:
+        when = "the first article that matches, once"
+    click.echo(f"saved {saved.name!r}; {when}, feed: {feed_link(app.settings.alerts, saved.name)}")
+
+
+@alerts.command("follow")
+@click.argument("url")
+@click.option("--name", default="", help="Name of the follow (default: follow-<article id>).")
+@click.pass_obj
+@_errors
+def follow(app, url, name) -> None:
+    """Be told when an archived article changes: its headline and changed paragraphs."""
+    from search.alert_delivery import feed_link
+    from search.alerts import AlertError
+    from search.service import get_article
+
+    client, store = _store(app, create=True)
+    article = get_article(client, app.settings.elasticsearch.articles_alias, url)  # any URL it was reached under
+    if article is None:
+        raise AlertError(f"no archived article at {url}: `archive search` finds the URL of the one to follow")
+    saved = store.follow(article["id"], name=name)
+    click.echo(f"following {url} as {saved.name!r}; each change is reported, feed: {feed_link(app.settings.alerts, saved.name)}")
+
+
+@alerts.command("show")
+@click.argument("name")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Only what was reported after this date (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+@_errors
+def show(app, name, since, fmt) -> None:
+    """What a saved search reported: date, new or edited, title, URL and how its delivery went."""
+    _, store = _store(app)
+    search = store.require(name)
+    matches = store.matches(search.name, limit=1000, since=since.isoformat() if since else None)
+    if fmt == "json":
+        click.echo(json.dumps([m.as_dict() for m in matches], indent=2, ensure_ascii=False))
+        return
+    if not matches:
+        click.echo(f"{name}: nothing reported{' since ' + since.date().isoformat() if since else ''} (saved {search.created_at[:19]})")
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{name}: {len(matches)} reported", title_justify="left")
+    for column in ("reported", "change", "title", "url", "delivery"):
+        table.add_column(column)
+    for m in matches:
+        table.add_row(m.matched_at[:19], m.change, escape(m.title or ""), escape(m.url or ""), escape(m.delivery_status))
+    Console().print(table)
+
+
+@alerts.command("deliver")
+@click.pass_obj
+@_errors
+def deliver(app) -> None:
+    """Send what is due now (new matches, retries, digests). The scheduler and running crawls do it on their own."""
+    from search.outbox import deliver_due
+
+    client, _ = _store(app)
+    report = deliver_due(client, app.settings)
+    click.echo(f"delivered {report.delivered}, retrying later {report.retrying}, given up {report.given_up}"
+               + (f"; matched {report.recovered} batch(es) a stopped process left" if report.recovered else ""))
+    for line in report.failures:
+        click.echo(f"  failed: {line}", err=True)
+    if report.failures:
+        raise SystemExit(1)
 
 
 @alerts.command("list")
@@ -95,8 +172,9 @@ def list_command(app, fmt) -> None:
     """List the saved searches, when each was last checked and how its last delivery went."""
     _, store = _store(app)
     searches = store.list()
+    failed = store.failed_deliveries()
     if fmt == "json":
-        click.echo(json.dumps([s.as_dict() for s in searches], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([{**s.as_dict(), "failed_deliveries": failed.get(s.name, 0)} for s in searches], indent=2, ensure_ascii=False))
         return
     if not searches:
         click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
@@ -106,12 +184,17 @@ def list_command(app, fmt) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(searches)} saved search{'es' if len(searches) != 1 else ''}")
-    for column in ("name", "query", "filters", "saved", "last checked", "last delivery"):
+    for column in ("name", "query", "filters", "saved", "last checked", "last delivery", "problems"):
         table.add_column(column)
     for s in searches:
         filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
+        filters += "; ".join(x for x in ((" first appearance" + (" (reported)" if s.quiet else "")) if s.first_appearance else "",
+                                          f" digest {s.digest_hour:02d}:00 UTC" if s.digest_hour is not None else "") if x)
         delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}" for ch, st in s.last_delivery.items()) or "-"
-        table.add_row(escape(s.name), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
+        problems = "; ".join(p for p in (f"query refused: {s.error['message']}" if s.error.get("message") else "",
+                                         f"{failed[s.name]} delivery(ies) given up" if failed.get(s.name) else "") if p) or "-"
+        table.add_row(escape(s.name), escape(s.query), escape(filters.strip()), s.created_at[:19], (s.last_checked_at or "never")[:19],
+                      escape(delivery), escape(problems))
     Console().print(table)
 
 
@@ -132,28 +215,35 @@ def remove(app, name) -> None:
 @click.pass_obj
 @_errors
 def check(app, name, fmt) -> None:
-    """Print what is new for one saved search (or all) and mark it seen; sends webhook/e-mail if configured."""
-    from search.alert_delivery import article_link, check_and_deliver
+    """Deliver what is due, then print what each saved search (or one) reported since the last check."""
+    from search.alert_delivery import article_link
+    from search.outbox import check as check_searches
 
     client, _ = _store(app)
-    results = check_and_deliver(client, app.settings, name)
+    results = check_searches(client, app.settings, name)
     if fmt == "json":
-        click.echo(json.dumps([{"name": r.search.name, "new": [m.as_dict() for m in r.new], "delivery": r.delivery} for r in results],
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps([{"name": r.search.name, "since": r.since, "new": [m.as_dict() for m in r.new], "delivery": r.delivery,
+                                "last": r.last.as_dict() if r.last else None} for r in results], indent=2, ensure_ascii=False))
         return
     if not results:
         click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
     failed = False
     for result in results:
         count = len(result.new)
-        click.echo(f"{result.search.name}: {count} new article{'s' if count != 1 else ''}")
+        if not count:
+            last = f"{result.last.title} ({result.last.matched_at[:16].replace('T', ' ')})" if result.last else "nothing yet"
+            click.echo(f"{result.search.name}: nothing new since {(result.since or '')[:16].replace('T', ' ')}; last reported: {last}")
+        else:
+            click.echo(f"{result.search.name}: {count} new article{'s' if count != 1 else ''} since {(result.since or '')[:16].replace('T', ' ')}")
         for match in result.new:
-            label = " [edited]" if match.change == "edited" else ""
+            label = f" [{match.change}]" if match.change != "new" else ""
             click.echo(f"  {match.title}{label}\n    {match.site} · {(match.published or 'no date')[:10]} · {match.url}\n"
-                       f"    {article_link(app.settings.alerts, match.article_id)}")
+                       f"    {article_link(app.settings.alerts, match.article_id)} · {match.delivery_status}")
+        if result.search.error.get("message"):
+            click.echo(f"  query refused by Elasticsearch: {result.search.error['message']}", err=True)
         for channel, status in result.delivery.items():
             if not status.get("ok"):
                 failed = True
-                click.echo(f"  {channel} delivery failed: {status.get('error')}", err=True)
+                click.echo(f"  {channel} delivery failed (retried later): {status.get('error')}", err=True)
     if failed:
         raise SystemExit(1)

@@ -62,6 +62,11 @@ def migrate(app) -> None:
                 click.echo(f"migrated {state.alias}: {old} -> {state.index} ({count} documents; {old} is kept)")
             else:
                 click.echo(f"up to date: {state.alias} -> {state.index}")
+        from search.alerts import AlertStore
+
+        recompiled = AlertStore(client, es).recompile_all()  # the query language may compile them differently now
+        if recompiled:
+            click.echo(f"saved searches: {recompiled} compiled again for matching")
 
 
 @index.command("drop")

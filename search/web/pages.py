@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from search.alert_delivery import check_and_deliver
+from search.outbox import check as check_searches
 from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
@@ -101,11 +101,13 @@ def base_url(request: Request) -> str:
 
 def alerts_context(request: Request, params: dict | None = None) -> dict:
     settings = request.app.state.settings
-    searches = _store(request).list()
+    store = _store(request)
+    searches = store.list()
+    failed = store.failed_deliveries()
     return {
         "saved_searches": [
             {**s.as_dict(), "page": f"/alerts/{s.name}", "feed": f"{base_url(request)}/alerts/{s.name}.atom",
-             "results": url_with("/", _search_params(s))}
+             "results": url_with("/", _search_params(s)), "failed_deliveries": failed.get(s.name, 0)}
             for s in searches
         ],
         "draft": params or {},
@@ -155,6 +157,7 @@ def alert_context(request: Request, name: str) -> dict:
     search = store.require(name)
     return {
         "saved_search": search.as_dict(),
+        "failed_deliveries": store.failed_deliveries().get(name, 0),
         "feed": f"{base_url(request)}/alerts/{name}.atom",
         "results": url_with("/", _search_params(search)),
         "matches": [{**m.as_dict(), "snippet_marked": m.snippet, "archive_page": f"/article/{m.article_id}"} for m in store.matches(name, limit=200)],
@@ -181,8 +184,21 @@ def alert_feed(request: Request) -> Response:
 
 async def check_search(request: Request) -> Response:
     name = request.path_params["name"]
-    results = await run_in_threadpool(check_and_deliver, request.app.state.client, request.app.state.settings, name)
+    results = await run_in_threadpool(check_searches, request.app.state.client, request.app.state.settings, name)
     return RedirectResponse(f"/alerts/{name}?checked={len(results[0].new)}", status_code=303)
+
+
+async def follow_article(request: Request) -> Response:
+    """"Follow this article" on the article page: a saved search told of each change."""
+    article_id = request.path_params["article_id"]
+    state = request.app.state
+
+    def follow() -> SavedSearch:
+        ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)
+        return _store(request).follow(article_id)
+
+    saved = await run_in_threadpool(follow)
+    return RedirectResponse(f"/alerts/{saved.name}?saved=1", status_code=303)
 
 
 async def remove_search(request: Request) -> Response:
