@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from archive.config import ElasticsearchSettings
 from search.query import SearchRequest, build_search_body, unmarked
@@ -299,6 +299,8 @@ class AlertStore:
 
     def remove(self, name: str) -> int:
         """Delete the saved search and its reported matches; returns how many matches went with it."""
+        from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
         self.require(name)
         # scan + bulk delete: the development node has no delete_by_query (reindex module).
         ids = [h["_id"] for h in helpers.scan(self.client, index=self.alias, query={"query": {"bool": {"filter": [
@@ -336,6 +338,8 @@ class AlertStore:
 
     def recompile_all(self) -> int:
         """Compile every saved search again (the query language changed): `archive index migrate`."""
+        from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
         try:
             hits = list(helpers.scan(self.client, index=self.alias, query={"query": {"term": {"kind": "search"}}}))
         except NotFoundError:
@@ -386,8 +390,8 @@ class AlertStore:
                                 "aggs": {"latest": {"top_hits": {"size": 1, "sort": [{"matched_at": "desc"}]}}}}})
             latest.update({b["key"]: match_from_source(b["latest"]["hits"]["hits"][0]["_source"])
                            for b in older["aggregations"]["names"]["buckets"]})
-        helpers.bulk(self.client, ({"_op_type": "update", "_index": self.alias, "_id": s.doc_id, "doc": {"last_checked_at": now}}
-                                   for s in searches), raise_on_error=False, refresh=True)
+        operations = [line for s in searches for line in ({"update": {"_id": s.doc_id}}, {"doc": {"last_checked_at": now}})]
+        self.client.bulk(index=self.alias, operations=operations, refresh=True)
         return [CheckResult(search=replace(s, last_checked_at=now), new=new[s.name], since=since[s.name], last=latest.get(s.name))
                 for s in searches]
 

@@ -27,10 +27,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import Elasticsearch, NotFoundError
 
 from archive.config import Settings
-from search.alert_delivery import channels_for, send
 from search.alert_matching import AlertMatcher
 from search.alerts import DELIVERED, FAILED, PENDING, AlertStore, CheckResult, SavedSearch, match_from_source
 
@@ -106,6 +105,8 @@ def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | No
             else:
                 report.failures.append(f"{name}: {channel}: {status['error']}")
                 logger.error("alert %s: %s delivery failed (retried later): %s", name, channel, status["error"])
+    from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
     helpers.bulk(client, actions, raise_on_error=False, refresh=True)  # `alerts check` right after sees them
     if report.given_up:
         logger.error("saved searches: %d match(es) given up after %.0f h of failed deliveries (see `archive alerts list`)",
@@ -126,6 +127,8 @@ def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | 
         return []
     if not hits:
         return []
+    from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
     lease = {"lease_until": _iso(now + LEASE)}
     claims = ({"_op_type": "update", "_index": h["_index"], "_id": h["_id"], "doc": lease,
                "if_seq_no": h["_seq_no"], "if_primary_term": h["_primary_term"]} for h in hits)
@@ -134,6 +137,8 @@ def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | 
 
 
 def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[str], sleep) -> dict:
+    from search.alert_delivery import channels_for, send  # here: mail and HTTP modules load only to send
+
     outcome: dict = {}
     for channel in channels_for(settings.alerts, search):
         waiting = [match_from_source(h["_source"]) for h in hits if not ((h["_source"].get("delivery") or {}).get(channel) or {}).get("ok")]
@@ -151,6 +156,8 @@ def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[s
 
 def _recorded(settings: Settings, search: SavedSearch, hit: dict, outcome: dict, now: datetime) -> tuple[dict, str]:
     """The update that records one entry's round, and its state after it."""
+    from search.alert_delivery import channels_for
+
     source = hit["_source"]
     delivery = dict(source.get("delivery") or {})
     for channel, status in outcome.items():

@@ -57,12 +57,14 @@ def display_date(document: dict) -> str | None:
 
 
 class ArticleWriter:
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, match_alerts: bool = True):
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, alerts: AlertMatcher | None = None):
+        """alerts: how stored batches are matched against saved searches; by default at once,
+        after each write (a crawl passes a QueuedMatcher, which matches beside its writes)."""
         self.client = client
         self.alias = settings.articles_alias
         self.versions_alias = settings.versions_alias
         self.chunk_size = settings.bulk_size
-        self.alerts = AlertMatcher(client, settings) if match_alerts else None
+        self.alerts = alerts or AlertMatcher(client, settings)
 
     def write(self, documents: dict[str, dict]) -> WriteResult:
         """documents: doc id -> document. Raises only when Elasticsearch cannot be reached."""
@@ -97,7 +99,7 @@ class ArticleWriter:
             actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": with_stems(document)})
 
         marker_id = None
-        if self.alerts is not None and outcome and self.alerts.active():
+        if outcome and self.alerts.active():
             # In the same bulk request as the articles, before them: a batch stored is a batch
             # that will be matched, even if this process dies right after storing it.
             marker_id, marker = self.alerts.marker(sorted(outcome))
