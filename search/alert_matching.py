@@ -64,11 +64,16 @@ class AlertMatcher:
     def active(self) -> bool:
         """Whether anything was ever saved (the saved-searches index exists)."""
         if not self._exists:
-            self._exists = bool(self.client.indices.exists_alias(name=self.alias))
-            if self._exists:
-                from search.indices import ensure_alert_fields
+            try:
+                exists = bool(self.client.indices.exists_alias(name=self.alias))
+                if exists:
+                    from search.indices import ensure_alert_fields
 
-                ensure_alert_fields(self.client, self.alias)  # an index saved by an older version
+                    ensure_alert_fields(self.client, self.alias)  # an index saved by an older version
+            except ApiError as exc:  # e.g. no right to the index: the articles are stored all the same
+                logger.error("saved searches cannot be matched (%s); articles are stored without alerts", es_reason(exc))
+                return False
+            self._exists = exists
         return self._exists
 
     def marker(self, article_ids: list[str]) -> tuple[str, dict]:

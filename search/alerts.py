@@ -3,6 +3,7 @@
 A saved search and what it reported live in one index behind an alias
 (``settings.elasticsearch.alerts_alias``, definition ``definitions/saved-searches.json``):
 
+    checked:all                    when `alerts check` last ran for every saved search
     search:<name>                  the saved search: its query, filters and the query compiled
                                    for Elasticsearch (what `archive search` runs, stems included)
     match:<name>:<article id>      one article the search reported, and its delivery (the outbox
@@ -38,6 +39,7 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 # Bump when the query language compiles saved searches differently: `archive index migrate`
 # recompiles them, and the matcher recompiles any compiled with another version.
 COMPILED_WITH = 1
+CHECKED_ALL = "checked:all"  # when `alerts check` last ran for every saved search
 MATCH_FIELDS = ("url", "title", "site", "published", "first_seen", "edited", "description", "content_hash", "language")
 
 
@@ -256,9 +258,10 @@ class AlertStore:
 
     def get(self, name: str) -> SavedSearch | None:
         try:
-            return SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{name}")["_source"])
+            search = SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{name}")["_source"])
         except NotFoundError:
             return None
+        return self._with_check_of_all([search])[0]
 
     def require(self, name: str) -> SavedSearch:
         search = self.get(name)
@@ -273,7 +276,17 @@ class AlertStore:
                                           size=10_000, source_excludes=["compiled"])
         except NotFoundError:
             return []
-        return [SavedSearch.from_source(h["_source"]) for h in response["hits"]["hits"]]
+        return self._with_check_of_all([SavedSearch.from_source(h["_source"]) for h in response["hits"]["hits"]])
+
+    def _with_check_of_all(self, searches: list[SavedSearch]) -> list[SavedSearch]:
+        """A check of every search is kept once (CHECKED_ALL), not on each: each search's last
+        check is the later of its own and that one."""
+        try:
+            everything = self.client.get(index=self.alias, id=CHECKED_ALL)["_source"].get("last_checked_at")
+        except NotFoundError:
+            return searches
+        return [s if s.last_checked_at and _instant(s.last_checked_at) >= _instant(everything) else replace(s, last_checked_at=everything)
+                for s in searches]
 
     def failed_deliveries(self) -> dict[str, int]:
         """Saved search name -> matches whose delivery was given up (shown in list, page, status)."""
@@ -360,7 +373,7 @@ class AlertStore:
 
     # --- what `alerts check` tells -------------------------------------------------------------
 
-    def check(self, searches: list[SavedSearch], now: str | None = None) -> list[CheckResult]:
+    def check(self, searches: list[SavedSearch], everything: bool = False, now: str | None = None) -> list[CheckResult]:
         """Each search's matches since its last check (found as articles were stored) and its
         latest match; the check time is kept for the next one. A constant number of requests,
         however many searches: `alerts check` answers at once when nothing is new."""
@@ -390,8 +403,11 @@ class AlertStore:
                                 "aggs": {"latest": {"top_hits": {"size": 1, "sort": [{"matched_at": "desc"}]}}}}})
             latest.update({b["key"]: match_from_source(b["latest"]["hits"]["hits"][0]["_source"])
                            for b in older["aggregations"]["names"]["buckets"]})
-        operations = [line for s in searches for line in ({"update": {"_id": s.doc_id}}, {"doc": {"last_checked_at": now}})]
-        self.client.bulk(index=self.alias, operations=operations, refresh=True)
+        if everything:  # one write, however many searches
+            self.client.index(index=self.alias, id=CHECKED_ALL, document={"kind": "checked", "last_checked_at": now}, refresh=True)
+        else:
+            operations = [line for s in searches for line in ({"update": {"_id": s.doc_id}}, {"doc": {"last_checked_at": now}})]
+            self.client.bulk(index=self.alias, operations=operations, refresh=True)
         return [CheckResult(search=replace(s, last_checked_at=now), new=new[s.name], since=since[s.name], last=latest.get(s.name))
                 for s in searches]
 

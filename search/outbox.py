@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -36,7 +37,8 @@ from search.alerts import DELIVERED, FAILED, PENDING, AlertStore, CheckResult, S
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a claimed entry is another round's again after this (its sender died)
-BATCH = 1000  # due entries claimed per round
+BATCH = 1000  # due entries claimed at a time
+SENDERS = 8  # saved searches' messages sent side by side
 
 
 @dataclass
@@ -62,8 +64,9 @@ def _parse(value: str | None) -> datetime | None:
 
 def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | None = None, now: datetime | None = None,
                 sleep=time.sleep) -> RoundReport:
-    """One delivery round (see the module's description). Raises only when Elasticsearch cannot
-    be reached; a channel's failure is recorded and retried, never raised."""
+    """One delivery round (see the module's description): everything due now, claimed a
+    thousand at a time. Raises only when Elasticsearch cannot be reached; a channel's failure
+    is recorded and retried, never raised."""
     report = RoundReport()
     es = settings.elasticsearch
     matcher = AlertMatcher(client, es)
@@ -71,22 +74,36 @@ def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | No
         return report  # nothing was ever saved
     report.recovered = matcher.recover()
     now = now or datetime.now(timezone.utc)
-    claimed = _claim(client, es.alerts_alias, now, names)
-    if not claimed:
-        return report
+    dead: set[str] = set()  # channels that failed this round: not tried again for every saved search
+    while True:
+        claimed = _claim(client, es.alerts_alias, now, names)
+        if not claimed:
+            break
+        _deliver_claimed(client, settings, claimed, now, dead, sleep, report)
+        if len(claimed) < BATCH:
+            break
+    if report.given_up:
+        logger.error("saved searches: %d match(es) given up after %.0f h of failed deliveries (see `archive alerts list`)",
+                     report.given_up, settings.alerts.retry_hours)
+    return report
+
+
+def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[dict], now: datetime, dead: set[str], sleep,
+                     report: RoundReport) -> None:
+    es = settings.elasticsearch
     groups: dict[str, list[dict]] = {}
     for hit in claimed:
         groups.setdefault(hit["_source"]["name"], []).append(hit)
     docs = client.mget(index=es.alerts_alias, ids=[f"search:{n}" for n in groups])["docs"]
     searches = {d["_source"]["name"]: SavedSearch.from_source(d["_source"]) for d in docs if d.get("found")}
-    dead: set[str] = set()  # channels that failed this round: not tried again for every saved search
     actions = []
+    for name in [n for n in groups if n not in searches]:  # removed while its matches waited: nothing to tell anyone
+        actions += [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in groups.pop(name)]
+    # A few saved searches' messages at a time: a thousand searches with news must not wait in line.
+    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="alert-send") as pool:
+        outcomes = dict(zip(groups, pool.map(lambda n: _send(settings, searches[n], groups[n], dead, sleep), groups)))
     for name, hits in groups.items():
-        search = searches.get(name)
-        if search is None:  # removed while its matches waited: nothing to tell anyone
-            actions += [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in hits]
-            continue
-        outcome = _send(settings, search, hits, dead, sleep)
+        search, outcome = searches[name], outcomes[name]
         for hit in hits:
             action, state = _recorded(settings, search, hit, outcome, now)
             actions.append(action)
@@ -107,11 +124,7 @@ def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | No
                 logger.error("alert %s: %s delivery failed (retried later): %s", name, channel, status["error"])
     from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
-    helpers.bulk(client, actions, raise_on_error=False, refresh=True)  # `alerts check` right after sees them
-    if report.given_up:
-        logger.error("saved searches: %d match(es) given up after %.0f h of failed deliveries (see `archive alerts list`)",
-                     report.given_up, settings.alerts.retry_hours)
-    return report
+    helpers.bulk(client, actions, raise_on_error=False, refresh=True)  # the next claim and `alerts check` see them
 
 
 def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:
@@ -225,7 +238,7 @@ def check(client: Elasticsearch, settings: Settings, name: str | None = None) ->
     if not searches:
         return []
     report = deliver_due(client, settings, names=[name] if name else None)
-    results = store.check(searches)
+    results = store.check(searches, everything=name is None)
     for result in results:
         result.delivery = report.by_search.get(result.search.name, {})
     return results
