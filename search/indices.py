@@ -93,8 +93,7 @@ def upgrade_in_place(client: Elasticsearch, es_settings) -> list[str]:
     done = []
     for alias, definition in ((es_settings.articles_alias, ARTICLES_DEFINITION),
                               (es_settings.versions_alias, ARTICLES_DEFINITION),
-                              (es_settings.runs_index, RUNS_DEFINITION),
-                              (es_settings.alerts_alias, ALERTS_DEFINITION)):
+                              (es_settings.runs_index, RUNS_DEFINITION)):
         wanted = load_definition(definition)["mappings"]["properties"]
         mappings = client.indices.get_mapping(index=alias).body.values()
         have = {name for m in mappings for name in (m.get("mappings", {}).get("properties") or {})}
@@ -198,7 +197,8 @@ def _upgraded(document: dict) -> dict:
 
 def ensure_alert_fields(client: Elasticsearch, alias: str) -> None:
     """Give a saved-searches index made by an older version the fields of today's definition
-    (the outbox's state and times): adding fields is allowed on a live index; idempotent."""
+    (the outbox's state and times): adding fields is allowed on a live index; idempotent. The
+    alert matcher calls it once per process, before it first writes to the index."""
     wanted = load_definition(ALERTS_DEFINITION)["mappings"]["properties"]
     mappings = client.indices.get_mapping(index=alias).body.values()
     have = {name for m in mappings for name in (m.get("mappings", {}).get("properties") or {})}

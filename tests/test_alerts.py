@@ -265,6 +265,27 @@ def test_a_delivery_failing_past_the_retry_window_is_given_up_and_shown(es_clien
     assert "warning: saved search ferry: 1 match(es) not delivered after retries" in " ".join(status.output.split())
 
 
+def test_a_digest_search_sends_its_matches_together_at_its_hour(es_client, archive_settings, store):
+    receiver = Receiver()
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url))
+    hour = (datetime.now(timezone.utc) + timedelta(hours=3)).hour
+    try:
+        store.add(SavedSearch(name="ferry", query="ferry", digest_hour=hour))
+        write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
+        write(es_client, settings, article("strike", "Ferry strike", "The ferry crews strike.", at(2)))
+        assert deliver_due(es_client, settings).delivered == 0 and receiver.bodies == []  # not yet: at its hour
+        due = {m.next_attempt_at for m in store.matches("ferry")}
+        (moment,) = due
+        assert datetime.fromisoformat(moment).hour == hour and datetime.fromisoformat(moment).minute == 0
+        assert deliver_due(es_client, settings, now=datetime.fromisoformat(moment)).delivered == 2
+        (digest,) = receiver.bodies  # one message with both
+        assert sorted(m["title"] for m in digest["matches"]) == ["Ferry fares rise", "Ferry strike"]
+        with pytest.raises(AlertError, match="hour from 0 to 23"):
+            store.add(SavedSearch(name="late", query="ferry", digest_hour=24))
+    finally:
+        receiver.close()
+
+
 def test_cli_add_list_check_show_remove(es_client, archive_settings):
     run = lambda *args: CliRunner().invoke(cli, ["alerts", *args], obj=AppContext(None, archive_settings))  # noqa: E731
     ensure_all(es_client, archive_settings.elasticsearch)
