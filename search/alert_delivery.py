@@ -3,8 +3,9 @@
 The Atom feed (search/feeds.py) needs no delivery: readers fetch it. Webhook and e-mail are
 optional (settings [alerts], environment ARCHIVE_ALERT_WEBHOOK_URL, ARCHIVE_SMTP_*). A send is
 tried a bounded number of times with short timeouts and never raises: the outcome (ok, or the
-error) is returned to the outbox (search/outbox.py), which retries later and records it. The
-webhook's URL is a secret (it often carries a token): no outcome, log line or page shows it.
+error) is returned to the outbox (search/outbox.py), which retries later and records it. A
+webhook URL is a secret (its path is the key to the channel): what is recorded or logged names
+only its scheme, host and port (archive.redact.safe_url).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from archive.config import AlertSettings
+from archive.redact import redact, safe_url
 from search.alerts import CHANGED, EDITED, FIRST, Match, SavedSearch, utcnow
 
 logger = logging.getLogger(__name__)
@@ -101,9 +103,10 @@ def _webhook(settings: AlertSettings, body: dict, sleep) -> dict:
             with urllib.request.urlopen(request, timeout=settings.webhook_timeout) as response:
                 return {"ok": True, "at": utcnow(), "attempts": attempt, "status": response.status}
         except urllib.error.HTTPError as exc:
-            error = f"the webhook answered HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            error = f"the webhook is unreachable: {getattr(exc, 'reason', exc)}"  # never its URL: a secret
+            error = f"HTTP {exc.code} from {safe_url(settings.webhook_url)}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = redact(str(getattr(exc, "reason", exc)), settings.webhook_url)
+            error = f"{safe_url(settings.webhook_url)} unreachable: {reason}"
         if attempt < settings.webhook_attempts:
             sleep(min(2 ** (attempt - 1), 5))  # 1 s, 2 s, 4 s: bounded, never blocks for long
     return {"ok": False, "at": utcnow(), "attempts": settings.webhook_attempts, "error": error}

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from archive.config import ElasticsearchSettings
+from archive.redact import shorten_urls
 from search.query import SearchRequest, build_search_body, unmarked
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,15 @@ class AlertError(ValueError):
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def delivery_shown(delivery: dict) -> dict:
+    """A delivery record whose messages name endpoints by scheme, host and port only: a webhook
+    URL is a secret, also in records written before its errors were redacted."""
+    return {
+        channel: {k: shorten_urls(v) if isinstance(v, str) else v for k, v in status.items()} if isinstance(status, dict) else status
+        for channel, status in (delivery or {}).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,7 @@ class SavedSearch:
             "languages": list(self.languages),
             "created_at": self.created_at,
             "last_checked_at": self.last_checked_at,
-            "last_delivery": self.last_delivery,
+            "last_delivery": delivery_shown(self.last_delivery),
             "owner": self.owner,
             "follows": self.follows,
             "first_appearance": self.first_appearance,
@@ -337,9 +347,6 @@ class AlertStore:
         except NotFoundError:
             return []
         return [match_from_source(h["_source"]) for h in response["hits"]["hits"]]
-
-    def record_delivery(self, name: str, delivery: dict) -> None:
-        self.client.update(index=self.alias, id=f"search:{name}", doc={"last_delivery": delivery})
 
     def record_error(self, search: SavedSearch, message: str | None) -> None:
         """Keep (or clear) the error Elasticsearch gave for the search's query: shown on its page,

@@ -158,10 +158,13 @@ def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[s
         if not waiting:
             continue
         if channel in dead:
-            outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)),
-                                "error": f"not tried: the {channel} failed earlier in this round"}
+            outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)), "attempts": 0, "status": None,
+                                "error": f"not tried: the {channel} failed earlier in this round", "recipients": None}
             continue
-        outcome[channel] = send(channel, settings.alerts, search, waiting, sleep=sleep)
+        status = send(channel, settings.alerts, search, waiting, sleep=sleep)
+        # Every key, always: the saved search's last_delivery is updated in part (merged), and a
+        # failure must not keep the last success's "status": 200.
+        outcome[channel] = {key: status.get(key) for key in ("ok", "at", "attempts", "status", "error", "recipients")}
         if not outcome[channel]["ok"]:
             dead.add(channel)
     return outcome

@@ -69,9 +69,9 @@ def what_changed(before_title: str, before_body: str, after_title: str, after_bo
     and added, as the article page's diff shows them (at most `limit` of each, each cut at 1,000
     characters: a rewritten article is a link to its page, not a copy in a chat message)."""
     removed, added = [], []
-    for line in difflib.unified_diff(_lines(before_body), _lines(after_body), lineterm="", n=0):
-        if line.startswith(("---", "+++", "@@")):
-            continue
+    for n, line in enumerate(difflib.unified_diff(_lines(before_body), _lines(after_body), lineterm="", n=0)):
+        if (n < 2 and line.startswith(("--- ", "+++ "))) or line.startswith("@@ "):  # headers and hunk markers only:
+            continue  # a paragraph that starts with "--" is a paragraph
         if line.startswith("-"):
             removed.append(line[1:][:1000])
         elif line.startswith("+"):

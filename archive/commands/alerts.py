@@ -190,7 +190,8 @@ def list_command(app, fmt) -> None:
         filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
         filters += "; ".join(x for x in ((" first appearance" + (" (reported)" if s.quiet else "")) if s.first_appearance else "",
                                           f" digest {s.digest_hour:02d}:00 UTC" if s.digest_hour is not None else "") if x)
-        delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}" for ch, st in s.last_delivery.items()) or "-"
+        delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}"
+                             for ch, st in s.as_dict()["last_delivery"].items()) or "-"
         problems = "; ".join(p for p in (f"query refused: {s.error['message']}" if s.error.get("message") else "",
                                          f"{failed[s.name]} delivery(ies) given up" if failed.get(s.name) else "") if p) or "-"
         table.add_row(escape(s.name), escape(s.query), escape(filters.strip()), s.created_at[:19], (s.last_checked_at or "never")[:19],
