@@ -115,7 +115,10 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
                 report.retrying += 1
         if outcome:
             report.by_search[name] = outcome
-            actions.append({"_op_type": "update", "_index": es.alerts_alias, "_id": search.doc_id, "doc": {"last_delivery": outcome}})
+            # Replaced, not merged (a partial update merges objects, and a failure must not keep
+            # the last success's "status": 200): emptied, then set, in order, in one request.
+            actions += [{"_op_type": "update", "_index": es.alerts_alias, "_id": search.doc_id, "doc": {"last_delivery": value}}
+                        for value in (None, outcome)]
         for channel, status in outcome.items():
             if status["ok"]:
                 logger.info("alert %s: %d match(es) sent by %s", name, len(hits), channel)
@@ -158,13 +161,10 @@ def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[s
         if not waiting:
             continue
         if channel in dead:
-            outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)), "attempts": 0, "status": None,
-                                "error": f"not tried: the {channel} failed earlier in this round", "recipients": None}
+            outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)),
+                                "error": f"not tried: the {channel} failed earlier in this round"}
             continue
-        status = send(channel, settings.alerts, search, waiting, sleep=sleep)
-        # Every key, always: the saved search's last_delivery is updated in part (merged), and a
-        # failure must not keep the last success's "status": 200.
-        outcome[channel] = {key: status.get(key) for key in ("ok", "at", "attempts", "status", "error", "recipients")}
+        outcome[channel] = send(channel, settings.alerts, search, waiting, sleep=sleep)
         if not outcome[channel]["ok"]:
             dead.add(channel)
     return outcome
