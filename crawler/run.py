@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
+import threading
+import time
+from pathlib import Path
 
 from archive.config import credentials_env, settings_from_dict
 
@@ -19,12 +23,14 @@ def main(argv: list[str]) -> int:
     settings_json, summary_dir, *site_names = argv
     with open(settings_json, encoding="utf-8") as f:
         raw = json.load(f)
+    os.unlink(settings_json)  # read once; no copy of the settings stays on disk, however we end
     # The parent already applied environment overrides; only credentials come from the env.
     settings = settings_from_dict(raw, env=credentials_env(os.environ))
     sites = settings.select_sites(site_names)
 
     from scrapy.crawler import CrawlerProcess
 
+    from crawler.runner import PARENT_ENV
     from crawler.settings import scrapy_settings
     from crawler.spiders.news import NewsSpider
 
@@ -32,8 +38,35 @@ def main(argv: list[str]) -> int:
     process = CrawlerProcess(scrapy_settings(settings, summary_dir))
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
+    parent = os.environ.get(PARENT_ENV)
+    if parent and parent.isdigit():
+        watch_parent(int(parent), process, Path(summary_dir).parent)
     process.start()
     return 0
+
+
+# Once the parent is gone, how long the crawl may take to close cleanly before it exits anyway.
+ORPHAN_GRACE_SECONDS = 30.0
+
+
+def watch_parent(parent_pid: int, process, workdir: Path) -> None:
+    """If the process that started the crawl dies (even by SIGKILL), the crawl stops: cleanly
+    first (Scrapy's shutdown, the pipeline flushes), then for good. No orphan crawls on alone."""
+    from twisted.internet import reactor
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        logging.getLogger("crawler.run").error("the process that started this crawl (pid %d) is gone; stopping", parent_pid)
+        reactor.callFromThread(process.stop)
+        time.sleep(ORPHAN_GRACE_SECONDS)
+        shutil.rmtree(workdir, ignore_errors=True)  # nobody will read the summaries
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    # A clean stop after the parent died: remove what it would have removed.
+    reactor.addSystemEventTrigger(
+        "after", "shutdown", lambda: os.getppid() != parent_pid and shutil.rmtree(workdir, ignore_errors=True))
 
 
 class QuietLibraries(logging.Filter):

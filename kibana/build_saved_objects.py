@@ -39,14 +39,15 @@ PANEL_VERSION = "8.9.0"
 
 ARTICLES_VIEW = "newsroom-articles"
 RUNS_VIEW = "newsroom-crawl-runs"
+AUDIT_VIEW = "newsroom-audit"
 
 # The project's own lists (one source of truth): every named rejection reason, a dynamic long
 # field `rejections.<reason>` of each crawl-runs document, and the run statuses that are not ok.
 sys.path.insert(0, str(HERE.parent))
 from crawler.rejections import ALL_REASONS as REJECTION_REASONS  # noqa: E402
-from crawler.runner import FAILED, INTERRUPTED, NO_ARTICLES, TIMED_OUT  # noqa: E402
+from crawler.runner import FAILED, INCOMPLETE, INTERRUPTED, NO_ARTICLES, OK_SPOOLED, TIMED_OUT  # noqa: E402
 
-NOT_OK_STATUSES = (FAILED, NO_ARTICLES, TIMED_OUT, INTERRUPTED)
+NOT_OK_STATUSES = (FAILED, NO_ARTICLES, TIMED_OUT, INTERRUPTED, INCOMPLETE, OK_SPOOLED)
 
 # Every article has it (search/writer.py: published, else first seen).
 ARTICLES_TIME_FIELD = "display_date"
@@ -398,8 +399,9 @@ def build() -> list[dict]:
             ["site", "status", "trigger", "duration_seconds", "error_count", "errors", "exit_code"],
             [["started", "desc"]],
             query="status : (" + " or ".join(f'"{status}"' for status in NOT_OK_STATUSES) + ")",
-            description="Runs that failed, archived no article (no-articles: see errors), hit the time limit or were "
-            "interrupted; the next run retries them.",
+            description="Runs that failed, archived no article (no-articles: see errors), hit the time limit, were "
+            "interrupted, left listings for the next run (incomplete) or spooled articles (ok-spooled: run "
+            "`archive flush`); the next run retries them.",
         )
     )
     objects.append(
@@ -460,6 +462,33 @@ def build() -> list[dict]:
                 ("search", "newsroom-all-crawl-runs", (0, 45, 48, 18)),
             ],
             "now-30d",
+        )
+    )
+
+    # The audit trail (search/audit.py): readable by the archive_admin role only ---------------
+    objects.append(data_view(AUDIT_VIEW, "archive-audit", "Archive: audit trail", "@timestamp"))
+    objects.append(
+        saved_search(
+            "newsroom-archive-audit",
+            "Archive audit",
+            AUDIT_VIEW,
+            ["event", "outcome", "user", "address", "query", "format", "rows", "saved_search", "owner", "reason"],
+            [["@timestamp", "desc"]],
+            description="Who signed in (and who failed to), who exported what, who changed which saved search; "
+                        "searches only with [audit] searches = true.",
+            time_from="now-90d",
+        )
+    )
+    objects.append(
+        saved_search(
+            "newsroom-failed-sign-ins",
+            "Failed sign-ins",
+            AUDIT_VIEW,
+            ["user", "address", "reason"],
+            [["@timestamp", "desc"]],
+            query='event:"sign-in" and outcome:"failure"',
+            description="Sign-ins Elasticsearch refused, by user name and address.",
+            time_from="now-30d",
         )
     )
     return objects

@@ -121,7 +121,7 @@ class AlertMatcher:
         first_time = set(new_ids)
         queries = [s for s in searches if not s.follows and not s.quiet]
         matched = self._run(queries, ids, documents, outcome)
-        reported = self._reported([f"match:{s.name}:{h['_id']}" for s, _, hits in matched for h in hits])
+        reported = self._reported([f"match:{s.key}:{h['_id']}" for s, _, hits in matched for h in hits])
         to_report: list[tuple[SavedSearch, dict, dict, str]] = []
         for search, compiled, hits in matched:
             if search.first_appearance:
@@ -129,7 +129,7 @@ class AlertMatcher:
                 to_report.append((search, compiled, earliest, FIRST))
                 continue
             for hit in hits:
-                if f"match:{search.name}:{hit['_id']}" in reported:
+                if f"match:{search.key}:{hit['_id']}" in reported:
                     continue
                 change = NEW if hit["_id"] in first_time else self._edit(search, hit)
                 if change:
@@ -140,7 +140,7 @@ class AlertMatcher:
                 or hit["_source"].get("description") or ""
             entry = self._entry(search, hit["_id"], hit["_source"], snippet, change, now)
             if change == FIRST:  # once ever, whichever article comes first
-                entry["_id"] = f"match:{search.name}:first"
+                entry["_id"] = f"match:{search.key}:first"
                 self.client.update(index=self.alias, id=search.doc_id, doc={"quiet": True})
                 self._remember(replace(search, quiet=True))
             entries.append(entry)
@@ -151,7 +151,7 @@ class AlertMatcher:
                                 current.get("title") or "", current.get("body") or "")
             snippet = (diff["added"] or diff["removed"] or [current.get("description") or ""])[0][:300]
             entry = self._entry(search, search.follows, current, snippet, CHANGED, now, diff=diff)
-            entry["_id"] = f"match:{search.name}:{search.follows}:{(current.get('content_hash') or uuid.uuid4().hex)[:16]}"
+            entry["_id"] = f"match:{search.key}:{search.follows}:{(current.get('content_hash') or uuid.uuid4().hex)[:16]}"
             entries.append(entry)
         outcome.entries = self._create(entries)
         return outcome
@@ -185,7 +185,7 @@ class AlertMatcher:
                 continue  # e.g. a search for another site
             compiled = search.compiled if search.compiled_with == COMPILED_WITH else self._recompile(search)
             if compiled:
-                key = (search.name, codes)
+                key = (search.key, codes)
                 if key not in self._narrowed:
                     self._narrowed[key] = {**compiled, "query": narrowed(compiled["query"], codes)}
                 planned.append((search, self._narrowed[key]))
@@ -196,7 +196,7 @@ class AlertMatcher:
         found: dict[str, list[dict]] = {}
         for start in range(0, len(groups), MSEARCH_CHUNK):
             self._msearch(groups[start:start + MSEARCH_CHUNK], ids, found, outcome)
-        by_name = {search.name: (search, compiled) for search, compiled in planned}
+        by_name = {search.key: (search, compiled) for search, compiled in planned}
         return [(by_name[name][0], by_name[name][1], hits) for name, hits in found.items() if name in by_name]
 
     def _msearch(self, groups: list[list], ids: list[str], found: dict[str, list[dict]], outcome: MatchOutcome) -> None:
@@ -204,7 +204,7 @@ class AlertMatcher:
         halves until the searches at fault are found, and each is recorded on itself."""
         lines = []
         for group in groups:
-            should = [{"bool": {"must": [compiled["query"]], "_name": search.name}} for search, compiled in group]
+            should = [{"bool": {"must": [compiled["query"]], "_name": search.key}} for search, compiled in group]
             lines += [{}, {"query": {"bool": {"filter": [{"ids": {"values": ids}}], "should": should, "minimum_should_match": 1}},
                            "size": len(ids), "_source": list(MATCH_FIELDS)}]
         try:
@@ -236,7 +236,7 @@ class AlertMatcher:
         """One saved search's error is recorded on it (page, `alerts list`, `status`) and never
         stops the others."""
         if (search.error or {}).get("message") != message:
-            logger.error("saved search %s: Elasticsearch refused its query: %s", search.name, message)
+            logger.error("saved search %s: Elasticsearch refused its query: %s", search.key, message)
         AlertStore(self.client, self.settings).record_error(search, message)
         self._remember(replace(search, error={"message": message}))
         outcome.errors += 1
@@ -249,7 +249,7 @@ class AlertMatcher:
             return {}
 
     def _remember(self, search: SavedSearch) -> None:
-        self._searches = [search if s.name == search.name else s for s in self._searches]
+        self._searches = [search if s.key == search.key else s for s in self._searches]
 
     def _reported(self, entry_ids: list[str]) -> set[str]:
         if not entry_ids:
@@ -285,7 +285,7 @@ class AlertMatcher:
     def _entry(self, search: SavedSearch, article_id: str, source: dict, snippet: str, change: str, now: str,
                diff: dict | None = None) -> dict:
         document = {
-            "kind": "match", "name": search.name, "search_id": search.doc_id, "owner": search.owner,
+            "kind": "match", "name": search.key, "search_id": search.doc_id, "owner": search.owner,
             "article_id": article_id, "url": source.get("url"), "title": source.get("title"), "site": source.get("site"),
             "published": source.get("published"), "first_seen": source.get("first_seen") or source.get("crawled_at"),
             "content_hash": source.get("content_hash"), "snippet": snippet, "change": change, "matched_at": now,
@@ -293,7 +293,7 @@ class AlertMatcher:
         }
         if diff:
             document["diff"] = diff
-        return {"_op_type": "create", "_index": self.alias, "_id": f"match:{search.name}:{article_id}", "_source": document}
+        return {"_op_type": "create", "_index": self.alias, "_id": f"match:{search.key}:{article_id}", "_source": document}
 
     def _create(self, entries: list[dict]) -> int:
         from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start

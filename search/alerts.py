@@ -4,13 +4,23 @@ A saved search and what it reported live in one index behind an alias
 (``settings.elasticsearch.alerts_alias``, definition ``definitions/saved-searches.json``):
 
     checked:all                    when `alerts check` last ran for every saved search
-    search:<name>                  the saved search: its query, filters and the query compiled
-                                   for Elasticsearch (what `archive search` runs, stems included)
-    match:<name>:<article id>      one article the search reported, and its delivery (the outbox
+    search:<key>                   the saved search: its query, filters, owner, recipients, webhook,
+                                   feed token and the query compiled for Elasticsearch (what
+                                   `archive search` runs, stems included)
+    match:<key>:<article id>       one article the search reported, and its delivery (the outbox
                                    entry: search/outbox.py)
-    match:<name>:<article>:<hash>  one change of a followed article
+    match:<key>:<article>:<hash>   one change of a followed article
     pending:<uuid>                 a batch the writer stored and has not yet matched (written in the
                                    same bulk request as the articles; see search/alert_matching.py)
+
+The key is `<owner>/<name>`: each journalist names their searches as they like, and two may
+use the same name. A search without an owner (saved before searches had owners, or by the
+operator without --owner) has the key `<name>` and belongs to the admins until
+`archive alerts migrate --owner USER` gives it one. Match entries carry the key in `name` and
+the owner in `owner`.
+
+Feed readers cannot sign in, so each saved search has a secret feed token: its feed is
+/feeds/<token>.atom, without a session; rotating the token stops the old address.
 
 Articles are matched as the writer stores them (search/alert_matching.py), not by re-running
 every saved search after a crawl. "New" means stored after the search was saved; "edited" means
@@ -22,13 +32,14 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from archive.config import ElasticsearchSettings
-from archive.redact import shorten_urls
+from archive.redact import safe_url, shorten_urls
 from search.query import SearchRequest, build_search_body, unmarked
 
 logger = logging.getLogger(__name__)
@@ -61,6 +72,31 @@ def delivery_shown(delivery: dict) -> dict:
     }
 
 
+EMAIL = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
+MAX_RECIPIENTS = 20
+
+
+def check_recipients(email_to: tuple[str, ...], webhook: str) -> None:
+    """A saved search's own recipients and webhook, refused with a reason when unusable."""
+    from urllib.parse import urlsplit
+
+    for address in email_to:
+        if len(address) > 254 or not EMAIL.fullmatch(address):
+            raise AlertError(f"{address[:100]!r} is not an e-mail address")
+    if len(email_to) > MAX_RECIPIENTS:
+        raise AlertError(f"at most {MAX_RECIPIENTS} more recipients per saved search")
+    if webhook and (urlsplit(webhook).scheme not in ("http", "https") or not urlsplit(webhook).hostname or len(webhook) > 2048):
+        raise AlertError(f"the webhook must be an http(s) URL, not {safe_url(webhook)[:100]!r}")
+
+
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def search_key(name: str, owner: str | None) -> str:
+    return f"{owner}/{name}" if owner else name
+
+
 @dataclass(frozen=True)
 class SavedSearch:
     name: str
@@ -72,7 +108,11 @@ class SavedSearch:
     created_at: str = ""
     last_checked_at: str | None = None
     last_delivery: dict = field(default_factory=dict)
-    owner: str | None = None  # who saved it (None: the newsroom's shared searches)
+    owner: str | None = None  # the Elasticsearch user who saved it; None: the admins'
+    owner_email: str | None = None  # the owner's e-mail when it was saved (their Elasticsearch user's)
+    email_to: tuple[str, ...] = ()  # more recipients of its alert mail
+    webhook_url: str = ""  # its own webhook (a desk's chat channel); else the global one
+    feed_token: str = field(default="", repr=False)  # the secret of its feed address
     follows: str | None = None  # an article id: report each change of that article
     first_appearance: bool = False  # report only the first article that matches, then stay quiet
     quiet: bool = False  # a first-appearance search that has reported
@@ -82,8 +122,12 @@ class SavedSearch:
     compiled_with: int = 0
 
     @property
+    def key(self) -> str:
+        return search_key(self.name, self.owner)
+
+    @property
     def doc_id(self) -> str:
-        return f"search:{self.name}"
+        return f"search:{self.key}"
 
     def request(self, **changes) -> SearchRequest:
         return SearchRequest(
@@ -112,6 +156,9 @@ class SavedSearch:
             "last_checked_at": self.last_checked_at,
             "last_delivery": delivery_shown(self.last_delivery),
             "owner": self.owner,
+            "owner_email": self.owner_email,
+            "email_to": list(self.email_to),
+            "webhook_url": safe_url(self.webhook_url) if self.webhook_url else "",
             "follows": self.follows,
             "first_appearance": self.first_appearance,
             "quiet": self.quiet,
@@ -120,7 +167,10 @@ class SavedSearch:
         }
 
     def as_source(self) -> dict:
-        return {"kind": "search", **self.as_dict(), "compiled": self.compiled, "compiled_with": self.compiled_with}
+        """As stored: with the feed token and the whole webhook URL (as_dict shows neither: the
+        token only as feed_url, the webhook by scheme, host and port)."""
+        return {"kind": "search", **self.as_dict(), "last_delivery": self.last_delivery, "webhook_url": self.webhook_url,
+                "feed_token": self.feed_token, "compiled": self.compiled, "compiled_with": self.compiled_with}
 
     @classmethod
     def from_source(cls, source: dict) -> "SavedSearch":
@@ -134,7 +184,11 @@ class SavedSearch:
             created_at=source.get("created_at", ""),
             last_checked_at=source.get("last_checked_at"),
             last_delivery=source.get("last_delivery") or {},
-            owner=source.get("owner"),
+            owner=source.get("owner") or None,
+            owner_email=source.get("owner_email") or None,
+            email_to=tuple(source.get("email_to") or ()),
+            webhook_url=source.get("webhook_url") or "",
+            feed_token=source.get("feed_token") or "",
             follows=source.get("follows"),
             first_appearance=bool(source.get("first_appearance")),
             quiet=bool(source.get("quiet")),
@@ -235,11 +289,13 @@ class AlertStore:
                     f"{search.query!r} already appears in {existing} archived article{'s' if existing != 1 else ''}: "
                     "a first-appearance search would never report; save it as an ordinary search instead"
                 )
-        search = replace(search, created_at=search.created_at or utcnow(), last_checked_at=None)
+        search = replace(search, created_at=search.created_at or utcnow(), last_checked_at=None,
+                         feed_token=search.feed_token or new_feed_token())
         try:
             self.client.create(index=self.alias, id=search.doc_id, document=search.as_source(), refresh="wait_for")
         except ConflictError:
-            raise AlertError(f"a saved search named {search.name!r} exists already: remove it first or pick another name") from None
+            whose = f" of {search.owner}" if search.owner else ""
+            raise AlertError(f"a saved search{whose} named {search.name!r} exists already: remove it first or pick another name") from None
         return search
 
     def _validate(self, search: SavedSearch) -> int:
@@ -253,40 +309,63 @@ class AlertStore:
         except ApiError as exc:
             raise AlertError(f"Elasticsearch refuses this query, so it cannot be saved: {es_reason(exc)}") from None
 
-    def follow(self, article_id: str, name: str = "", owner: str | None = None) -> SavedSearch:
+    def follow(self, article_id: str, name: str = "", owner: str | None = None, owner_email: str | None = None) -> SavedSearch:
         """Report each change of one article (its headline and changed paragraphs)."""
         try:
             article = self.client.get(index=self.articles, id=article_id, source_includes=["title", "url"])["_source"]
         except NotFoundError:
             raise AlertError(f"no archived article {article_id!r}: give the URL (or id) of an archived article") from None
         name = name or f"follow-{article_id[:12].lower()}"
-        existing = self.get(name)
+        existing = self.get(name, owner)
         if existing is not None and existing.follows == article_id:
             return existing
         return self.add(SavedSearch(name=name, query=f"changes of {article.get('title') or article.get('url')}"[:200],
-                                    follows=article_id, owner=owner))
+                                    follows=article_id, owner=owner, owner_email=owner_email))
 
-    def get(self, name: str) -> SavedSearch | None:
+    def get(self, name: str, owner: str | None = None) -> SavedSearch | None:
         try:
-            search = SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{name}")["_source"])
+            search = SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{search_key(name, owner)}")["_source"])
         except NotFoundError:
             return None
         return self._with_check_of_all([search])[0]
 
-    def require(self, name: str) -> SavedSearch:
-        search = self.get(name)
+    def require(self, name: str, owner: str | None = None) -> SavedSearch:
+        search = self.get(name, owner)
         if search is None:
-            known = ", ".join(s.name for s in self.list()) or "none saved yet"
+            known = ", ".join(s.name for s in self.list(owner=owner, ownerless=owner is None)) or "none saved yet"
             raise AlertError(f"no saved search named {name!r} (saved: {known})")
         return search
 
-    def list(self) -> list[SavedSearch]:
+    def list(self, owner: str | None = None, ownerless: bool = False) -> list[SavedSearch]:
+        """Every saved search; or one owner's (owner=...); or those without an owner (ownerless=True)."""
+        query: dict = {"bool": {"filter": [{"term": {"kind": "search"}}]}}
+        if owner:
+            query["bool"]["filter"].append({"term": {"owner": owner}})
+        elif ownerless:
+            query["bool"]["must_not"] = [{"exists": {"field": "owner"}}]
         try:
-            response = self.client.search(index=self.alias, query={"term": {"kind": "search"}}, sort=[{"name": "asc"}],
+            response = self.client.search(index=self.alias, query=query, sort=[{"name": "asc"}],
                                           size=10_000, source_excludes=["compiled"])
         except NotFoundError:
             return []
         return self._with_check_of_all([SavedSearch.from_source(h["_source"]) for h in response["hits"]["hits"]])
+
+    def by_feed_token(self, token: str) -> SavedSearch | None:
+        if not token:
+            return None
+        try:
+            response = self.client.search(index=self.alias, size=2, source_excludes=["compiled"], query={"bool": {"filter": [
+                {"term": {"kind": "search"}}, {"term": {"feed_token": token}}]}})
+        except NotFoundError:
+            return None
+        hits = response["hits"]["hits"]
+        return SavedSearch.from_source(hits[0]["_source"]) if len(hits) == 1 else None
+
+    def rotate_feed(self, search: SavedSearch) -> SavedSearch:
+        """A new feed address; the old one stops at once."""
+        rotated = replace(search, feed_token=new_feed_token())
+        self.client.update(index=self.alias, id=search.doc_id, doc={"feed_token": rotated.feed_token}, refresh="wait_for")
+        return rotated
 
     def _with_check_of_all(self, searches: list[SavedSearch]) -> list[SavedSearch]:
         """A check of every search is kept once (CHECKED_ALL), not on each: each search's last
@@ -299,7 +378,7 @@ class AlertStore:
                 for s in searches]
 
     def failed_deliveries(self) -> dict[str, int]:
-        """Saved search name -> matches whose delivery was given up (shown in list, page, status)."""
+        """Saved search key -> matches whose delivery was given up (shown in list, page, status)."""
         try:
             response = self.client.search(index=self.alias, size=0, query={"bool": {"filter": [
                 {"term": {"kind": "match"}}, {"term": {"state": FAILED}}]}},
@@ -314,27 +393,62 @@ class AlertStore:
         lines = []
         for search in self.list():
             if search.error.get("message"):
-                lines.append(f"saved search {search.name}: Elasticsearch refuses its query: {search.error['message']}")
-            if failed.get(search.name):
-                lines.append(f"saved search {search.name}: {failed[search.name]} match(es) not delivered after retries "
-                             f"(`archive alerts show {search.name}`)")
+                lines.append(f"saved search {search.key}: Elasticsearch refuses its query: {search.error['message']}")
+            if failed.get(search.key):
+                whose = f" --owner {search.owner}" if search.owner else ""
+                lines.append(f"saved search {search.key}: {failed[search.key]} match(es) not delivered after retries "
+                             f"(`archive alerts show {search.name}{whose}`)")
         return lines
 
-    def remove(self, name: str) -> int:
+    def remove(self, name: str, owner: str | None = None) -> int:
         """Delete the saved search and its reported matches; returns how many matches went with it."""
         from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
-        self.require(name)
-        # scan + bulk delete: the development node has no delete_by_query (reindex module).
-        ids = [h["_id"] for h in helpers.scan(self.client, index=self.alias, query={"query": {"bool": {"filter": [
-            {"term": {"kind": "match"}}, {"term": {"name": name}}]}}}, _source=False)]
+        search = self.require(name, owner)
+        ids = [h["_id"] for h in self._match_hits(search.key, source=False)]
         helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids), raise_on_error=False)
-        self.client.delete(index=self.alias, id=f"search:{name}", refresh="wait_for")
+        self.client.delete(index=self.alias, id=search.doc_id, refresh="wait_for")
         return len(ids)
 
-    def matches(self, name: str, limit: int = 50, since: str | None = None) -> list[Match]:
+    def _match_hits(self, key: str, source: bool = True):
+        from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
+        # scan, then bulk: the development node has no delete_by_query (reindex module).
+        return helpers.scan(self.client, index=self.alias, _source=source, query={"query": {"bool": {"filter": [
+            {"term": {"kind": "match"}}, {"term": {"name": key}}]}}})
+
+    def migrate(self, owner: str, owner_email: str | None = None) -> tuple[list[str], list[str]]:
+        """Give every saved search without an owner to `owner`, with what it reported and what
+        waits in the outbox; returns (moved names, names left because the owner already has a
+        search of that name)."""
+        from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
+        from search.indices import ensure_alert_fields
+
+        ensure_alert_fields(self.client, self.alias)  # an index made before saved searches had owners
+        moved, kept = [], []
+        for search in self.list(ownerless=True):
+            stored = self.client.get(index=self.alias, id=search.doc_id)["_source"]  # with its compiled query
+            owned = replace(SavedSearch.from_source(stored), owner=owner, owner_email=search.owner_email or owner_email,
+                            feed_token=search.feed_token or new_feed_token())
+            try:
+                self.client.create(index=self.alias, id=owned.doc_id, document=owned.as_source(), refresh="wait_for")
+            except ConflictError:
+                kept.append(search.name)
+                continue
+            old = list(self._match_hits(search.key))
+            prefix = f"match:{search.key}:"
+            copies = ({"_op_type": "create", "_index": self.alias, "_id": f"match:{owned.key}:{h['_id'][len(prefix):]}",
+                       "_source": {**h["_source"], "name": owned.key, "owner": owner, "search_id": owned.doc_id}} for h in old)
+            helpers.bulk(self.client, copies, raise_on_error=False, refresh="wait_for")
+            helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": h["_id"]} for h in old), raise_on_error=False)
+            self.client.delete(index=self.alias, id=search.doc_id, refresh="wait_for")
+            moved.append(search.name)
+        return moved, kept
+
+    def matches(self, name: str, limit: int = 50, since: str | None = None, owner: str | None = None) -> list[Match]:
         """What the search reported, newest first (the feed's entries, `alerts show`)."""
-        filters = [{"term": {"kind": "match"}}, {"term": {"name": name}}]
+        filters = [{"term": {"kind": "match"}}, {"term": {"name": search_key(name, owner)}}]
         if since:
             filters.append({"range": {"matched_at": {"gt": since}}})
         try:
@@ -387,8 +501,8 @@ class AlertStore:
         now = now or utcnow()
         if not searches:
             return []
-        since = {s.name: s.last_checked_at or s.created_at for s in searches}
-        names = [s.name for s in searches]
+        since = {s.key: s.last_checked_at or s.created_at for s in searches}
+        names = [s.key for s in searches]
         filters = [{"term": {"kind": "match"}}, {"terms": {"name": names}}, {"range": {"matched_at": {"gt": min(since.values())}}}]
         response = self.client.search(
             index=self.alias, query={"bool": {"filter": filters}}, sort=[{"matched_at": "asc"}], size=10_000,
@@ -415,7 +529,7 @@ class AlertStore:
         else:
             operations = [line for s in searches for line in ({"update": {"_id": s.doc_id}}, {"doc": {"last_checked_at": now}})]
             self.client.bulk(index=self.alias, operations=operations, refresh=True)
-        return [CheckResult(search=replace(s, last_checked_at=now), new=new[s.name], since=since[s.name], last=latest.get(s.name))
+        return [CheckResult(search=replace(s, last_checked_at=now), new=new[s.key], since=since[s.key], last=latest.get(s.key))
                 for s in searches]
 
 

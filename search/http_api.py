@@ -6,8 +6,11 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
                                           POST /alerts/<name>/check and /alerts/<name>/remove,
-                                          POST /article/<id>/follow
-    GET  /alerts/<name>.atom              the saved search's Atom feed
+                                          POST /article/<id>/follow (for the signed-in user)
+    GET  /alerts/<name>.atom              the saved search's Atom feed (signed in)
+    GET  /feeds/<token>.atom              the same feed at its secret address, for feed readers
+                                          (no session; POST /alerts/<name>/rotate-feed replaces it)
+    GET  /login, POST /login, POST /logout  sign-in with an Elasticsearch user (search/web/access.py)
 
 JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):
 
@@ -22,6 +25,9 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
     GET /articles/<id>                    one article, body included (plus versions, changes, raw_capture)
     GET /articles?url=<url>               one article by any URL it was reached under
 
+Every page needs a signed-in user (303 to /login) and the API a session cookie (401 JSON)
+when Elasticsearch has security on; /login, /static, /health and /feeds/<token>.atom do not.
+
 Errors are JSON {"error": "..."} on the API and a page on the HTML routes: 400 for a bad
 parameter or query (unknown site, language or tag: the message lists the known ones), 404 for
 an unknown article or saved search, 503 with one line naming the URL and the fix when
@@ -35,6 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import date
 from contextlib import contextmanager
 from elasticsearch import Elasticsearch, NotFoundError
 from starlette.applications import Starlette
@@ -49,13 +56,16 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
+from search.audit import search_filters
 from search.errors import query_refusal
-from search.export import MEDIA_TYPES, export_chunks
+from search.export import MEDIA_TYPES, export_chunks, export_filename
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
+from search.web import access as access_routes
 from search.web import pages
 from search.web.guard import BodyTooLarge, GuardSettings, RequestGuard, csrf_token, new_secret
+from search.web.access import access, client_address, current_user, es_for
 from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
@@ -100,13 +110,34 @@ class ErrorMiddleware(BaseHTTPMiddleware):
 
 
 def health(request: Request) -> Response:
+    """For the operator and monitoring: Elasticsearch's status and the article count, or 503
+    with what is wrong and the fix (the page only tells journalists that the archive is down)."""
     state = request.app.state
-    status = state.client.cluster.health()["status"]
     try:
-        count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
-    except NotFoundError:
-        count = 0
+        status = state.client.cluster.health()["status"]
+        try:
+            count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
+        except NotFoundError:
+            count = 0
+    except Exception as exc:  # noqa: BLE001 (explain() re-raises what is not an Elasticsearch failure)
+        code, message = explain(exc, state.settings)
+        return JSONResponse({"elasticsearch": "unavailable", "error": message}, status_code=code)
     return JSONResponse({"elasticsearch": status, "articles": count})
+
+
+def startup_problem(app) -> str | None:
+    """What keeps the archive from answering at start (Elasticsearch down, bad credentials), in
+    one line, or None."""
+    from search.client import check_health
+
+    try:
+        check_health(app.state.client, app.state.settings.elasticsearch)
+    except Exception as exc:  # noqa: BLE001
+        try:
+            return explain(exc, app.state.settings)[1]
+        except Exception:  # noqa: BLE001 (not an Elasticsearch failure: say what it was)
+            return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def article_json(request: Request) -> Response:
@@ -117,7 +148,7 @@ def article_json(request: Request) -> Response:
         key = request.query_params["url"]
     else:
         return JSONResponse({"error": "give an id (/articles/<id>) or a URL (/articles?url=...)"}, status_code=400)
-    article = article_context(state.client, state.settings, key)
+    article = article_context(es_for(request), state.settings, key)
     if article is None:
         return JSONResponse({"error": f"no archived article for {key!r}"}, status_code=404)
     return JSONResponse(article)
@@ -130,10 +161,12 @@ def search_csv(request: Request) -> Response:
     if "size" in params:  # one page, as asked
         state = request.app.state
         search_request, page = request_from_params(params)
-        search_request = validated(state.client, state.settings, search_request)
+        search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
-        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                                     archive_base=pages.base_url(request)))
+        record_export(request, search_request, "csv", len(hits))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
 
@@ -149,22 +182,51 @@ def export(request: Request, fmt: str) -> Response:
     es = state.settings.elasticsearch
     params = params_from(request.query_params)
     params.pop("page", None)
+    bom = (params.pop("bom", None) or ["0"])[-1] == "1"
     limit = None
     if "size" in params:
         limit = _positive(params.pop("size")[-1], "size")
     search_request, _ = request_from_params(params)
-    search_request = validated(state.client, state.settings, search_request)
-    hits = iterate(state.client, es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
+    search_request = validated(es_for(request), state.settings, search_request)
+    hits = iterate(es_for(request), es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
     first = next(hits, None)  # a bad query or a dead node answers 400/503 here, before any byte is sent
+    rows = 0
 
     def every_hit():
-        if first is not None:
-            yield first
-            yield from hits
+        nonlocal rows
+        try:
+            if first is not None:
+                rows += 1
+                yield first
+                for hit in hits:
+                    rows += 1
+                    yield hit
+        finally:  # recorded with the rows actually sent, also when the download is cut short
+            record_export(request, search_request, fmt, rows)
 
-    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
-    headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
+    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                           archive_base=pages.base_url(request))
+    if fmt == "csv" and bom:
+        chunks = _with_bom(chunks)
+    name = export_filename(search_request.text, fmt, date.today().isoformat())
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _with_bom(chunks):
+    """A byte order mark first: Excel then reads the CSV as UTF-8 (küstenschutz, not kÃ¼stenschutz).
+    The page's download asks for it (bom=1); tools get plain UTF-8."""
+    yield "\ufeff"
+    yield from chunks
+
+
+def record_export(request: Request, search_request, fmt: str, rows: int) -> None:
+    """The audit trail keeps who exported which search, in which format, how many rows."""
+    user = current_user(request)
+    access(request).audit.record(
+        "export", user.username if user else None, query=search_request.text, filters=search_filters(search_request),
+        format=fmt, rows=rows, address=client_address(request),
+    )
 
 
 def _positive(value: str, name: str) -> int:
@@ -180,6 +242,9 @@ def _positive(value: str, name: str) -> int:
 def create_app(settings: Settings, client: Elasticsearch | None = None, bind_host: str = "127.0.0.1") -> Starlette:
     """The app; bind_host is the address it is served on (an allowed Host besides ARCHIVE_PUBLIC_URL's)."""
     routes = [
+        Route("/login", access_routes.login_page, methods=["GET"]),
+        Route("/login", access_routes.login, methods=["POST"]),
+        Route("/logout", access_routes.logout, methods=["POST"]),
         Route("/", pages.search_page),
         Route("/search", pages.search_page),
         Route("/search.json", pages.search_page),
@@ -192,6 +257,8 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/articles/{article_id}", article_json),
         Route("/article/{article_id}.json", pages.article_page),
         Route("/article/{article_id}", pages.article_page),
+        Route("/article/{article_id}/captured", pages.captured_view),
+        Route("/article/{article_id}/captured/raw", pages.captured_raw),
         Route("/alerts", pages.alerts_page, methods=["GET"]),
         Route("/alerts", pages.save_search, methods=["POST"]),
         Route("/alerts.json", pages.alerts_page),
@@ -201,16 +268,23 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/alerts/{name}/check", pages.check_search, methods=["POST"]),
         Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
         Route("/article/{article_id}/follow", pages.follow_article, methods=["POST"]),
+        Route("/alerts/{name}/rotate-feed", pages.rotate_feed, methods=["POST"]),
+        Route("/feeds/{token}.atom", pages.token_feed),
         Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),
     ]
     secret = new_secret()
     guard = GuardSettings(public_url=settings.alerts.public_url, bound_host=bind_host, max_body_bytes=settings.search.max_body_bytes)
-    app = Starlette(routes=routes, middleware=[Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware)])
+    # Outermost first: the guard (headers, Host, same-origin POSTs), errors as one line, then sign-in.
+    app = Starlette(routes=routes, middleware=[
+        Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware),
+        Middleware(access_routes.SignInMiddleware),
+    ])
     app.router.redirect_slashes = False  # its redirects are absolute, built from the Host header
     app.state.csrf_token = csrf_token(secret)
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
-    app.state.jinja = pages.make_environment()
+    app.state.access = access_routes.Access.create(settings, app.state.client)
+    app.state.jinja = pages.make_environment(settings.newsroom.timezone)
     return app
 
 

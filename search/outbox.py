@@ -48,7 +48,7 @@ class RoundReport:
     given_up: int = 0  # entries still failing after alerts.retry_hours
     recovered: int = 0  # batches matched for a writer that died first
     failures: list[str] = field(default_factory=list)  # one line per saved search and channel that failed
-    by_search: dict[str, dict] = field(default_factory=dict)  # name -> channel -> outcome
+    by_search: dict[str, dict] = field(default_factory=dict)  # saved search key -> channel -> outcome
 
 
 def _iso(moment: datetime) -> str:
@@ -95,7 +95,7 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
     for hit in claimed:
         groups.setdefault(hit["_source"]["name"], []).append(hit)
     docs = client.mget(index=es.alerts_alias, ids=[f"search:{n}" for n in groups])["docs"]
-    searches = {d["_source"]["name"]: SavedSearch.from_source(d["_source"]) for d in docs if d.get("found")}
+    searches = {search.key: search for search in (SavedSearch.from_source(d["_source"]) for d in docs if d.get("found"))}
     actions = []
     for name in [n for n in groups if n not in searches]:  # removed while its matches waited: nothing to tell anyone
         actions += [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in groups.pop(name)]
@@ -153,20 +153,21 @@ def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | 
 
 
 def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[str], sleep) -> dict:
-    from search.alert_delivery import channels_for, send  # here: mail and HTTP modules load only to send
+    from search.alert_delivery import channel_target, channels_for, send  # here: mail and HTTP modules load only to send
 
     outcome: dict = {}
     for channel in channels_for(settings.alerts, search):
         waiting = [match_from_source(h["_source"]) for h in hits if not ((h["_source"].get("delivery") or {}).get(channel) or {}).get("ok")]
         if not waiting:
             continue
-        if channel in dead:
+        target = channel_target(settings.alerts, search, channel)
+        if target in dead:
             outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)),
                                 "error": f"not tried: the {channel} failed earlier in this round"}
             continue
         outcome[channel] = send(channel, settings.alerts, search, waiting, sleep=sleep)
         if not outcome[channel]["ok"]:
-            dead.add(channel)
+            dead.add(target)
     return outcome
 
 
@@ -233,15 +234,16 @@ class DeliveryLoop:
         deliver_round(self.settings)
 
 
-def check(client: Elasticsearch, settings: Settings, name: str | None = None) -> list[CheckResult]:
+def check(client: Elasticsearch, settings: Settings, name: str | None = None, owner: str | None = None) -> list[CheckResult]:
     """`alerts check` and the page's Check now: deliver what is due, then tell each saved search
-    (or one) what it reported since its last check."""
+    (or one; or all of one owner) what it reported since its last check."""
     store = AlertStore(client, settings.elasticsearch)
-    searches = [store.require(name)] if name else store.list()
+    searches = [store.require(name, owner)] if name else store.list(owner=owner)
     if not searches:
         return []
-    report = deliver_due(client, settings, names=[name] if name else None)
-    results = store.check(searches, everything=name is None)
+    everything = name is None and owner is None
+    report = deliver_due(client, settings, names=None if everything else [s.key for s in searches])
+    results = store.check(searches, everything=everything)
     for result in results:
-        result.delivery = report.by_search.get(result.search.name, {})
+        result.delivery = report.by_search.get(result.search.key, {})
     return results

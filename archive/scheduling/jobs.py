@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from archive.config import Settings, credentials_env, settings_from_dict
 from archive.scheduling.locks import LockTaken, SiteLock
-from crawler.runner import OK, CrawlOutcome, run_crawl
+from crawler.runner import SUCCESSFUL, CrawlOutcome, run_crawl
 from search.runs import record_outcome
 
 logger = logging.getLogger("archive.scheduler")
@@ -47,7 +47,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome is not None and self.outcome.status == OK
+        return self.outcome is not None and self.outcome.status in SUCCESSFUL
 
 
 def crawl_job(site_names: list[str], settings_raw: dict, trigger: str = "schedule") -> None:
@@ -76,10 +76,10 @@ def run_sites(
         logger.warning("crawl of %s not started: the scheduler is stopping", label)
         return RunResult(trigger=trigger, sites=[], skipped=names)
     with ExitStack() as locks:
-        sites, skipped = [], []
+        sites, skipped, held = [], [], []
         for name in names:
             try:
-                locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger))
+                held.append(locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger)))
                 sites.append(name)
             except LockTaken as exc:
                 logger.warning("skipped: %s", exc)
@@ -93,12 +93,18 @@ def run_sites(
             logger.info(
                 "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
             )
+            def started(pid: int) -> None:
+                logger.info("crawl of %s runs as pid %d", label, pid)
+                for lock in held:
+                    lock.crawled_by(pid)
+
             result.outcome = run_crawl(
                 settings,
                 sites,
                 time_limit=settings.crawl.time_limit,
                 stop_event=stop_event,
-                on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
+                on_start=started,
+                inherit_fds=tuple(lock.fd for lock in held),
             )
             record_outcome(settings, result.outcome, trigger=trigger)
             _log_outcome(result.outcome)
@@ -120,10 +126,10 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
         s = outcome.sites.get(site, {})
         errors = (1 if outcome.error else 0) + s.get("index_errors", 0)
         logger.log(
-            logging.INFO if outcome.status == OK else logging.ERROR,
+            logging.INFO if s.get("status", outcome.status) == "ok" else logging.WARNING if outcome.status in SUCCESSFUL else logging.ERROR,
             "crawl of %s ended: %s in %.1fs; %d pages, %d new, %d updated, %d unchanged, %d rejected, %d errors%s",
             site,
-            outcome.status,
+            s.get("status", outcome.status),
             outcome.duration_seconds,
             s.get("pages_fetched", 0),
             s.get("articles_new", 0),
@@ -131,7 +137,7 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
             s.get("articles_unchanged", 0),
             s.get("rejected_total", 0),
             errors,
-            f" ({outcome.error})" if outcome.error else "",
+            f" ({s.get('error') or outcome.error})" if s.get("error") or outcome.error else "",
         )
 
 
