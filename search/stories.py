@@ -179,6 +179,26 @@ def copies_of(client: Elasticsearch, alias: str, article: dict, size: int = 100)
     return [{"id": hit["_id"], **hit["_source"]} for hit in response["hits"]["hits"]]
 
 
+def related_stories(client: Elasticsearch, alias: str, article: dict, size: int = 5) -> list[dict]:
+    """Other stories like this article (more_like_this on its title and text), one hit per story,
+    never a copy of its own story."""
+    own = {"term": {"story": article["story"]}} if article.get("story") else {"ids": {"values": [article["id"]]}}
+    like = [text for text in (article.get("title"), (article.get("body") or "")[:20_000]) if text]
+    if not like:
+        return []
+    response = client.search(
+        index=alias, size=size,
+        query={"bool": {
+            "must": [{"more_like_this": {"fields": ["title", "body"], "like": like, "min_term_freq": 1, "min_doc_freq": 1,
+                                         "max_query_terms": 40, "minimum_should_match": "20%"}}],
+            "must_not": [own, {"ids": {"values": [article["id"]]}}],
+        }},
+        collapse={"field": "story"},
+        source_includes=["url", "title", "site", "published", "display_date", "story"],
+    )
+    return [{"id": hit["_id"], **hit["_source"]} for hit in response["hits"]["hits"]]
+
+
 def assign_stored(client: Elasticsearch, alias: str, batch_size: int = 200) -> int:
     """Give a story to every stored article that has none (after `archive index migrate`),
     oldest first, so the earliest copy names its story. Returns how many were given one."""

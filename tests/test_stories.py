@@ -20,7 +20,10 @@ from archive.config import SiteSettings
 from crawler.runner import OK, run_crawl
 from search.indices import drop_all
 from search.query import SearchRequest
-from search.service import iterate, search
+from search.http_api import create_app, running_server
+from search.service import get_article, iterate, search
+from selenium.webdriver.common.by import By
+from _web import browser, browser_sign_in, sign_in  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +100,86 @@ def test_cli_all_copies_show_json_and_exports_say_how_copies_are_treated(archive
     assert "story" in header.split(",") and len(rows) == 2  # every copy, each saying its story
     assert all(shown["id"] in row for row in rows)
     assert "every copy of a story is a row" in exported.stderr
+
+
+@pytest.fixture(scope="module")
+def page(archive, es_client, browser, web_admin):
+    """The archive served, this browser signed in."""
+    settings = archive[0]
+    with running_server(create_app(settings, es_client)) as base:
+        browser_sign_in(browser, base, web_admin)
+        yield base
+
+
+def test_article_page_lists_the_copies_with_what_differs_and_related_stories_that_are_not_copies(archive, page, browser, es_client):
+    settings, gazette, courier = archive
+    original = get_article(es_client, settings.elasticsearch.articles_alias, gazette.base_url + "/news/2026/11/ferry-timetable-cut/")
+    browser.get(f"{page}/article/{original['id']}")
+    copies = browser.find_elements(By.CSS_SELECTOR, "#copies li.copy")
+    assert [c.get_attribute("data-site") for c in copies] == ["gazette", "courier"]  # the first copy first
+    assert "first published" in copies[0].text
+    copies[1].find_element(By.TAG_NAME, "summary").click()
+    added = [e.text for e in copies[1].find_elements(By.CSS_SELECTOR, ".added")]
+    assert added == ["This article first appeared in The Island Gazette and is republished with permission."]
+    assert "Island ferry to run four crossings in winter" in copies[1].find_element(By.CSS_SELECTOR, ".headline").text
+
+    related = browser.find_elements(By.CSS_SELECTOR, "#related li")
+    assert related, "no related stories"
+    own = {hit.id for hit in iterate(es_client, settings.elasticsearch.articles_alias, SearchRequest(text="ferry crossings"))}
+    assert len(own) == 2
+    for item in related:
+        link = item.find_element(By.TAG_NAME, "a").get_attribute("href")
+        assert link.rsplit("/", 1)[1] not in own  # another story, never a copy of this one
+        assert item.find_element(By.TAG_NAME, "time").get_attribute("datetime").startswith("2026-11")
+    stories = [es_client.get(index=settings.elasticsearch.articles_alias, id=item.find_element(By.TAG_NAME, "a")
+                             .get_attribute("href").rsplit("/", 1)[1])["_source"]["story"] for item in related]
+    assert len(set(stories)) == len(stories)  # one entry per story
+
+
+def test_search_page_collapses_copies_and_links_every_copy(archive, page, browser):
+    browser.get(f"{page}/?q=dunes")
+    assert browser.find_element(By.ID, "story-count").text == "1"
+    [hit] = browser.find_elements(By.CSS_SELECTOR, ".hit")
+    assert "also published by 1 site (courier)" in hit.find_element(By.CSS_SELECTOR, ".copies").text
+    browser.find_element(By.ID, "all-copies").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".hit")) == 2
+
+
+def chart_counts(browser, series: int) -> dict[str, int]:
+    bars = browser.find_elements(By.CSS_SELECTOR, f"#coverage-chart rect.bar[data-series='{series}']")
+    return {b.get_attribute("data-period"): int(b.get_attribute("data-count")) for b in bars if int(b.get_attribute("data-count"))}
+
+
+def test_the_chart_matches_the_counts_and_comparing_two_queries_shows_two_series(archive, page, browser, web_admin):
+    browser.get(f"{page}/?q=ferry")
+    assert browser.find_element(By.ID, "coverage-title").text == "Articles per day"  # the archive spans two weeks
+    assert chart_counts(browser, 1) == {"2026-11-05": 1, "2026-11-06": 1}  # the Gazette's, then the Courier's copy
+    assert browser.find_element(By.CSS_SELECTOR, "#coverage-legend .series-1 .series-total").text == "2"
+    table = browser.find_element(By.ID, "coverage-table")
+    rows = {r.find_element(By.TAG_NAME, "th").get_attribute("textContent"): r.find_element(By.TAG_NAME, "td").get_attribute("textContent")
+            for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert {k: int(v) for k, v in rows.items() if v != "0"} == {"2026-11-05": 1, "2026-11-06": 1}
+    assert not browser.find_elements(By.CSS_SELECTOR, "#coverage-chart rect.bar[data-series='2']")
+
+    browser.find_element(By.CSS_SELECTOR, "details.compare summary").click()
+    browser.find_element(By.ID, "q2").send_keys("choir")
+    browser.find_element(By.ID, "q2").submit()
+    legend = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#coverage-legend li")]
+    assert legend == ["ferry: 2", "choir: 1"]
+    assert chart_counts(browser, 1) == {"2026-11-05": 1, "2026-11-06": 1}
+    assert chart_counts(browser, 2) == {"2026-11-10": 1}
+
+    csv_url = browser.find_element(By.ID, "coverage-csv").get_attribute("href")
+    with sign_in(page, *web_admin).open(csv_url, timeout=30) as reply:
+        lines = reply.read().decode().splitlines()
+    assert lines[0] == "day,ferry,choir"
+    assert "2026-11-06,1,0" in lines and "2026-11-10,0,1" in lines
+
+
+def test_cli_over_time_prints_the_counts_with_bars(archive):
+    settings = archive[0]
+    result = CliRunner().invoke(cli, ["search", "ferry", "--over-time", "--by", "week"], obj=AppContext(None, settings))
+    assert result.exit_code == 0, result.output
+    assert "2 articles per week" in result.output
+    [row] = [line for line in result.output.splitlines() if line.strip().startswith("2026-11-02")]
+    assert row.split()[1] == "2" and "█" in row  # the week of 2 November holds both copies
