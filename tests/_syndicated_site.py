@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from _small_site import ARTICLES as GAZETTE_ARTICLES
+from _small_site import ARTICLES as GAZETTE_ARTICLES, serve_pages
 
 BOILERPLATE = (
     "The Harbour Courier is published by a cooperative of its readers and journalists. Our newsroom is "
@@ -86,6 +84,7 @@ def _article_page(article: CourierArticle) -> bytes:
 class CourierSite:
     def __init__(self) -> None:
         self.articles = ARTICLES
+        self.requests: list[str] = []
         self.base_url = ""
 
     def page(self, path: str) -> tuple[int, str, bytes]:
@@ -101,26 +100,5 @@ class CourierSite:
 @contextmanager
 def serve_courier_site():
     """Yields the CourierSite with its base_url (http://127.0.0.1:<free port>)."""
-    site = CourierSite()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            status, content_type, body = site.page(self.path.split("?", 1)[0])
-            self.send_response(status)
-            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_pages(CourierSite()) as site:
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()

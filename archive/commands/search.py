@@ -199,7 +199,8 @@ def print_hits(response, page: int, size: int) -> None:
     last = first + len(response.hits) - 1
     shown = response.total if response.stories is None else response.stories
     following = f", next: `--page {page + 1}`" if last < shown else ""
-    stories = f" in {count_noun(response.stories, 'story', 'stories')}" if response.stories is not None else ""
+    grouped = response.stories is not None and response.stories < response.total  # copies were grouped
+    stories = f" in {count_noun(response.stories, 'story', 'stories')}" if grouped else ""
     console.print(f"[bold]{count_noun(response.total, 'article')}{stories}[/bold]; showing {first}–{last} of {shown:,}{following}\n")
     for n, hit in enumerate(response.hits, start=first):
         title = _marked(hit.title_highlight) if hit.title_highlight else escape(hit.title)
