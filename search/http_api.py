@@ -40,6 +40,7 @@ why. Bound to 127.0.0.1 unless told otherwise. Every request passes search/web/g
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import threading
 import time
 from datetime import date
@@ -166,7 +167,8 @@ def search_csv(request: Request) -> Response:
         search_request, page = request_from_params(params)
         search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        every_copy = replace(search_request, all_copies=True)  # exports list every copy, each with its story
+        hits = search(es_for(request), es.articles_alias, every_copy, page=page, versions_alias=es.versions_alias).hits
         body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
                                      archive_base=pages.base_url(request)))
         record_export(request, search_request, "csv", len(hits))

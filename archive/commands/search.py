@@ -163,7 +163,7 @@ def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int 
             archive_base: str) -> None:
     """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
     if limit is not None and page > 1:
-        hits = run_search(client, es.articles_alias, request, page=page, versions_alias=versions).hits
+        hits = run_search(client, es.articles_alias, replace(request, all_copies=True), page=page, versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
     written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
