@@ -72,6 +72,11 @@ def migrate(app) -> None:
         stories = count_stories(client, es.articles_alias)
         click.echo(f"stories: {grouped} article{'s' if grouped != 1 else ''} given a story; "
                    f"{stories.articles} articles in {stories.stories} stories")
+        from search.alerts import AlertStore
+
+        recompiled = AlertStore(client, es).recompile_all()  # the query language may compile them differently now
+        if recompiled:
+            click.echo(f"saved searches: {recompiled} compiled again for matching")
 
 
 @index.command("drop")
