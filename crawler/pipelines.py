@@ -14,7 +14,6 @@ state are only touched in the reactor thread.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 
@@ -30,7 +29,7 @@ from crawler.warc import WarcStore
 from search.client import make_client
 from search.alert_matching import QueuedMatcher
 from search.indices import ensure_all
-from search.outbox import DeliveryLoop, deliver_created
+from search.outbox import DeliveryLoop, ImmediateSender
 from search.spool import Spool
 from search.writer import ArticleWriter, WriteResult
 
@@ -66,8 +65,8 @@ class ArchivePipeline:
         self.warc = WarcStore(self.settings.data_dir / "warc", self.site)
         client = make_client(self.settings.elasticsearch)
         # Batches are matched against saved searches beside the writes, not between them, and
-        # what they match is sent right then (deliver_created), not at the next delivery round.
-        matcher = QueuedMatcher(client, self.settings.elasticsearch, deliver=functools.partial(deliver_created, client, self.settings))
+        # what they match is sent right then (ImmediateSender), not at the next delivery round.
+        matcher = QueuedMatcher(client, self.settings.elasticsearch, deliver=ImmediateSender(client, self.settings))
         self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=matcher)
         try:
             ensure_all(client, self.settings.elasticsearch)

@@ -107,7 +107,7 @@ class AlertMatcher:
             outcome = self.match(new_ids, updated, documents)
             helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": m} for m in marker_ids), raise_on_error=False)
             if outcome.leased and self.deliver is not None:
-                self.deliver(outcome.leased)  # never raises (search/outbox.py deliver_created)
+                self.deliver(outcome.leased)  # never raises (search/outbox.py ImmediateSender)
             return outcome
         except Exception as exc:  # noqa: BLE001 (matching must never fail a write)
             logger.error("saved searches not matched yet for %d stored article(s) (%s: %s); the next delivery round retries",

@@ -13,7 +13,7 @@ saved search's digest hour. A delivery round:
    "failed", shown on the saved search's page, in `alerts list` and `archive status`.
 
 A crawl does not wait for a round: its matcher creates the entries due now already claimed
-(leased) and sends them right after matching their batch (``deliver_created``, steps 3 and 4
+(leased) and sends them right after matching their batch (``ImmediateSender``, steps 3 and 4
 without the claim's write per entry); what fails there is retried by the rounds.
 
 Who runs rounds: the crawl process every alerts.deliver_every seconds while it runs and once at
@@ -150,19 +150,33 @@ def _last_delivery_writes(stored: dict, outcome: dict, now: datetime) -> list:
     return [outcome] if same else [None, outcome]
 
 
-def deliver_created(client: Elasticsearch, settings: Settings, entries: list[dict]) -> RoundReport | None:
-    """Send at once the entries a matcher has just created, claimed (see AlertMatcher's
-    `deliver`): no claim, no wait for the next round. Never raises: what is not sent stays
-    for the rounds (its lease expires)."""
-    report = RoundReport()
-    hits = [{"_index": e["_index"], "_id": e["_id"], "_source": e["_source"]} for e in entries]
-    try:
-        _deliver_claimed(client, settings, hits, datetime.now(timezone.utc), set(), time.sleep, report, refresh=False)
-    except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl)
-        logger.error("saved searches: %d new match(es) not sent yet (%s: %s); a delivery round sends them after %d min",
-                     len(hits), type(exc).__name__, exc, LEASE.seconds // 60)
-        return None
-    return report
+class ImmediateSender:
+    """Sends at once the entries a crawl's matcher has just created, claimed (AlertMatcher's
+    `deliver`): no claim, no wait for the next round. A webhook or mail server that failed is
+    not tried again by the next batches for alerts.retry_first seconds (their entries wait for
+    the rounds' retries instead): a dead endpoint must not hold up every batch of a crawl.
+    Never raises: what is not sent stays for the rounds (its lease expires)."""
+
+    def __init__(self, client: Elasticsearch, settings: Settings):
+        self.client = client
+        self.settings = settings
+        self._failed_until: dict[str, datetime] = {}  # target -> when to try it again
+
+    def __call__(self, entries: list[dict]) -> RoundReport | None:
+        now = datetime.now(timezone.utc)
+        dead = {target for target, until in self._failed_until.items() if until > now}
+        tried_dead = set(dead)
+        report = RoundReport()
+        hits = [{"_index": e["_index"], "_id": e["_id"], "_source": e["_source"]} for e in entries]
+        try:
+            _deliver_claimed(self.client, self.settings, hits, now, dead, time.sleep, report, refresh=False)
+        except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl)
+            logger.error("saved searches: %d new match(es) not sent yet (%s: %s); a delivery round sends them after %d min",
+                         len(hits), type(exc).__name__, exc, LEASE.seconds // 60)
+            return None
+        for target in dead - tried_dead:
+            self._failed_until[target] = now + timedelta(seconds=self.settings.alerts.retry_first)
+        return report
 
 
 def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:

@@ -33,7 +33,8 @@ from crawler.runner import run_crawl
 from search.alerts import CHANGED, EDITED, FIRST, LEASE, NEW, AlertError, AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
-from search.outbox import check as check_and_deliver, deliver_due
+from search.alert_matching import AlertMatcher
+from search.outbox import ImmediateSender, check as check_and_deliver, deliver_due
 from search.writer import ArticleWriter
 from _web import signed_in_everywhere
 
@@ -253,6 +254,27 @@ def test_a_webhook_down_for_the_first_delivery_gets_the_alert_once_later(es_clie
         assert match.state == "delivered" and match.delivery["webhook"]["attempts"] == 2
     finally:
         revived.close()
+
+
+def test_a_crawls_own_sends_skip_a_webhook_that_just_failed_and_leave_its_matches_to_the_retries(es_client, archive_settings, store):
+    receiver = Receiver(statuses=[500] * 5)  # the chat server fails
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url, webhook_attempts=1, retry_first=60.0))
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    matcher = AlertMatcher(es_client, settings.elasticsearch, deliver=ImmediateSender(es_client, settings))
+    writer = ArticleWriter(es_client, settings.elasticsearch, alerts=matcher)  # as a crawl's: each batch sent once matched
+    try:
+        writer.write(dict([article("fares", "Ferry fares rise", "Ferry fares rise.", at(1))]))
+        writer.write(dict([article("strike", "Ferry strike", "The ferry strike goes on.", at(2))]))
+        assert len(receiver.bodies) == 1  # the second batch did not wait on the webhook that had just failed
+        es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
+        waiting = store.matches("ferry")
+        assert len(waiting) == 2 and all(m.state == "pending" and m.delivery_status.startswith("retrying at") for m in waiting)
+        receiver.statuses.clear()  # back up
+        retried = deliver_due(es_client, settings, now=datetime.now(timezone.utc) + timedelta(minutes=2))
+        assert retried.delivered == 2
+        assert sorted(m["title"] for m in receiver.bodies[-1]["matches"]) == ["Ferry fares rise", "Ferry strike"]
+    finally:
+        receiver.close()
 
 
 def test_a_delivery_failing_past_the_retry_window_is_given_up_and_shown(es_client, archive_settings, store):
