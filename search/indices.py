@@ -21,8 +21,9 @@ AUDIT_DEFINITION = "audit.json"
 # Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
 DEFINITION_VERSION = 1
 # Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
-# language-aware matching, see search/analysis.py).
-VERSIONS = {ARTICLES_DEFINITION: 2}
+# language-aware matching, see search/analysis.py); v3: offsets in the postings of title and
+# body, so highlighting reads where each match is instead of analysing the text again.
+VERSIONS = {ARTICLES_DEFINITION: 3}
 
 
 def load_definition(name: str) -> dict:

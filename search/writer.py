@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from archive.config import ElasticsearchSettings
 from search.analysis import with_stems
+from search.holdings import forget
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class ArticleWriter:
                 message = f"{doc_id}: {error.get('type', 'error')}: {error.get('reason', error)}"
                 result.errors.append(message)
                 logger.error("Elasticsearch rejected %s", message)
+        forget(self.alias)  # a new site, language or tag may have come with these
         return result
 
     def _stored(self, ids: list[str]) -> dict[str, dict]:

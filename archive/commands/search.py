@@ -17,6 +17,7 @@ from search.export import FORMATS, write_export
 from search.filters import UnknownFilter, validate_filters
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, count_noun
 from search.service import get_article, iterate, search as run_search
+from search.understood import line as understood_line, understood
 from search.versions import captures, changes
 
 
@@ -118,18 +119,30 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
 
 def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None,
             archive_base: str) -> None:
-    """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
+    """Every hit (or --size of them, from --page), streamed to stdout; how the query was
+    understood and a count to stderr."""
     if limit is not None and page > 1:
         hits = run_search(client, es.articles_alias, request, page=page, versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
-    written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
+    first: list = []  # the forms each word matched, as in the first hits written
+
+    def noted(hits):
+        for hit in hits:
+            if len(first) < 100:
+                first.append(hit)
+            yield hit
+
+    written = write_export(fmt, noted(hits), sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
                            archive_base=archive_base)
     sys.stdout.flush()
     from search.audit import AuditLog, operator, search_filters
 
     AuditLog(client, es.audit_alias).record("export", operator(), query=request.text, filters=search_filters(request),
                                             format=fmt, rows=written)
+    readings = understood(request, first)
+    if readings:
+        click.echo(f"searched: {understood_line(readings)}", err=True)
     note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
     click.echo(f"exported {count_noun(written, 'article')}{note}", err=True)
 
@@ -142,19 +155,22 @@ def _marked(text: str) -> str:
 def print_hits(response, page: int, size: int) -> None:
     console = Console(highlight=False)
     first = (page - 1) * size + 1
+    if response.understood:
+        console.print(f"[dim]Searched: {escape(understood_line(response.understood))}[/dim]")
     for hint in response.hints:
         console.print(f"[yellow]{escape(hint)}[/yellow]")
     if response.suggestions:
         console.print("Did you mean: " + "; ".join(escape(str(s)) for s in response.suggestions))
     if not response.hits:
         if response.total:
-            console.print(f"No articles on page {page}: {count_noun(response.total, 'article')} in all.")
+            console.print(f"No articles on page {page}: {response.count_text()} in all.")
         else:
             console.print("No articles found.")
         return
     last = first + len(response.hits) - 1
-    following = f", next: `--page {page + 1}`" if last < response.total else ""
-    console.print(f"[bold]{count_noun(response.total, 'article')}[/bold]; showing {first}–{last} of {response.total:,}{following}\n")
+    of = "" if response.total_more else f" of {response.total:,}"
+    following = f", next: `--page {page + 1}`" if last < response.total or (response.total_more and len(response.hits) == size) else ""
+    console.print(f"[bold]{response.count_text()}[/bold]; showing {first}–{last}{of}{following}\n")
     for n, hit in enumerate(response.hits, start=first):
         title = _marked(hit.title_highlight) if hit.title_highlight else escape(hit.title)
         byline = ", ".join(hit.authors) or "unknown author"

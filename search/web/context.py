@@ -16,8 +16,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from elasticsearch import Elasticsearch, NotFoundError
 
 from search.filters import validate_filters
-from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, count_noun, highlight_query, text_query
+from search.holdings import holdings
+from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, text_query
 from search.service import get_article, search
+from search.understood import line as understood_line
 from search.versions import captures, changes
 
 PAGE_SIZE_LIMIT = 100
@@ -94,22 +96,10 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
     return request, number("page", 1, 1, MAX_PAGE)
 
 
-def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
-    """Sites, languages and tags the archive holds (for the form's choices and to refuse unknown values)."""
-    try:
-        response = client.search(
-            index=alias,
-            size=0,
-            aggs={
-                "sites": {"terms": {"field": "site", "size": 500}},
-                "languages": {"terms": {"field": "language", "size": 200}},
-                "tags": {"terms": {"field": "tags", "size": 2000}},
-            },
-        )
-    except NotFoundError:
-        return {"sites": [], "languages": [], "tags": []}
-    aggs = response["aggregations"]
-    return {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
+def known_values(client: Elasticsearch, alias: str, max_age: float = 60.0) -> dict[str, list[str]]:
+    """Sites, languages and tags the archive holds, for the form's choices (as last seen:
+    search/holdings.py)."""
+    return holdings(client, alias, max_age).as_choices()
 
 
 def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
@@ -175,21 +165,26 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     es = settings.elasticsearch
     request, page = request_from_params(params)
     request = validated(client, settings, request)
-    known = known_values(client, es.articles_alias)
+    known = known_values(client, es.articles_alias, settings.search.holdings_seconds)
     response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
     here = url_with("/", params)  # this page of results, for the articles' "back to results"
     params = {k: v for k, v in params.items() if k != "page"}
     last_page = max(1, -(-min(response.total, 10_000_000) // request.size))
+    if response.total_more and response.hits:  # counting stopped: pages go on while they are full
+        last_page = max(last_page, page + 1 if len(response.hits) == request.size else page)
     first = (page - 1) * request.size + 1
     selected_sites = set(request.sites)
-    beyond = page > last_page and response.total > 0
+    beyond = not response.hits and response.total > 0
     return {
         "total": response.total,
+        "total_more": response.total_more,  # more than `total` hits: counting stopped there
+        "count": response.count_text(),
+        "understood": {"line": understood_line(response.understood), "terms": [r.as_dict() for r in response.understood]},
         "page": page,
         "hits": [_hit(h) for h in response.hits],
         "results_url": here,
         # A page past the end says so, as the CLI does, with the way to the last page.
-        "beyond": {"message": f"No articles on page {page:,}: {count_noun(response.total, 'article')} in all.",
+        "beyond": {"message": f"No articles on page {page:,}: {response.count_text()} in all.",
                    "last": url_with("/", params, page=last_page), "last_page": last_page} if beyond else None,
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
