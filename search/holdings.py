@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from search.coverage import span_of
+
 
 @dataclass(frozen=True)
 class Holdings:
@@ -27,6 +29,7 @@ class Holdings:
     languages: dict[str, int]
     tags: dict[str, int]  # lowercase (the field's normalizer), as sections
     sections: dict[str, int]
+    span: tuple = (None, None)  # the first and last display dates (the coverage chart's default range)
 
     def as_choices(self) -> dict[str, list[str]]:
         """The form's choices: each kind's values, sorted."""
@@ -55,13 +58,15 @@ def ask(client: Elasticsearch, alias: str) -> Holdings:
                 "languages": {"terms": {"field": "language", "size": 200}},
                 "tags": {"terms": {"field": "tags", "size": 2000}},
                 "sections": {"terms": {"field": "section", "size": 500}},
+                "first": {"min": {"field": "display_date"}},
+                "last": {"max": {"field": "display_date"}},
             },
         )
     except NotFoundError:
         return EMPTY
     aggs = response.get("aggregations", {})
     counts = {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in ("sites", "languages", "tags", "sections")}
-    return Holdings(**counts)
+    return Holdings(**counts, span=span_of(aggs))
 
 
 def holdings(client: Elasticsearch, alias: str, max_age: float = 60.0, fresh: bool = False) -> Holdings:
