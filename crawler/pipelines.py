@@ -27,9 +27,8 @@ from crawler.items import ArticleItem, NotModifiedItem
 from crawler.state import CrawlState
 from crawler.warc import WarcStore
 from search.client import make_client
-from search.alert_matching import QueuedMatcher
+from search.alert_matching import DeferredMatcher
 from search.indices import ensure_all
-from search.outbox import DeliveryLoop, ImmediateSender
 from search.spool import Spool
 from search.writer import ArticleWriter, WriteResult
 
@@ -52,7 +51,6 @@ class ArchivePipeline:
         self.site = ""
         self.last_flush = time.monotonic()
         self._one_writer = defer.DeferredLock()  # batches are written one after another, in order
-        self.delivery: DeliveryLoop | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -64,10 +62,9 @@ class ArchivePipeline:
         self.state = CrawlState(self.settings.data_dir / "crawl-state.sqlite")
         self.warc = WarcStore(self.settings.data_dir / "warc", self.site)
         client = make_client(self.settings.elasticsearch)
-        # Batches are matched against saved searches beside the writes, not between them, and
-        # what they match is sent right then (ImmediateSender), not at the next delivery round.
-        matcher = QueuedMatcher(client, self.settings.elasticsearch, deliver=ImmediateSender(client, self.settings))
-        self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=matcher)
+        # Saved searches are matched by the delivery rounds (the scheduler's, `archive crawl`'s),
+        # never on the crawl's write path: the crawl leaves each stored batch as a ready marker.
+        self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=DeferredMatcher(client, self.settings.elasticsearch))
         try:
             ensure_all(client, self.settings.elasticsearch)
             if self.spool.files():
@@ -75,8 +72,6 @@ class ArchivePipeline:
                 self._count(self.spool.replay(self.writer), prefix="spool_replayed")
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
-        # Saved searches' matches go out while the crawl runs, not when it ends.
-        self.delivery = DeliveryLoop(self.settings).start()
 
     async def process_item(self, item, spider=None):
         if isinstance(item, NotModifiedItem):
@@ -96,10 +91,6 @@ class ArchivePipeline:
         await maybe_deferred_to_future(self.flush())
         self.warc.close()
         self.state.close()
-        # The last batches matched, then delivered, before the crawl ends.
-        await maybe_deferred_to_future(threads.deferToThread(self.writer.alerts.close))
-        if self.delivery is not None:
-            await maybe_deferred_to_future(threads.deferToThread(self.delivery.stop))
 
     def flush(self) -> defer.Deferred:
         """Hand the buffered batch to the writer thread, after the batches before it; the

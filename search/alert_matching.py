@@ -11,19 +11,21 @@ batch's ids. The cost grows with batches × saved searches, but each query only 
 batch's documents; benchmarks/alerts_scale.py measures it.
 
 Nothing is lost between storing and matching: the writer puts a ``pending:<uuid>`` marker naming
-the batch's articles in the same bulk request as the articles, and deletes it once the batch is
-matched. A marker left behind (the process died, Elasticsearch refused the matching) is matched
-again by the next delivery round (``recover``). Match entries are created with op_type=create
-and fixed ids, so matching the same batch twice reports nothing twice.
+the batch's articles in the same bulk request as the articles (before them), and marks it ready
+once the request is done. A crawl matches nothing itself (``DeferredMatcher``): its batches wait
+as ready markers, and each delivery round matches every ready marker at once (``match_waiting``),
+so matching costs a request per round and group of saved searches, whatever the crawl's batch
+sizes, and none of it on the crawl's write path. A marker is deleted only after its batch is
+matched; one never marked ready (its writer died mid-request) is matched after STALE_MARKER.
+Match entries are created with op_type=create and fixed ids, so matching the same batch twice
+(a round killed after creating entries, two rounds at once) reports nothing twice.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import queue
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -51,15 +53,17 @@ class MatchOutcome:
     entries: int = 0  # match entries created (each to be delivered)
     errors: int = 0  # saved searches Elasticsearch refused
     leased: list[dict] = field(default_factory=list)  # created entries due now, claimed by this matcher to send at once
+    failed: bool = False  # not matched (Elasticsearch failed): its markers stay for a later round
 
 
 class AlertMatcher:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings,
                  deliver: Callable[[list[dict]], object] | None = None):
-        """deliver: given the entries a batch created that are due now, sends them at once. The
-        entries are created claimed (a lease, as a delivery round claims them), so no round
-        sends them too, and no claim costs a write; if this process dies first, the lease
-        expires and the next round sends them. Without it, the delivery rounds send them."""
+        """deliver: given the entries a batch created that are due now, sends them at once (a
+        delivery round sets it while it matches). The entries are created claimed (a lease, as
+        a delivery round claims them), so no other round sends them too, and no claim costs a
+        write; if this process dies first, the lease expires and a later round sends them.
+        Without it, the delivery rounds claim and send them."""
         self.client = client
         self.deliver = deliver
         self.settings = settings
@@ -67,7 +71,7 @@ class AlertMatcher:
         self.articles = settings.articles_alias
         self.versions = settings.versions_alias
         self._exists = False
-        self._cache_key: tuple | None = None
+        self._versions: dict[str, tuple[int, int]] = {}  # saved search id -> (seq_no, primary_term) of the copy held
         self._searches: list[SavedSearch] = []
         self._narrowed: dict[tuple, dict] = {}  # (search, languages) -> its query for articles of those languages
 
@@ -90,35 +94,51 @@ class AlertMatcher:
         """The bulk action that records the batch as not yet matched."""
         marker_id = f"pending:{uuid.uuid4().hex}"
         return marker_id, {"_op_type": "index", "_index": self.alias, "_id": marker_id,
-                           "_source": {"kind": "pending", "article_ids": article_ids, "matched_at": utcnow()}}
+                           "_source": {"kind": "pending", "state": "writing", "article_ids": article_ids, "matched_at": utcnow()}}
 
     def after_write(self, marker_id: str, new_ids: list[str], updated: dict[str, dict], documents: dict[str, dict]) -> MatchOutcome:
         """Match what the writer stored, now. Never raises: a failure is one log line and the
-        marker stays for the next delivery round to match again."""
-        return self._match_marked([marker_id], new_ids, updated, documents)
+        marker stays (ready) for the next delivery round to match again."""
+        outcome = self._match_marked([marker_id], new_ids, updated, documents)
+        if outcome.failed:
+            self.mark_ready(marker_id)
+        return outcome
+
+    def mark_ready(self, marker_id: str) -> None:
+        """The batch's articles are all written: a delivery round may match it now. Never
+        raises: a marker left unready is matched after STALE_MARKER all the same."""
+        try:
+            self.client.update(index=self.alias, id=marker_id, doc={"state": "ready"})
+        except Exception as exc:  # noqa: BLE001 (the articles are stored: that must not fail)
+            logger.warning("saved searches: batch marker not marked ready (%s); it is matched within %d min",
+                           es_reason(exc) if isinstance(exc, ApiError) else exc, STALE_MARKER.seconds // 60)
 
     def close(self) -> None:
         """Nothing waits: matching happened in after_write."""
 
-    def _match_marked(self, marker_ids: list[str], new_ids: list[str], updated: dict[str, dict], documents: dict[str, dict]) -> MatchOutcome:
+    def _match_marked(self, marker_ids: list[str], new_ids: list[str], updated: dict[str, dict], documents: dict[str, dict],
+                      stored_at: dict[str, str] | None = None) -> MatchOutcome:
         from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
         try:
-            outcome = self.match(new_ids, updated, documents)
+            outcome = self.match(new_ids, updated, documents, stored_at)
             helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": m} for m in marker_ids), raise_on_error=False)
             if outcome.leased and self.deliver is not None:
-                self.deliver(outcome.leased)  # never raises (search/outbox.py ImmediateSender)
+                self.deliver(outcome.leased)  # never raises (search/outbox.py deliver_due)
             return outcome
         except Exception as exc:  # noqa: BLE001 (matching must never fail a write)
             logger.error("saved searches not matched yet for %d stored article(s) (%s: %s); the next delivery round retries",
                          len(new_ids) + len(updated), type(exc).__name__, es_reason(exc) if isinstance(exc, ApiError) else exc)
-            return MatchOutcome()
+            return MatchOutcome(failed=True)
 
     # --- matching ---------------------------------------------------------------------------
 
-    def match(self, new_ids: list[str], updated: dict[str, dict], documents: dict[str, dict]) -> MatchOutcome:
+    def match(self, new_ids: list[str], updated: dict[str, dict], documents: dict[str, dict],
+              stored_at: dict[str, str] | None = None) -> MatchOutcome:
         """new_ids: articles stored for the first time; updated: id -> the previous capture
-        (title, body) of articles whose text changed; documents: id -> what was stored."""
+        (title, body) of articles whose text changed; documents: id -> what was stored;
+        stored_at: id -> when its batch was stored, when that was before now (a round matching
+        a crawl's batches): a search saved after that reports nothing of it (it was there)."""
         outcome = MatchOutcome()
         ids = list(new_ids) + list(updated)
         if not ids:
@@ -133,6 +153,8 @@ class AlertMatcher:
         first_time = set(new_ids)
         queries = [s for s in searches if not s.follows and not s.quiet]
         matched = self._run(queries, ids, documents, outcome)
+        if stored_at:
+            matched = [(s, c, kept) for s, c, hits in matched if (kept := [h for h in hits if not _was_there(s, stored_at.get(h["_id"]))])]
         reported = self._reported([f"match:{s.key}:{h['_id']}" for s, _, hits in matched for h in hits])
         to_report: list[tuple[SavedSearch, dict, dict, str]] = []
         for search, compiled, hits in matched:
@@ -156,7 +178,7 @@ class AlertMatcher:
                 self.client.update(index=self.alias, id=search.doc_id, doc={"quiet": True})
                 self._remember(replace(search, quiet=True))
             entries.append(entry)
-        for search in (s for s in searches if s.follows in updated):
+        for search in (s for s in searches if s.follows in updated and not _was_there(s, (stored_at or {}).get(s.follows))):
             current = documents.get(search.follows) or {}
             previous = updated[search.follows] or {}
             diff = what_changed(previous.get("title") or "", previous.get("body") or "",
@@ -169,20 +191,30 @@ class AlertMatcher:
         return outcome
 
     def saved_searches(self) -> list[SavedSearch]:
-        """Every saved search with its compiled query; reloaded only when one was added or removed."""
+        """Every saved search with its compiled query. The copies are kept between rounds: one
+        small request lists each search's sequence number, and only the searches added or
+        changed since (saved, edited, migrated, compiled again) are read again."""
         from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
+        query = {"term": {"kind": "search"}}
         try:
-            probe = self.client.search(index=self.alias, size=0, track_total_hits=True, query={"term": {"kind": "search"}},
-                                       aggs={"latest": {"max": {"field": "created_at"}}})
+            hits = self.client.search(index=self.alias, size=10_000, source=False, seq_no_primary_term=True, query=query)["hits"]["hits"]
+            if len(hits) == 10_000:  # more than one page holds
+                hits = list(helpers.scan(self.client, index=self.alias, size=5000,
+                                         query={"query": query, "_source": False, "seq_no_primary_term": True}))
         except NotFoundError:
             return []
-        key = (probe["hits"]["total"]["value"], probe["aggregations"]["latest"].get("value"))
-        if key != self._cache_key:
-            hits = helpers.scan(self.client, index=self.alias, query={"query": {"term": {"kind": "search"}}}, size=1000)
-            self._searches = [SavedSearch.from_source(h["_source"]) for h in hits]
-            self._cache_key = key
-            self._narrowed = {}
+        versions = {h["_id"]: (h["_seq_no"], h["_primary_term"]) for h in hits}
+        if versions != self._versions:
+            changed = [i for i, v in versions.items() if self._versions.get(i) != v]
+            kept = {s.doc_id: s for s in self._searches if s.doc_id in versions and s.doc_id not in changed}
+            for start in range(0, len(changed), 500):
+                docs = self.client.mget(index=self.alias, ids=changed[start:start + 500])["docs"]
+                kept.update({d["_id"]: SavedSearch.from_source(d["_source"]) for d in docs if d.get("found")})
+            unchanged = {search.key for i, search in kept.items() if i not in changed}
+            self._searches = [kept[i] for i in versions if i in kept]
+            self._versions = versions
+            self._narrowed = {key: value for key, value in self._narrowed.items() if key[0] in unchanged}
         return self._searches
 
     def _run(self, searches: list[SavedSearch], ids: list[str], documents: dict[str, dict], outcome: MatchOutcome):
@@ -331,29 +363,46 @@ class AlertMatcher:
             logger.info("saved searches: %d new match(es) to deliver", len(created))
         return len(created), [entry for entry in created if entry["_source"].get("lease_until")]
 
-    # --- recovery ---------------------------------------------------------------------------
+    # --- the stored batches waiting for matching ------------------------------------------
 
-    def recover(self, older_than: timedelta = STALE_MARKER) -> int:
-        """Match the batches whose writer died (or failed) before matching them; returns how many."""
+    MAX_ARTICLES = 1000  # matched in one go at most (one multi-search over them)
+
+    def match_waiting(self, stale_after: timedelta = STALE_MARKER) -> int:
+        """Match the stored batches waiting for it: every ready marker, and any a writer left
+        unready (it died mid-request) once it is stale. The batches go together, up to
+        MAX_ARTICLES articles at a time. Returns how many batches were matched. The caller
+        refreshes the saved-searches index first (markers a crawl wrote a moment ago)."""
         if not self.active():
             return 0
-        cutoff = (datetime.now(timezone.utc) - older_than).isoformat()
+        cutoff = (datetime.now(timezone.utc) - stale_after).isoformat()
+        query = {"bool": {"filter": [{"term": {"kind": "pending"}}], "minimum_should_match": 1,
+                          "should": [{"term": {"state": "ready"}}, {"range": {"matched_at": {"lt": cutoff}}}]}}
         try:
-            markers = self.client.search(index=self.alias, size=100, query={"bool": {"filter": [
-                {"term": {"kind": "pending"}}, {"range": {"matched_at": {"lt": cutoff}}}]}})["hits"]["hits"]
+            markers = self.client.search(index=self.alias, size=1000, query=query, sort=[{"matched_at": "asc"}],
+                                         source_includes=["article_ids", "matched_at"])["hits"]["hits"]
         except NotFoundError:
             return 0
+        matched, chunk, articles = 0, [], 0
         for marker in markers:
-            ids = marker["_source"].get("article_ids") or []
-            docs = self.client.mget(index=self.articles, ids=ids)["docs"] if ids else []
-            stored = {d["_id"]: d["_source"] for d in docs if d.get("found")}
-            new_ids = [i for i, d in stored.items() if not d.get("edited")]
-            updated = {i: self._previous(i) for i, d in stored.items() if d.get("edited")}
-            outcome = self.match(new_ids, updated, stored)
-            self.client.delete(index=self.alias, id=marker["_id"])
-            logger.warning("matched a batch of %d article(s) left unmatched by an earlier process: %d new match(es)",
-                           len(stored), outcome.entries)
-        return len(markers)
+            chunk.append(marker)
+            articles += len(marker["_source"].get("article_ids") or [])
+            if articles >= self.MAX_ARTICLES or marker is markers[-1]:
+                if not self._match_markers(chunk):
+                    break  # Elasticsearch failed (said once): the rest wait for the next round
+                matched += len(chunk)
+                chunk, articles = [], 0
+        return matched
+
+    def _match_markers(self, markers: list[dict]) -> bool:
+        ids = list(dict.fromkeys(i for m in markers for i in m["_source"].get("article_ids") or []))
+        docs = self.client.mget(index=self.articles, ids=ids, source_excludes=["url_variants", "*_stem"])["docs"] if ids else []
+        stored = {d["_id"]: d["_source"] for d in docs if d.get("found")}
+        stored_at = {i: m["_source"].get("matched_at") for m in markers for i in m["_source"].get("article_ids") or []}
+        followed = {s.follows for s in self.saved_searches() if s.follows}
+        new_ids = [i for i, d in stored.items() if not d.get("edited")]
+        # The capture before, for a followed article's diff only (a request per article).
+        updated = {i: self._previous(i) if i in followed else {} for i, d in stored.items() if d.get("edited")}
+        return not self._match_marked([m["_id"] for m in markers], new_ids, updated, stored, stored_at).failed
 
     def _previous(self, article_id: str) -> dict:
         """The capture before the current one (for a followed article's diff)."""
@@ -365,52 +414,19 @@ class AlertMatcher:
         return hits[0]["_source"] if hits else {}
 
 
-class QueuedMatcher(AlertMatcher):
-    """Matching beside the writer instead of after each write, for a crawl: its writes go on
-    while the last batches are matched, and the batches that queued up meanwhile are matched
-    together (a multi-search costs about the same for 50 articles as for 500). The queue is
-    bounded, so a matcher that falls behind slows the writer rather than filling memory;
-    `close` waits until everything queued is matched. The markers keep it safe: a batch
-    queued but not matched when the process dies is matched by the next delivery round."""
-
-    MAX_ARTICLES = 1000  # matched in one go at most
-    QUEUE = 10  # batches waiting at most
-
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings,
-                 deliver: Callable[[list[dict]], object] | None = None):
-        super().__init__(client, settings, deliver)
-        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE)
-        self._thread = threading.Thread(target=self._run_queue, name="alert-matching", daemon=True)
-        self._thread.start()
+class DeferredMatcher(AlertMatcher):
+    """A crawl's matcher: it matches nothing on the crawl's write path. Each stored batch is
+    left as a ready marker, and the delivery rounds (the scheduler's, `archive crawl`'s own,
+    `alerts deliver` / `alerts check`) match every waiting batch together."""
 
     def after_write(self, marker_id, new_ids, updated, documents) -> MatchOutcome:
-        self._queue.put((marker_id, list(new_ids), dict(updated), documents))
+        self.mark_ready(marker_id)
         return MatchOutcome()
 
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
 
-    def _run_queue(self) -> None:
-        stopping = False
-        while not stopping:
-            jobs = [self._queue.get()]
-            while jobs[-1] is not None and sum(len(j[3]) for j in jobs) < self.MAX_ARTICLES:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if jobs[-1] is None:
-                stopping = True
-                jobs.pop()
-            if not jobs:
-                continue
-            # Stored new and changed since, all while queued: new (it was not there when saved).
-            new_ids = list(dict.fromkeys(i for job in jobs for i in job[1]))
-            fresh = set(new_ids)
-            updated = {i: previous for job in jobs for i, previous in job[2].items() if i not in fresh}
-            documents = {i: document for job in jobs for i, document in job[3].items()}
-            self._match_marked([job[0] for job in jobs], new_ids, updated, documents)
+def _was_there(search: SavedSearch, stored_at: str | None) -> bool:
+    """Whether the article's batch was stored before the search was saved (never "new" to it)."""
+    return bool(stored_at and search.created_at) and _instant(stored_at) < _instant(search.created_at)
 
 
 def due_time(search: SavedSearch, now: str) -> str:

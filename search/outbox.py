@@ -3,24 +3,24 @@
 A match entry (search/alert_matching.py creates it, state "pending") is due at once, or at its
 saved search's digest hour. A delivery round:
 
-1. matches batches a dead writer left unmatched (``AlertMatcher.recover``);
-2. claims the due entries with a lease (an optimistic-concurrency update), so two processes
-   running rounds at once (a crawl, the scheduler, `archive alerts deliver`) never both send one;
+1. matches every stored batch waiting for it (``AlertMatcher.match_waiting``: a crawl only
+   stores its batches), creating the entries due now already claimed (a lease) and sending them
+   at once (steps 3 and 4 without the claim's write per entry);
+2. claims the other due entries (retries, digests, what a stopped process left) with a lease (an
+   optimistic-concurrency update), so two processes running rounds at once (the scheduler,
+   `archive crawl`, `archive alerts deliver`) never both send one;
 3. sends each saved search's claimed entries together, by each channel that has not yet taken
    them (webhook, e-mail);
 4. records each entry's attempts: "delivered" only once every channel took it; otherwise retried
    after alerts.retry_first seconds, doubling up to an hour, for alerts.retry_hours; then
    "failed", shown on the saved search's page, in `alerts list` and `archive status`.
 
-A crawl does not wait for a round: its matcher creates the entries due now already claimed
-(leased) and sends them right after matching their batch (``ImmediateSender``, steps 3 and 4
-without the claim's write per entry); what fails there is retried by the rounds.
-
-Who runs rounds: the crawl process every alerts.deliver_every seconds while it runs and once at
-its end (``DeliveryLoop``), the scheduler every alerts.deliver_every seconds (retries and digests
-when no crawl runs), and `archive alerts deliver` / `alerts check` on demand. An entry is marked
-delivered only after its send succeeded; a process killed between sending and recording sends
-it again after the lease (the same `delivery_id` / Message-ID, so a receiver can drop it).
+Who runs rounds: the scheduler every alerts.deliver_every seconds (``deliver_round``, which keeps
+its matcher, so the saved searches' compiled queries are read again only when they change);
+`archive crawl` beside its crawl and once at its end (``DeliveryLoop``); and `archive alerts
+deliver` / `alerts check` on demand. An entry is marked delivered only after its send
+succeeded; a process killed between sending and recording sends it again after the lease (the
+same `delivery_id` / Message-ID, so a receiver can drop it).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class RoundReport:
     delivered: int = 0  # entries every channel took (or feed-only entries)
     retrying: int = 0  # entries to be tried again later
     given_up: int = 0  # entries still failing after alerts.retry_hours
-    recovered: int = 0  # batches matched for a writer that died first
+    matched_batches: int = 0  # stored batches matched by this round
     failures: list[str] = field(default_factory=list)  # one line per saved search and channel that failed
     by_search: dict[str, dict] = field(default_factory=dict)  # saved search key -> channel -> outcome
 
@@ -66,18 +66,34 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | None = None, now: datetime | None = None,
-                sleep=time.sleep) -> RoundReport:
-    """One delivery round (see the module's description): everything due now, claimed a
-    thousand at a time. Raises only when Elasticsearch cannot be reached; a channel's failure
-    is recorded and retried, never raised."""
+                sleep=time.sleep, matcher: AlertMatcher | None = None) -> RoundReport:
+    """One delivery round (see the module's description): the waiting batches matched, their
+    matches sent, then everything else due now, claimed a thousand at a time. Raises only
+    when Elasticsearch cannot be reached; a channel's failure is recorded and retried, never
+    raised. matcher: one kept between rounds (its saved searches stay read)."""
     report = RoundReport()
     es = settings.elasticsearch
-    matcher = AlertMatcher(client, es)
+    matcher = matcher or AlertMatcher(client, es)
     if not matcher.active():
         return report  # nothing was ever saved
-    report.recovered = matcher.recover()
     now = now or datetime.now(timezone.utc)
+    if not _anything_waiting(client, es.alerts_alias, now, names):
+        return report  # the usual answer, in one small query
     dead: set[str] = set()  # channels that failed this round: not tried again for every saved search
+
+    def send_at_once(entries: list[dict]) -> None:
+        hits = [{"_index": e["_index"], "_id": e["_id"], "_source": e["_source"]} for e in entries]
+        try:
+            _deliver_claimed(client, settings, hits, datetime.now(timezone.utc), dead, sleep, report)
+        except Exception as exc:  # noqa: BLE001 (the batch is matched: its entries wait, claimed, for a later round)
+            logger.error("saved searches: %d new match(es) not sent yet (%s: %s); a delivery round sends them after %d min",
+                         len(hits), type(exc).__name__, exc, LEASE.seconds // 60)
+
+    matcher.deliver = send_at_once
+    try:
+        report.matched_batches = matcher.match_waiting()
+    finally:
+        matcher.deliver = None
     while True:
         claimed = _claim(client, es.alerts_alias, now, names)
         if not claimed:
@@ -150,42 +166,31 @@ def _last_delivery_writes(stored: dict, outcome: dict, now: datetime) -> list:
     return [outcome] if same else [None, outcome]
 
 
-class ImmediateSender:
-    """Sends at once the entries a crawl's matcher has just created, claimed (AlertMatcher's
-    `deliver`): no claim, no wait for the next round. A webhook or mail server that failed is
-    not tried again by the next batches for alerts.retry_first seconds (their entries wait for
-    the rounds' retries instead): a dead endpoint must not hold up every batch of a crawl.
-    Never raises: what is not sent stays for the rounds (its lease expires)."""
-
-    def __init__(self, client: Elasticsearch, settings: Settings):
-        self.client = client
-        self.settings = settings
-        self._failed_until: dict[str, datetime] = {}  # target -> when to try it again
-
-    def __call__(self, entries: list[dict]) -> RoundReport | None:
-        now = datetime.now(timezone.utc)
-        dead = {target for target, until in self._failed_until.items() if until > now}
-        tried_dead = set(dead)
-        report = RoundReport()
-        hits = [{"_index": e["_index"], "_id": e["_id"], "_source": e["_source"]} for e in entries]
-        try:
-            _deliver_claimed(self.client, self.settings, hits, now, dead, time.sleep, report, refresh=False)
-        except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl)
-            logger.error("saved searches: %d new match(es) not sent yet (%s: %s); a delivery round sends them after %d min",
-                         len(hits), type(exc).__name__, exc, LEASE.seconds // 60)
-            return None
-        for target in dead - tried_dead:
-            self._failed_until[target] = now + timedelta(seconds=self.settings.alerts.retry_first)
-        return report
-
-
-def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:
+def _due(now: datetime, names: list[str] | None) -> dict:
+    """The match entries due to be sent now and claimed by no one."""
     filters = [{"term": {"kind": "match"}}, {"term": {"state": PENDING}}, {"range": {"next_attempt_at": {"lte": _iso(now)}}}]
     if names:
         filters.append({"terms": {"name": names}})
-    query = {"bool": {"filter": filters, "must_not": [{"range": {"lease_until": {"gt": _iso(now)}}}]}}
+    return {"bool": {"filter": filters, "must_not": [{"range": {"lease_until": {"gt": _iso(now)}}}]}}
+
+
+def _anything_waiting(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> bool:
+    """Whether a stored batch waits to be matched or a match waits to be sent: one refresh (what
+    a crawl or a writer stored a moment ago) and one count that stops at the first hit."""
     try:
-        client.indices.refresh(index=alias)  # entries the writer created a moment ago
+        client.indices.refresh(index=alias)
+        response = client.search(index=alias, size=0, track_total_hits=1, query={"bool": {"minimum_should_match": 1, "should": [
+            {"term": {"kind": "pending"}}, _due(now, names)]}})
+    except NotFoundError:
+        return False
+    return response["hits"]["total"]["value"] > 0
+
+
+def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:
+    """The due entries, claimed (the round refreshed the index first; later batches were
+    recorded with a refresh)."""
+    query = _due(now, names)
+    try:
         hits = client.search(index=alias, query=query, size=BATCH, seq_no_primary_term=True,
                              sort=[{"next_attempt_at": "asc"}])["hits"]["hits"]
     except NotFoundError:
@@ -249,20 +254,34 @@ def _recorded(settings: Settings, search: SavedSearch, hit: dict, outcome: dict,
     return {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": doc}, state
 
 
+_KEPT: dict[tuple, tuple[threading.Lock, Elasticsearch, AlertMatcher]] = {}  # (url, alias) -> a loop's client and matcher
+_KEPT_LOCK = threading.Lock()
+
+
 def deliver_round(settings: Settings) -> RoundReport | None:
-    """A round for a loop or a job: never raises; a failure is one log line."""
+    """A round for a loop or a job: never raises; a failure is one log line. The client and
+    matcher are kept for the next round of the same process (its compiled saved searches)."""
     from search.client import make_client
 
+    es = settings.elasticsearch
     try:
-        return deliver_due(make_client(settings.elasticsearch), settings)
+        with _KEPT_LOCK:
+            key = (es.url, es.alerts_alias, es.articles_alias)
+            if key not in _KEPT:
+                client = make_client(es)
+                _KEPT[key] = (threading.Lock(), client, AlertMatcher(client, es))
+            lock, client, matcher = _KEPT[key]
+        with lock:  # one round at a time per matcher
+            return deliver_due(client, settings, matcher=matcher)
     except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl or the scheduler)
         logger.error("saved searches: delivery round failed (%s: %s); the next round retries", type(exc).__name__, exc)
         return None
 
 
 class DeliveryLoop:
-    """Delivery rounds in a thread while a crawl runs, every alerts.deliver_every seconds, and
-    one when it stops: matches go out within about a minute of being stored."""
+    """Delivery rounds in a thread beside a crawl (`archive crawl`, outside the crawl's process),
+    every alerts.deliver_every seconds, and one when it stops: matches go out within about a
+    minute of being stored."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

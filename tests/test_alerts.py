@@ -33,8 +33,8 @@ from crawler.runner import run_crawl
 from search.alerts import CHANGED, EDITED, FIRST, LEASE, NEW, AlertError, AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
-from search.alert_matching import AlertMatcher
-from search.outbox import ImmediateSender, check as check_and_deliver, deliver_due
+from search.alert_matching import DeferredMatcher
+from search.outbox import check as check_and_deliver, deliver_due
 from search.writer import ArticleWriter
 from _web import signed_in_everywhere
 
@@ -256,23 +256,28 @@ def test_a_webhook_down_for_the_first_delivery_gets_the_alert_once_later(es_clie
         revived.close()
 
 
-def test_a_crawls_own_sends_skip_a_webhook_that_just_failed_and_leave_its_matches_to_the_retries(es_client, archive_settings, store):
+def test_a_crawl_only_stores_and_the_next_round_matches_its_batches_together_and_retries_them(es_client, archive_settings, store):
     receiver = Receiver(statuses=[500] * 5)  # the chat server fails
     settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url, webhook_attempts=1, retry_first=60.0))
     store.add(SavedSearch(name="ferry", query="ferry"))
-    matcher = AlertMatcher(es_client, settings.elasticsearch, deliver=ImmediateSender(es_client, settings))
-    writer = ArticleWriter(es_client, settings.elasticsearch, alerts=matcher)  # as a crawl's: each batch sent once matched
+    writer = ArticleWriter(es_client, settings.elasticsearch, alerts=DeferredMatcher(es_client, settings.elasticsearch))  # a crawl's
     try:
         writer.write(dict([article("fares", "Ferry fares rise", "Ferry fares rise.", at(1))]))
         writer.write(dict([article("strike", "Ferry strike", "The ferry strike goes on.", at(2))]))
-        assert len(receiver.bodies) == 1  # the second batch did not wait on the webhook that had just failed
         es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
+        assert store.matches("ferry") == [] and receiver.bodies == []  # stored only: nothing matched on the write path
+        first = deliver_due(es_client, settings)
+        assert first.matched_batches == 2 and first.retrying == 2
+        assert [sorted(m["title"] for m in b["matches"]) for b in receiver.bodies] == [["Ferry fares rise", "Ferry strike"]]  # one post
         waiting = store.matches("ferry")
         assert len(waiting) == 2 and all(m.state == "pending" and m.delivery_status.startswith("retrying at") for m in waiting)
+        again = deliver_due(es_client, settings)
+        assert again.matched_batches == 0 and len(receiver.bodies) == 1  # matched once; not retried before its backoff
         receiver.statuses.clear()  # back up
         retried = deliver_due(es_client, settings, now=datetime.now(timezone.utc) + timedelta(minutes=2))
         assert retried.delivered == 2
         assert sorted(m["title"] for m in receiver.bodies[-1]["matches"]) == ["Ferry fares rise", "Ferry strike"]
+        assert len(receiver.bodies) == 2
     finally:
         receiver.close()
 
@@ -458,7 +463,7 @@ def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_cl
             store.add(SavedSearch(name="election", query="election"))
             store.add(SavedSearch(name="edit", query=f'"{phrase}"'))
             server.set_edition(2)
-            assert run_sites(settings, ["demo"], trigger="test").ok  # matched as stored, delivered by the crawl itself
+            assert run_sites(settings, ["demo"], trigger="test", deliver=True).ok  # matched and delivered by its rounds, as `archive crawl`
 
             url = lambda slug: canonicalize(server.base_url + second.article(slug).path)  # noqa: E731
             election_new = {s for s in new_slugs if re.search(r"\belection", second.article(s).title + " " + second.article(s).body_text, re.I)}
@@ -511,9 +516,13 @@ def test_a_failing_delivery_round_is_one_log_line_and_never_an_exception(archive
 
 @pytest.mark.e2e
 def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_once(es_client, es_settings, tmp_path, demo_sites):
-    """The crawl stores a matching article and is killed (SIGKILL) while it sends the alert,
-    before the webhook answered: once the claim of the dead crawl lapses, a delivery round
-    sends every match, each once."""
+    """The crawl stores matching articles and is killed (SIGKILL); then a delivery round is
+    killed while it sends them, before the webhook answered. After the restart, once the dead
+    round's claim lapses, every match is delivered, each once."""
+    import multiprocessing
+
+    from search.outbox import deliver_round
+
     receiver = Receiver()
     receiver.holding.set()
     site = DemoSite()
@@ -525,9 +534,10 @@ def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_on
             data_dir=tmp_path / "var",
             sites=demo_sites(server.base_url),
             crawl=replace(es_settings.crawl, download_delay=0.3),  # slow enough to be killed mid-way
-            alerts=AlertSettings(webhook_url=receiver.url, deliver_every=3600.0),  # no round but the crawl's own sends
+            alerts=AlertSettings(webhook_url=receiver.url, deliver_every=3600.0),  # no round but the ones the test runs
         )
         store = AlertStore(es_client, settings.elasticsearch)
+        articles = settings.elasticsearch.articles_alias
         try:
             ensure_all(es_client, settings.elasticsearch)
             store.add(SavedSearch(name="vote", query=word))
@@ -535,19 +545,32 @@ def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_on
             crawl = threading.Thread(target=run_crawl, args=(settings, ["demo"]), kwargs={"on_start": pids.append})
             crawl.start()
             deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                es_client.indices.refresh(index=articles)
+                if es_client.count(index=articles, query={"match": {"body": word}})["count"]:
+                    break
+                time.sleep(0.3)
+            os.killpg(pids[0], signal.SIGKILL)  # stored, not matched, not sent
+            crawl.join(timeout=60)
+            es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
+            assert es_client.count(index=articles, query={"match": {"body": word}})["count"], "no matching article was stored"
+            assert store.matches("vote") == [] and receiver.held == 0
+
+            sender = multiprocessing.get_context("fork").Process(target=deliver_round, args=(settings,))
+            sender.start()  # a round: matches the dead crawl's batches, sends them; killed before the webhook answers
+            deadline = time.monotonic() + 60
             while not receiver.held and time.monotonic() < deadline:
                 time.sleep(0.1)
-            es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
-            assert store.matches("vote") and receiver.held, "no matching article was stored and sent"
-            os.killpg(pids[0], signal.SIGKILL)  # stored, matched, being sent: not delivered
-            crawl.join(timeout=60)
+            assert receiver.held, "the round sent nothing"
+            os.kill(sender.pid, signal.SIGKILL)
+            sender.join(timeout=30)
             receiver.holding.clear()
             receiver.released.set()
             assert receiver.bodies == []
 
             restarted = replace(settings, crawl=replace(settings.crawl, download_delay=0.0))
-            assert run_sites(restarted, ["demo"], trigger="test").outcome is not None  # sends its own at once
-            assert any(m.state == "pending" for m in store.matches("vote", limit=500))  # the dead crawl's: still claimed
+            assert run_sites(restarted, ["demo"], trigger="test", deliver=True).outcome is not None  # its own rounds send its own
+            assert any(m.state == "pending" for m in store.matches("vote", limit=500))  # the dead round's: still claimed
             stored = {m.url for m in store.matches("vote", limit=500)}
             deliver_due(es_client, restarted, now=datetime.now(timezone.utc) + LEASE + timedelta(minutes=1))  # the claim lapsed
             delivered = [m["url"] for b in receiver.bodies for m in b["matches"]]

@@ -195,13 +195,13 @@ def show(app, name, since, owner, fmt) -> None:
 @click.pass_obj
 @_errors
 def deliver(app) -> None:
-    """Send what is due now (new matches, retries, digests). The scheduler and running crawls do it on their own."""
+    """Match the stored batches waiting and send what is due now (new matches, retries, digests). The scheduler and `archive crawl` do it on their own."""
     from search.outbox import deliver_due
 
     client, _ = _store(app)
     report = deliver_due(client, app.settings)
     click.echo(f"delivered {report.delivered}, retrying later {report.retrying}, given up {report.given_up}"
-               + (f"; matched {report.recovered} batch(es) a stopped process left" if report.recovered else ""))
+               + (f"; matched {report.matched_batches} stored batch(es)" if report.matched_batches else ""))
     for line in report.failures:
         click.echo(f"  failed: {line}", err=True)
     if report.failures:

@@ -42,7 +42,8 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> No
     if time_limit is not None:
         settings = replace(settings, crawl=replace(settings.crawl, time_limit=time_limit))
     # Under the same per-site locks as the scheduler: never two crawls of one site at once.
-    result = run_sites(settings, sites, trigger="cli", stop_event=threading.Event())
+    # Saved searches' matches go out while it runs and once it ends (delivery rounds beside it).
+    result = run_sites(settings, sites, trigger="cli", stop_event=threading.Event(), deliver=True)
     if result.skipped:
         click.echo(f"skipped (a crawl is already running): {', '.join(result.skipped)}", err=True)
     if result.outcome is None:

@@ -67,9 +67,12 @@ def run_sites(
     site_names: list[str] | tuple[str, ...] = (),
     trigger: str = "schedule",
     stop_event: threading.Event = STOP,
+    deliver: bool = False,
 ) -> RunResult:
     """Crawl the sites (all when empty) in one child process, each under its lock. Sites whose
-    lock is taken are skipped; the others are crawled and their outcome recorded."""
+    lock is taken are skipped; the others are crawled and their outcome recorded.
+    deliver: run saved searches' delivery rounds beside the crawl (in this process, not the
+    crawl's) and one when it ends, as `archive crawl` does; the scheduler has its own."""
     names = [s.name for s in settings.select_sites(site_names)]
     label = ", ".join(names)
     if stop_event.is_set():
@@ -88,6 +91,11 @@ def run_sites(
         if not sites:
             return result
         _track(sites, +1)
+        delivery = None
+        if deliver:
+            from search.outbox import DeliveryLoop
+
+            delivery = DeliveryLoop(settings).start()
         try:
             label = ", ".join(sites)
             logger.info(
@@ -110,6 +118,8 @@ def run_sites(
             _log_outcome(result.outcome)
         finally:
             _track(sites, -1)
+            if delivery is not None:
+                delivery.stop()  # the crawl's last batches matched and sent
     return result
 
 
