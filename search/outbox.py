@@ -254,7 +254,7 @@ def _recorded(settings: Settings, search: SavedSearch, hit: dict, outcome: dict,
     return {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": doc}, state
 
 
-_KEPT: dict[tuple, tuple[threading.Lock, Elasticsearch, AlertMatcher]] = {}  # (url, alias) -> a loop's client and matcher
+_KEPT: dict = {}  # Elasticsearch settings (URL, credentials, indices) -> a loop's lock, client and matcher
 _KEPT_LOCK = threading.Lock()
 
 
@@ -266,11 +266,10 @@ def deliver_round(settings: Settings) -> RoundReport | None:
     es = settings.elasticsearch
     try:
         with _KEPT_LOCK:
-            key = (es.url, es.alerts_alias, es.articles_alias)
-            if key not in _KEPT:
+            if es not in _KEPT:
                 client = make_client(es)
-                _KEPT[key] = (threading.Lock(), client, AlertMatcher(client, es))
-            lock, client, matcher = _KEPT[key]
+                _KEPT[es] = (threading.Lock(), client, AlertMatcher(client, es))
+            lock, client, matcher = _KEPT[es]
         with lock:  # one round at a time per matcher
             return deliver_due(client, settings, matcher=matcher)
     except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl or the scheduler)
