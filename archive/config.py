@@ -196,7 +196,7 @@ class AlertSettings:
     webhook_url: str = ""
     webhook_timeout: float = 5.0
     webhook_attempts: int = 3  # tries within one delivery round (1 s, 2 s apart)
-    deliver_every: float = 20.0  # seconds between delivery rounds (crawl process, scheduler)
+    deliver_every: float = 20.0  # seconds between delivery rounds (scheduler, beside `archive crawl`): they match and send
     retry_first: float = 60.0  # seconds before the first retry of a failed delivery; doubles, at most an hour
     retry_hours: float = 24.0  # a delivery still failing this long after its first try is given up (and shown)
     smtp_host: str = ""
