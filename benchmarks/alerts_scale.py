@@ -1,7 +1,7 @@
 """Benchmark: what saved searches cost a crawl, how soon their matches are delivered, and how
 fast `archive alerts check` answers when nothing is new.
 
-    .venv/bin/python benchmarks/alerts_scale.py [--articles 600] [--searches 0,100,1000]
+    .venv/bin/python benchmarks/alerts_scale.py [--articles 600] [--searches 0,100,1000,0]
 
 For each count of saved searches: fresh throwaway indices, that many saved searches (queries
 made of the demo site's own words: word pairs, three-word phrases, some limited to the site),
@@ -237,7 +237,7 @@ def _settings_file(settings, path: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=600)
-    parser.add_argument("--searches", default="0,100,1000")
+    parser.add_argument("--searches", default="0,100,1000,0")
     args = parser.parse_args()
     counts = [int(c) for c in args.searches.split(",")]
 
@@ -253,15 +253,17 @@ def main() -> int:
     print()
     print(f"{'searches':>8} {'load':>5} {'status':>8} {'new':>5} {'crawl s':>8} {'art/s':>6} {'vs 0':>6} {'fetch/s':>7} {'vs 0':>6} {'matches':>8} "
           f"{'deliv.':>6} {'posts':>6} {'p50 s':>6} {'p95 s':>6} {'max s':>6} {'<=60s':>6} {'m->d p95':>8} {'drain s':>7} {'check s':>7}")
-    baseline = fetch_baseline = None
+    def rate(r): return r["new"] / r["seconds"] if r["seconds"] else 0.0
+    def fetch_rate(r): return r["new"] / r["fetching"] if r["fetching"] else 0.0
+    # Against the crawls without saved searches (their median: run 0 first and last to see the
+    # first crawl's warm-up), else the first row.
+    plain = [r for r in rows if r["searches"] == 0] or rows[:1]
+    baseline = statistics.median(rate(r) for r in plain) or 1.0
+    fetch_baseline = statistics.median(fetch_rate(r) for r in plain) or 1.0
     for r in rows:
-        rate = r["new"] / r["seconds"] if r["seconds"] else 0.0
-        fetch_rate = r["new"] / r["fetching"] if r["fetching"] else 0.0
-        baseline = baseline or rate
-        fetch_baseline = fetch_baseline or fetch_rate
         within = sum(1 for x in r["latencies"] if x <= 60) / len(r["latencies"]) if r["latencies"] else float("nan")
-        print(f"{r['searches']:>8} {r['load']:>5.2f} {r['status']:>8} {r['new']:>5} {r['seconds']:>8.1f} {rate:>6.1f} "
-              f"{rate / baseline:>6.2f} {fetch_rate:>7.1f} {fetch_rate / fetch_baseline:>6.2f} {r['matches']:>8} {r['delivered']:>6} {r['posts']:>6} "
+        print(f"{r['searches']:>8} {r['load']:>5.2f} {r['status']:>8} {r['new']:>5} {r['seconds']:>8.1f} {rate(r):>6.1f} "
+              f"{rate(r) / baseline:>6.2f} {fetch_rate(r):>7.1f} {fetch_rate(r) / fetch_baseline:>6.2f} {r['matches']:>8} {r['delivered']:>6} {r['posts']:>6} "
               f"{percentile(r['latencies'], 0.5):>6.1f} {percentile(r['latencies'], 0.95):>6.1f} "
               f"{max(r['latencies'], default=float('nan')):>6.1f} {within:>6.0%} "
               f"{percentile(r['after_match'], 0.95):>8.1f} {r['after_crawl']:>7.1f} {r['check']:>7.2f}")
