@@ -16,6 +16,9 @@ Environment variables that override the file (for containers):
     ES_HEAP                  heap of the local development node, e.g. 1g
     ARCHIVE_SCHEDULE_CRON    cron expression of the nightly crawl
     ARCHIVE_SCHEDULE_TIMEZONE
+    ARCHIVE_MAX_CONCURRENT_CRAWLS  crawls at once on this machine (schedule.max_concurrent_crawls)
+    ARCHIVE_BROKER_URL       the crawl queue's broker, e.g. redis://redis:6379/0 (queue.broker_url)
+    ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
     ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
@@ -111,7 +114,8 @@ class CrawlSettings:
     recheck_days: int = 7
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
-    extraction_workers: int = 0  # processes extracting articles; 0: one per CPU
+    extraction_workers: int = 0  # processes extracting articles per crawl; 0: sized to the memory budget
+    memory_budget_mb: int = 2048  # what the crawls running at once on a machine may use together
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,29 @@ class ScheduleSettings:
     timezone: str = "UTC"
     misfire_grace_seconds: int = 3600
     per_site: bool = True
+    max_concurrent_crawls: int = 0  # crawl processes at once on this machine; 0: cores / 2, at least 1
+
+    @property
+    def crawl_slots(self) -> int:
+        return self.max_concurrent_crawls or max(1, (os.cpu_count() or 1) // 2)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The crawl queue (Celery). No broker: crawls run where they are started, as always."""
+
+    broker_url: str = field(default="", repr=False)  # may hold a password: never printed
+    # A site's lock outlives a crawl's time limit by this much, so a dead worker's lock expires.
+    lock_margin_seconds: float = 600.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.broker_url)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 0  # crawls at once in one `archive worker`; 0: schedule.max_concurrent_crawls
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,8 @@ class Settings:
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
+    queue: QueueSettings = QueueSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -239,7 +268,8 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts",
+             "queue", "worker"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -276,7 +306,8 @@ def settings_from_dict(
     _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
     _positive(crawl.time_limit, "crawl.time_limit")
     if crawl.extraction_workers < 0:
-        raise ConfigError(f"crawl.extraction_workers: expected 0 (one per CPU) or more, got {crawl.extraction_workers}")
+        raise ConfigError(f"crawl.extraction_workers: expected 0 (sized to the memory budget) or more, got {crawl.extraction_workers}")
+    _positive(crawl.memory_budget_mb, "crawl.memory_budget_mb")
 
     extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
 
@@ -285,7 +316,11 @@ def settings_from_dict(
         sched_raw["cron"] = env["ARCHIVE_SCHEDULE_CRON"]
     if env.get("ARCHIVE_SCHEDULE_TIMEZONE"):
         sched_raw["timezone"] = env["ARCHIVE_SCHEDULE_TIMEZONE"]
+    if env.get("ARCHIVE_MAX_CONCURRENT_CRAWLS"):
+        sched_raw["max_concurrent_crawls"] = _env_int(env, "ARCHIVE_MAX_CONCURRENT_CRAWLS")
     schedule = _build(ScheduleSettings, sched_raw, "schedule")
+    if schedule.max_concurrent_crawls < 0:
+        raise ConfigError(f"schedule.max_concurrent_crawls: expected 0 (cores / 2) or more, got {schedule.max_concurrent_crawls}")
     _validate_schedule(schedule)
 
     demo = _build(DemoSiteSettings, _section(raw, "demo_site"), "demo_site")
@@ -300,6 +335,7 @@ def settings_from_dict(
         raise ConfigError(f"sites: duplicate site name(s): {', '.join(dupes)}")
 
     alerts = _alerts(_section(raw, "alerts"), env)
+    queue, worker = _queue(_section(raw, "queue"), _section(raw, "worker"), env)
 
     return Settings(
         path=path,
@@ -312,7 +348,34 @@ def settings_from_dict(
         demo_site=demo,
         sites=sites,
         alerts=alerts,
+        queue=queue,
+        worker=worker,
     )
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int:
+    if not env[name].strip().isdigit():
+        raise ConfigError(f"{name}: expected a whole number, got {env[name]!r}")
+    return int(env[name])
+
+
+def _queue(queue_raw: Mapping[str, Any], worker_raw: Mapping[str, Any], env: Mapping[str, str]):
+    queue_raw, worker_raw = dict(queue_raw), dict(worker_raw)
+    if isinstance(queue_raw.get("broker_url"), str) and urlsplit(queue_raw["broker_url"]).password:
+        raise ConfigError("queue.broker_url: no password in settings.toml; set ARCHIVE_BROKER_URL in the environment or .env")
+    if env.get("ARCHIVE_BROKER_URL"):
+        queue_raw["broker_url"] = env["ARCHIVE_BROKER_URL"]
+    if env.get("ARCHIVE_WORKER_CONCURRENCY"):
+        worker_raw["concurrency"] = _env_int(env, "ARCHIVE_WORKER_CONCURRENCY")
+    queue = _build(QueueSettings, queue_raw, "queue")
+    if queue.broker_url and urlsplit(queue.broker_url).scheme not in ("redis", "rediss"):
+        # Only the scheme: the rest may hold a password.
+        raise ConfigError(f"queue.broker_url: expected redis://host:port/db (or rediss://), got a {urlsplit(queue.broker_url).scheme or 'schemeless'} URL")
+    _positive(queue.lock_margin_seconds, "queue.lock_margin_seconds")
+    worker = _build(WorkerSettings, worker_raw, "worker")
+    if worker.concurrency < 0:
+        raise ConfigError(f"worker.concurrency: expected 0 (schedule.max_concurrent_crawls) or more, got {worker.concurrency}")
+    return queue, worker
 
 
 def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
@@ -475,13 +538,15 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "queue", "worker"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):
         raw["alerts"].pop(key)
     for key in SECRET_FIELDS:
         raw["elasticsearch"].pop(key)
+    if urlsplit(raw["queue"]["broker_url"]).password:
+        raw["queue"].pop("broker_url")  # a password comes from ARCHIVE_BROKER_URL only (credentials_env)
     raw["sites"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()} for s in settings.sites]
     return raw
 
@@ -489,5 +554,5 @@ def settings_to_dict(settings: Settings) -> dict:
 def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
-             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD")
+             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD", "ARCHIVE_BROKER_URL")
     return {k: env[k] for k in names if env.get(k)}

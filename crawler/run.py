@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import replace
 
 from archive.config import credentials_env, settings_from_dict
 
@@ -22,6 +23,7 @@ def main(argv: list[str]) -> int:
     # The parent already applied environment overrides; only credentials come from the env.
     settings = settings_from_dict(raw, env=credentials_env(os.environ))
     sites = settings.select_sites(site_names)
+    settings, sizing = size_extraction(settings, len(sites))
 
     from scrapy.crawler import CrawlerProcess
 
@@ -30,10 +32,29 @@ def main(argv: list[str]) -> int:
 
     quiet_library_loggers()
     process = CrawlerProcess(scrapy_settings(settings, summary_dir))
+    logging.getLogger("crawler.run").log(*sizing)  # after Scrapy set up logging
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
     process.start()
     return 0
+
+
+def size_extraction(settings, pools: int):
+    """Extraction workers per site within crawl.memory_budget_mb, shared by the crawls that may
+    run at once on this machine (schedule.max_concurrent_crawls), unless set explicitly."""
+    from crawler.workers import budget_needed, workers_within_budget
+
+    crawl, slots = settings.crawl, settings.schedule.crawl_slots
+    if crawl.extraction_workers:
+        workers, how = crawl.extraction_workers, "crawl.extraction_workers"
+    else:
+        workers = workers_within_budget(crawl.memory_budget_mb, slots, pools)
+        how = f"{slots} crawl(s) at once within crawl.memory_budget_mb = {crawl.memory_budget_mb}"
+    needed = budget_needed(slots, workers, pools)
+    sizing = (logging.WARNING if needed > crawl.memory_budget_mb else logging.INFO,
+              "extraction: %d worker process(es) per site (%s); %d crawls like this one need about %d MB",
+              workers, how, slots, needed)
+    return replace(settings, crawl=replace(crawl, extraction_workers=workers)), sizing
 
 
 class QuietLibraries(logging.Filter):

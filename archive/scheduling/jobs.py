@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from archive.config import Settings, credentials_env, settings_from_dict
 from archive.scheduling.locks import LockTaken, SiteLock
+from archive.scheduling.slots import CrawlSlot, NoSlot
 from crawler.runner import OK, CrawlOutcome, run_crawl
 from search.alert_delivery import check_after_crawl
 from search.runs import record_outcome
@@ -89,20 +90,26 @@ def run_sites(
         if not sites:
             return result
         _track(sites, +1)
+        label = ", ".join(sites)
         try:
-            label = ", ".join(sites)
-            logger.info(
-                "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
-            )
-            result.outcome = run_crawl(
-                settings,
-                sites,
-                time_limit=settings.crawl.time_limit,
-                stop_event=stop_event,
-                on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
-            )
+            # One of the machine's crawl slots for the child's whole life; the site locks are
+            # held while waiting, so a second trigger of a waiting site is skipped as usual.
+            with CrawlSlot(settings.data_dir, settings.schedule.crawl_slots, label, stop_event):
+                logger.info(
+                    "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
+                )
+                result.outcome = run_crawl(
+                    settings,
+                    sites,
+                    time_limit=settings.crawl.time_limit,
+                    stop_event=stop_event,
+                    on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
+                )
             record_outcome(settings, result.outcome, trigger=trigger)
             _log_outcome(result.outcome)
+        except NoSlot as exc:
+            logger.warning("%s", exc)
+            result.sites, result.skipped = [], names
         finally:
             _track(sites, -1)
     if result.outcome is not None:
