@@ -60,6 +60,7 @@ class ElasticsearchSettings:
     versions_alias: str = "article-versions"
     runs_index: str = "crawl-runs"
     alerts_alias: str = "saved-searches"
+    state_alias: str = "crawl-state"  # per-URL crawl state, with crawl.state = "elasticsearch"
     request_timeout: float = 30.0
     bulk_size: int = 200
     username: str | None = field(default=None, repr=False)
@@ -75,6 +76,7 @@ class ElasticsearchSettings:
             versions_alias=f"{prefix}-versions",
             runs_index=f"{prefix}-runs",
             alerts_alias=f"{prefix}-alerts",
+            state_alias=f"{prefix}-state",
         )
 
     @property
@@ -116,6 +118,7 @@ class CrawlSettings:
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
     extraction_workers: int = 0  # processes extracting articles per crawl; 0: sized to the memory budget
     memory_budget_mb: int = 2048  # what the crawls running at once on a machine may use together
+    state: str = "sqlite"  # where the per-URL crawl state lives: "sqlite" (data_dir) or "elasticsearch" (shared)
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,8 @@ def settings_from_dict(
     if crawl.extraction_workers < 0:
         raise ConfigError(f"crawl.extraction_workers: expected 0 (sized to the memory budget) or more, got {crawl.extraction_workers}")
     _positive(crawl.memory_budget_mb, "crawl.memory_budget_mb")
+    if crawl.state not in ("sqlite", "elasticsearch"):
+        raise ConfigError(f"crawl.state: expected \"sqlite\" or \"elasticsearch\", got {crawl.state!r}")
 
     extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
 

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from test_scheduler import _env, demo_site_entry, write_config
 
 from archive.cli import cli
+from archive.urls import canonicalize
 from archive.config import ConfigError, settings_from_dict, settings_to_dict
 from archive.scheduling import jobs
 from archive.scheduling import schedule as sched
@@ -218,7 +219,7 @@ def test_two_workers_one_killed_mid_crawl_and_a_third_started_mid_way(redis_url,
     redis.Redis.from_url(redis_url).flushdb()
     raw = settings_to_dict(archive_settings)
     raw["crawl"].update({"download_delay": 0.5, "concurrent_requests_per_host": 1, "autothrottle": False,
-                         "progress_interval": 1.0, "time_limit": 60.0})
+                         "progress_interval": 1.0, "time_limit": 60.0, "state": "elasticsearch"})
     raw["schedule"].update({"max_concurrent_crawls": 1})
     raw["queue"] = {"broker_url": redis_url, "lock_margin_seconds": 5.0}  # a dead machine's job runs again after ~95 s
     raw["worker"] = {"concurrency": 1}
@@ -270,6 +271,16 @@ def test_two_workers_one_killed_mid_crawl_and_a_third_started_mid_way(redis_url,
     es_client.indices.refresh(index=articles)
     for site, server in zip(SITES, six_servers):
         assert es_client.count(index=articles, query={"term": {"site": site}})["count"] == len(server.site.articles) == 6
+
+    # The crawl state, shared by the machines in Elasticsearch, holds every URL once.
+    state = settings.elasticsearch.state_alias
+    es_client.indices.refresh(index=state)
+    for site, server in zip(SITES, six_servers):
+        query = {"bool": {"filter": [{"term": {"kind": "page"}}, {"term": {"site": site}}]}}
+        urls = [h["_source"]["url"] for h in es_client.search(index=state, query=query, size=1000)["hits"]["hits"]]
+        assert len(urls) == len(set(urls))
+        assert {canonicalize(server.base_url + a.path) for a in server.site.articles} <= set(urls)
+    assert not any((machine / "var" / "crawl-state.sqlite").exists() for machine in machines.values())
 
     # The killed worker's site was finished by another worker; the third worker took queued sites.
     assert f"crawl of {killed_site} ended" not in logs["a"]

@@ -23,7 +23,7 @@ from archive.config import Settings, SiteSettings
 from crawler import diagnosis, discovery
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason, record_rejection
-from crawler.state import BadUrlPolicy, CrawlState, RecheckPolicy, conditional_headers
+from crawler.state import BadUrlPolicy, RecheckPolicy, conditional_headers, open_state
 from crawler.warc import Capture
 from crawler.workers import ExtractionPool
 from crawler.urls import canonicalize, document_id, in_domains
@@ -45,7 +45,7 @@ class NewsSpider(scrapy.Spider):
         self.extraction = ExtractionPool(app_settings.extraction, app_settings.crawl.extraction_workers or None)
         self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
-        state = CrawlState(app_settings.data_dir / "crawl-state.sqlite")
+        state = open_state(app_settings)
         self.known = state.load_site(site.name)  # what earlier runs archived: the incremental part
         self.known_bad = state.load_bad(site.name)  # 404/410, too large, not HTML: left alone for now
         state.close()
@@ -97,7 +97,7 @@ class NewsSpider(scrapy.Spider):
                 self.bad_found[canonicalize(url)] = (reason.value, detail)
 
     def closed(self, reason: str) -> None:
-        state = CrawlState(self.app_settings.data_dir / "crawl-state.sqlite")
+        state = open_state(self.app_settings)
         try:
             for url, (bad_reason, detail) in self.bad_found.items():
                 state.record_bad(self.site.name, url, bad_reason, detail, self.bad_policy)
