@@ -19,6 +19,7 @@ Environment variables that override the file (for containers):
     ARCHIVE_MAX_CONCURRENT_CRAWLS  crawls at once on this machine (schedule.max_concurrent_crawls)
     ARCHIVE_BROKER_URL       the crawl queue's broker, e.g. redis://redis:6379/0 (queue.broker_url)
     ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
+    ARCHIVE_CRAWL_STATE      "sqlite" or "elasticsearch" (crawl.state)
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
     ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
@@ -304,7 +305,10 @@ def settings_from_dict(
     if not re.fullmatch(r"\d+[mg]", node.heap):
         raise ConfigError(f"local_node.heap: expected a size like 512m or 1g, got {node.heap!r}")
 
-    crawl = _build(CrawlSettings, _section(raw, "crawl"), "crawl")
+    crawl_raw = dict(_section(raw, "crawl"))
+    if env.get("ARCHIVE_CRAWL_STATE"):
+        crawl_raw["state"] = env["ARCHIVE_CRAWL_STATE"]
+    crawl = _build(CrawlSettings, crawl_raw, "crawl")
     _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
     _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
     _positive(crawl.time_limit, "crawl.time_limit")
