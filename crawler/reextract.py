@@ -2,7 +2,8 @@
 
 ``reextract(settings, client)`` reads every capture a crawl kept under
 ``settings.data_dir / "warc" / <site>``, keeps the newest capture of each canonical URL, runs
-today's extractor on its bytes and writes the result like a crawl would (``ArticleWriter``: new,
+today's extractor on its bytes (in the crawl's extraction worker pool, crawler/workers.py, so
+every core works) and writes the result like a crawl would (``ArticleWriter``: new,
 updated, or unchanged by content hash, earlier versions kept). Use it after the extractor got
 better, or to rebuild an index from scratch.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,10 +24,10 @@ from typing import Callable, Iterable
 from elasticsearch import Elasticsearch
 
 from archive.config import Settings
-from crawler.extraction import ArticleExtractor
 from crawler.rejections import Reason, Rejected
 from crawler.items import archive_document
 from archive.urls import canonicalize, document_id
+from crawler.workers import ExtractionPool, workers_within_budget
 from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult
@@ -201,38 +203,60 @@ def reextract(
         raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
 
     ensure_all(client, settings.elasticsearch)
-    extractor = ArticleExtractor(settings.extraction)
     writer = ArticleWriter(client, settings.elasticsearch)
     every = max(1, progress_every)
-
-    for site in todo:
-        counts = result.sites[site.name] = SiteReextract(site=site.name, files=len(warc_files(root, site.name)))
-        newest = _newest_captures(root, site.name, counts, result, on_progress, every)
-        counts.urls = len(newest)
-        batch: dict[str, dict] = {}
-        for done, (canonical, (location, _fetched_at)) in enumerate(sorted(newest.items()), start=1):
-            document = _rebuild(root, location, canonical, site.name, extractor, counts)
-            if document is not None:
-                batch[document_id(canonical)] = document
-            if len(batch) >= settings.elasticsearch.bulk_size:
-                counts.add_write(writer.write(batch))
-                batch = {}
-            if on_progress and done % every == 0:
-                on_progress(ReextractProgress(site.name, "extract", done, len(newest), result))
-        if batch:
-            counts.add_write(writer.write(batch))
-        if on_progress:
-            on_progress(ReextractProgress(site.name, "extract", len(newest), len(newest), result))
-        logger.info(
-            "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
-            site.name, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
-            counts.rejected_total, len(counts.errors) + counts.failed,
-        )
+    # The crawl's extraction pool, sized the same way (one crawl's share of the memory budget).
+    pool = ExtractionPool(settings.extraction, settings.crawl.extraction_workers
+                          or workers_within_budget(settings.crawl.memory_budget_mb, 1))
+    try:
+        for site in todo:
+            _reextract_site(root, site.name, pool, writer, settings.elasticsearch.bulk_size, result, on_progress, every)
+    finally:
+        pool.close()
 
     if result.new or result.updated:
         client.indices.refresh(index=settings.elasticsearch.articles_alias)
     result.duration_seconds = time.monotonic() - started
     return result
+
+
+def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: ArticleWriter, bulk_size: int,
+                    result: ReextractResult, on_progress: ProgressCallback | None, every: int) -> None:
+    counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+    newest = _newest_captures(root, site, counts, result, on_progress, every)
+    counts.urls = len(newest)
+    batch: dict[str, dict] = {}
+    pending: deque = deque()  # pages in the pool, in order; a window keeps memory bounded
+    window = pool.workers * 8
+
+    def settle(item) -> None:
+        canonical, location, url, fetched_at, future = item
+        document = _document_of(future, canonical, location, url, fetched_at, site, counts)
+        if document is not None:
+            batch[document_id(canonical)] = document
+        if len(batch) >= bulk_size:
+            counts.add_write(writer.write(dict(batch)))
+            batch.clear()
+
+    for done, (canonical, (location, _fetched_at)) in enumerate(sorted(newest.items()), start=1):
+        capture = _readable_capture(root, location, counts)
+        if capture is not None:
+            pending.append((canonical, location, capture.url, capture.fetched_at, pool.submit(capture.content(), capture.url)))
+        while pending and (len(pending) >= window or pending[0][-1].done()):
+            settle(pending.popleft())
+        if on_progress and done % every == 0:
+            on_progress(ReextractProgress(site, "extract", done, len(newest), result))
+    while pending:
+        settle(pending.popleft())
+    if batch:
+        counts.add_write(writer.write(batch))
+    if on_progress:
+        on_progress(ReextractProgress(site, "extract", len(newest), len(newest), result))
+    logger.info(
+        "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
+        site, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
+        counts.rejected_total, len(counts.errors) + counts.failed,
+    )
 
 
 def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
@@ -264,9 +288,8 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
     return newest
 
 
-def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extractor: ArticleExtractor,
-             counts: SiteReextract) -> dict | None:
-    """The document of one capture, as the spider builds it; None when rejected or unreadable."""
+def _readable_capture(root: Path, location: WarcLocation, counts: SiteReextract):
+    """The capture at ``location`` if it is an HTML page that answered 2xx; else counted, None."""
     try:
         capture = read_capture(root, location)
     except WarcError as exc:
@@ -278,18 +301,22 @@ def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extr
     if capture.content_type and capture.content_type not in HTML_TYPES:
         counts.reject(Reason.NON_HTML)
         return None
+    return capture
+
+
+def _document_of(future, canonical: str, location: WarcLocation, url: str, fetched_at: str, site: str,
+                 counts: SiteReextract) -> dict | None:
+    """The document of one extracted capture, as the spider builds it; None when rejected."""
     try:
-        article = extractor.extract(capture.content(), capture.url)
-    except Rejected as rejected:
+        article = future.result()
+    except Rejected as rejected:  # the pool turns every failure, a dead worker included, into this
         counts.reject(rejected.reason)
-        logger.debug("rejected %s (%s) %s", capture.url, rejected.reason, rejected.detail)
-        return None
-    except Exception as exc:  # noqa: BLE001 - one broken page stops nothing
-        counts.reject(Reason.EXTRACTION_ERROR)
-        counts.error(f"{capture.url}: extraction failed: {type(exc).__name__}: {exc}")
+        if rejected.reason == Reason.EXTRACTION_ERROR:
+            counts.error(f"{url}: extraction failed: {rejected.detail}")
+        logger.debug("rejected %s (%s) %s", url, rejected.reason, rejected.detail)
         return None
     counts.extracted += 1
-    document = archive_document(article, canonical, site, capture.fetched_at, [capture.url])
+    document = archive_document(article, canonical, site, fetched_at, [url])
     document.update(warc_file=location.file, warc_offset=location.offset)
     return document
 
