@@ -20,6 +20,7 @@ Environment variables that override the file (for containers):
     ARCHIVE_BROKER_URL       the crawl queue's broker, e.g. redis://redis:6379/0 (queue.broker_url)
     ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
     ARCHIVE_CRAWL_STATE      "sqlite" or "elasticsearch" (crawl.state)
+    ARCHIVE_WARC_STORAGE     where closed WARC files are copied for every machine (warc.storage)
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
     ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
@@ -146,6 +147,18 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class WarcSettings:
+    """Raw captures every machine can read: "" keeps them in <data_dir>/warc only; "file:///path"
+    copies each closed WARC file into a folder every machine mounts (NFS, a shared disk)."""
+
+    storage: str = ""
+
+    @property
+    def shared_dir(self) -> Path | None:
+        return Path(urlsplit(self.storage).path) if self.storage else None
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     """The crawl queue (Celery). No broker: crawls run where they are started, as always."""
 
@@ -230,6 +243,12 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     queue: QueueSettings = QueueSettings()
     worker: WorkerSettings = WorkerSettings()
+    warc: WarcSettings = WarcSettings()
+
+    @property
+    def warc_read_dir(self) -> Path:
+        """Where captures are read: the shared folder when there is one, else this machine's."""
+        return self.warc.shared_dir or self.data_dir / "warc"
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -273,7 +292,7 @@ def settings_from_dict(
 ) -> Settings:
     raw = dict(raw)
     known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts",
-             "queue", "worker"}
+             "queue", "worker", "warc"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -345,6 +364,7 @@ def settings_from_dict(
 
     alerts = _alerts(_section(raw, "alerts"), env)
     queue, worker = _queue(_section(raw, "queue"), _section(raw, "worker"), env)
+    warc = _warc(_section(raw, "warc"), env)
 
     return Settings(
         path=path,
@@ -359,7 +379,24 @@ def settings_from_dict(
         alerts=alerts,
         queue=queue,
         worker=worker,
+        warc=warc,
     )
+
+
+def _warc(raw: Mapping[str, Any], env: Mapping[str, str]) -> WarcSettings:
+    raw = dict(raw)
+    if env.get("ARCHIVE_WARC_STORAGE"):
+        raw["storage"] = env["ARCHIVE_WARC_STORAGE"]
+    warc = _build(WarcSettings, raw, "warc")
+    if not warc.storage:
+        return warc
+    parts = urlsplit(warc.storage)
+    if parts.scheme == "s3":
+        raise ConfigError("warc.storage: s3:// object storage is not available yet; use a folder every machine "
+                          "mounts, file:///path")
+    if parts.scheme != "file" or parts.netloc or not parts.path.startswith("/"):
+        raise ConfigError(f"warc.storage: expected file:///absolute/path (a folder every machine mounts), got {warc.storage!r}")
+    return warc
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int:
@@ -547,7 +584,7 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "queue", "worker"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "queue", "worker", "warc"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):

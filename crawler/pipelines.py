@@ -59,7 +59,7 @@ class ArchivePipeline:
         spider = spider or self.crawler.spider
         self.site = spider.name
         self.state = open_state(self.settings)
-        self.warc = WarcStore(self.settings.data_dir / "warc", self.site)
+        self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=self.settings.warc.shared_dir)
         client = make_client(self.settings.elasticsearch)
         self.writer = ArticleWriter(client, self.settings.elasticsearch)
         try:

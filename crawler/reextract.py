@@ -28,7 +28,7 @@ from crawler.rejections import Reason, Rejected
 from crawler.items import archive_document
 from archive.urls import canonicalize, document_id
 from crawler.workers import ExtractionPool, workers_within_budget
-from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
+from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult
 
@@ -188,7 +188,7 @@ def reextract(
     started = time.monotonic()
     names = tuple(site_names)
     sites = settings.select_sites(names)
-    root = warc_root(settings.data_dir)
+    root = settings.warc_read_dir  # the shared folder every machine reads, when there is one
     result = ReextractResult()
 
     todo = []
