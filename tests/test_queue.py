@@ -9,7 +9,6 @@ an operator would check the next morning: every site archived once, one good run
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
