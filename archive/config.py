@@ -9,6 +9,7 @@ Environment variables that override the file (for containers):
     ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
+                             (user:password@ in it moves to the credentials below, never into messages)
     ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
     ELASTICSEARCH_PASSWORD
     ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
@@ -41,7 +42,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_CONFIG = Path("settings.toml")
 
@@ -230,6 +231,18 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """Bounds on what one query may ask (HTTP API, page, CLI, saved searches): a hostile or
+    accidental giant query is refused with a message naming the limit, before it costs anything."""
+
+    max_query_chars: int = 1000
+    max_query_terms: int = 100       # words, phrases and operators, counted before parsing
+    max_fuzzy_chars: int = 30        # word~ on longer words makes Elasticsearch's automaton explode
+    max_query_depth: int = 10        # nested parentheses and NOTs (Elasticsearch refuses more than 30 nested bools)
+    max_body_bytes: int = 65536      # HTTP request bodies (forms) of `archive serve`
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     data_dir: Path
@@ -241,6 +254,7 @@ class Settings:
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
+    search: SearchSettings = SearchSettings()
     queue: QueueSettings = QueueSettings()
     worker: WorkerSettings = WorkerSettings()
     warc: WarcSettings = WarcSettings()
@@ -291,7 +305,7 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts",
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "search",
              "queue", "worker", "warc"}
     _reject_unknown(raw, known, "")
 
@@ -311,6 +325,7 @@ def settings_from_dict(
         es_raw["replicas"] = str(es_raw["replicas"])
     es = _build(ElasticsearchSettings, es_raw, "elasticsearch", exclude={"username", "password", "api_key", "ca_certs"})
     es = _with_credentials(es, env)
+    es = _credentials_out_of_urls(es)
     for url in es.hosts:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ConfigError(f"elasticsearch.url: expected http(s)://host:port, got {url!r}")
@@ -366,6 +381,10 @@ def settings_from_dict(
     queue, worker = _queue(_section(raw, "queue"), _section(raw, "worker"), env)
     warc = _warc(_section(raw, "warc"), env)
 
+    search = _build(SearchSettings, _section(raw, "search"), "search")
+    for key in ("max_query_chars", "max_query_terms", "max_fuzzy_chars", "max_query_depth", "max_body_bytes"):
+        _positive(getattr(search, key), f"search.{key}")
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -377,6 +396,7 @@ def settings_from_dict(
         demo_site=demo,
         sites=sites,
         alerts=alerts,
+        search=search,
         queue=queue,
         worker=worker,
         warc=warc,
@@ -458,6 +478,23 @@ def _with_credentials(es: ElasticsearchSettings, env: Mapping[str, str]) -> Elas
         api_key=env.get("ELASTICSEARCH_API_KEY") or None,
         ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
     )
+
+
+def _credentials_out_of_urls(es: ElasticsearchSettings) -> ElasticsearchSettings:
+    """http://user:password@host:9200 -> the URL without them, the credentials as basic auth
+    (unless given in the environment): a URL is printed in messages, a password never."""
+    found: tuple[str | None, str | None] = (None, None)
+    clean = []
+    for url in es.hosts:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            found = found if found[0] else (unquote(parts.username or ""), unquote(parts.password or ""))
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        clean.append(url)
+    if found == (None, None):
+        return es
+    username, password = (es.username, es.password) if es.username else found
+    return replace(es, url=clean[0], urls=tuple(clean) if es.urls else (), username=username or None, password=password or None)
 
 
 def _validate_schedule(schedule: ScheduleSettings) -> None:
@@ -601,4 +638,9 @@ def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
              "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD", "ARCHIVE_BROKER_URL")
-    return {k: env[k] for k in names if env.get(k)}
+    found = {k: env[k] for k in names if env.get(k)}
+    if env.get("ELASTICSEARCH_URL") and "ELASTICSEARCH_USERNAME" not in found:  # user:password@ in the URL
+        es = _credentials_out_of_urls(ElasticsearchSettings(url=env["ELASTICSEARCH_URL"].split(",")[0].strip()))
+        if es.username:
+            found.update(ELASTICSEARCH_USERNAME=es.username, ELASTICSEARCH_PASSWORD=es.password or "")
+    return found

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +31,7 @@ from trafilatura.settings import Extractor, set_date_params, use_config
 from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
+from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
 from crawler import dates
 from crawler.rejections import Reason, Rejected
@@ -233,7 +234,7 @@ class ArticleExtractor:
     def extract(self, html: str | bytes, url: str) -> ExtractedArticle:
         """Extract the article of one page, or raise ``Rejected`` saying why not."""
         try:
-            return self._extract(html, url)
+            return cleaned(self._extract(html, url))
         except Rejected:
             raise
         except Exception as exc:  # a bug or pathological HTML must not stop the crawl
@@ -317,6 +318,29 @@ class ArticleExtractor:
             short=short,
             body_source=body_source,
         )
+
+
+def cleaned(article: ExtractedArticle) -> ExtractedArticle:
+    """The article without control characters or non-characters in any text, whichever source
+    gave it (trafilatura, JSON-LD, metas): they would make the Atom feed unreadable and have no
+    meaning in a news text (archive/text.py)."""
+    title = clean_text(article.title)
+    if not title or not title.strip():
+        raise Rejected(Reason.NO_TITLE, "the title is only control characters")
+    body = clean_text(article.body)
+    if (title, body) == (article.title, article.body) and all(is_clean(v) for v in (article.description, article.section,
+                                                                          *article.authors, *article.tags)):
+        return article
+    return replace(
+        article,
+        title=title,
+        body=body,
+        description=clean_text(article.description),
+        section=clean_text(article.section) or None,
+        authors=clean_values(article.authors),
+        tags=clean_values(article.tags),
+        content_hash=content_hash(title, body),
+    )
 
 
 # --------------------------------------------------------------------------------------------

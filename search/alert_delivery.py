@@ -4,7 +4,8 @@ The Atom feed (search/feeds.py) needs no delivery: readers fetch it. Webhook and
 optional (settings [alerts], environment ARCHIVE_ALERT_WEBHOOK_URL, ARCHIVE_SMTP_*). Each is
 tried a bounded number of times with short timeouts and never raises: the outcome (ok, or the
 error) is returned, recorded on the saved search and logged, so a dead chat server cannot stop
-a crawl or hide a failure.
+a crawl or hide a failure. A webhook URL is a secret (its path is the key to the channel): what
+is recorded or logged names only its scheme, host and port (archive.redact.safe_url).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import urllib.request
 from email.message import EmailMessage
 
 from archive.config import AlertSettings
+from archive.redact import redact, safe_url
 from search.alerts import CheckResult, utcnow
 
 logger = logging.getLogger(__name__)
@@ -80,9 +82,10 @@ def _webhook(settings: AlertSettings, body: dict, sleep) -> dict:
             with urllib.request.urlopen(request, timeout=settings.webhook_timeout) as response:
                 return {"ok": True, "at": utcnow(), "attempts": attempt, "status": response.status}
         except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code} from {settings.webhook_url}"
-        except (urllib.error.URLError, OSError) as exc:
-            error = f"{settings.webhook_url} unreachable: {getattr(exc, 'reason', exc)}"
+            error = f"HTTP {exc.code} from {safe_url(settings.webhook_url)}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = redact(str(getattr(exc, "reason", exc)), settings.webhook_url)
+            error = f"{safe_url(settings.webhook_url)} unreachable: {reason}"
         if attempt < settings.webhook_attempts:
             sleep(min(2 ** (attempt - 1), 5))  # 1 s, 2 s, 4 s: bounded, never blocks for long
     return {"ok": False, "at": utcnow(), "attempts": settings.webhook_attempts, "error": error}

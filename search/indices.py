@@ -176,7 +176,7 @@ def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
 
 def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Bring the articles and versions indices to their current definition (alias swap, old index kept),
-    filling the *_stem fields; creates them if absent."""
+    filling the *_stem fields and cleaning the text (clean_stored); creates them if absent."""
 
     states = []
     replicas = replica_count(client, es_settings.replicas)
@@ -191,11 +191,39 @@ def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     return states
 
 
+def clean_stored(client: Elasticsearch, alias: str) -> int:
+    """Rewrite the stored articles whose text carries control characters or non-characters
+    (stored before extraction removed them; archive/text.py), stems and all. Returns how many."""
+    client.indices.refresh(index=alias)
+    dirty = (
+        {"_index": hit["_index"], "_id": hit["_id"], "_source": _upgraded(hit["_source"])}
+        for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, size=500)
+        if _cleaned(hit["_source"]) != hit["_source"]
+    )
+    count, _ = helpers.bulk(client, dirty, chunk_size=200)
+    if count:
+        client.indices.refresh(index=alias)
+    return count
+
+
+def _cleaned(document: dict) -> dict:
+    from archive.text import clean_text, clean_values
+
+    changes = {key: clean_text(document[key]) for key in CLEANED_TEXT if isinstance(document.get(key), str)}
+    changes |= {key: clean_values(document[key]) for key in CLEANED_LISTS if isinstance(document.get(key), list)}
+    return {**document, **changes}
+
+
+CLEANED_TEXT = ("title", "body", "description", "section")
+CLEANED_LISTS = ("authors", "tags")
+
+
 def _upgraded(document: dict) -> dict:
-    """An article of an older index as today's writer would store it: stems, and a display date."""
+    """An article of an older index as today's writer would store it: clean text, stems, and a display date."""
     from search.analysis import with_stems
     from search.writer import display_date
 
+    document = _cleaned(document)
     if not document.get("display_date"):
         document = {**document, "display_date": display_date(document)}
     return with_stems(document)

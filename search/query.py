@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from archive.config import SearchSettings
+from archive.text import HIGHLIGHT_END, HIGHLIGHT_START
 from search.analysis import DEFAULT_LANGUAGE, STEMMERS, fold, query_tokens, stem
 
 SEARCH_FIELDS = ["title^3", "authors^2", "description^1.5", "body"]
@@ -38,7 +40,14 @@ SORTS = {
 }
 # Earlier versions share their article's URL: the capture time keeps search_after's order total.
 EARLIER_TIEBREAK = {"captured_at": {"order": "asc", "missing": "_first"}}
-MARK_PRE, MARK_POST = "<mark>", "</mark>"
+# Private-use characters around each match (archive/text.py): a literal <mark> in a crawled
+# body stays text; pages turn only these into <mark>, the JSON API writes them as <mark>.
+MARK_PRE, MARK_POST = HIGHLIGHT_START, HIGHLIGHT_END
+
+
+def mark_tags(snippet: str) -> str:
+    """A highlighted snippet with <mark>…</mark> around matches, as the JSON API and exports give it."""
+    return snippet.replace(MARK_PRE, "<mark>").replace(MARK_POST, "</mark>")
 
 
 def unmarked(snippet: str) -> str:
@@ -63,11 +72,26 @@ _DOUBLE_QUOTES = str.maketrans({c: '"' for c in "“”„‟«»‹›〝〞＂
 _SINGLE_QUOTED = re.compile(r"(?<![\w])[‘'‚‛]([^‘’'\"\n]+?)[’'‘](?![\w])")
 _FIELD = re.compile(r"([A-Za-z]+):(?=\S)")
 _WORD = re.compile(r'[^\s()"|]+')
-_FUZZY = re.compile(r"^(.*\w)~(\d*)$")
+_FUZZY = re.compile(r"^(.*\w)~([0-9]*)$")
+_SLOP = re.compile(r"~([0-9]*)")
 
 
 class QuerySyntaxError(ValueError):
     """The query cannot be read as the journalist meant it; the message says how to fix it."""
+
+
+def check_size(text: str, limits: SearchSettings) -> None:
+    """Refuse a query too long to be a journalist's, before parsing it (search.* settings)."""
+    if len(text) > limits.max_query_chars:
+        raise QuerySyntaxError(
+            f"the query has {len(text):,} characters; the limit is {limits.max_query_chars:,} (search.max_query_chars): shorten it"
+        )
+    terms = len(text.split())
+    if terms > limits.max_query_terms:
+        raise QuerySyntaxError(
+            f"the query has {terms:,} terms; the limit is {limits.max_query_terms:,} (search.max_query_terms): "
+            "split it into several searches"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,7 @@ class SearchRequest:
     fields: tuple[str, ...] | None = None  # _source fields; None = all but the body
     with_body: bool = False  # include the article text in each hit (exports)
     include_earlier: bool = False  # also search earlier versions (service.search picks the indices)
+    limits: SearchSettings = SearchSettings()  # settings.search: how large a query may be
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,7 @@ class _Token:
     raw: str = ""
 
 
-def _lex(text: str) -> list[_Token]:
+def _lex(text: str, limits: SearchSettings) -> list[_Token]:
     tokens: list[_Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -156,6 +181,11 @@ def _lex(text: str) -> list[_Token]:
                     f"unknown field '{m.group(1)}:': use {FIELD_NAMES} (or put the text in quotes to search for it)"
                 )
             i = m.end()
+            if text[i] in "()|":
+                raise QuerySyntaxError(
+                    f"'{m.group(1)}:' needs a word, a prefix or a \"phrase\" right after it, not '{text[i]}' "
+                    f"(grouping inside a field is not supported: write {m.group(1)}:a OR {m.group(1)}:b)"
+                )
         if text[i] == '"':
             end = text.find('"', i + 1)
             if end < 0:
@@ -163,10 +193,10 @@ def _lex(text: str) -> list[_Token]:
             phrase = text[i + 1 : end]
             i = end + 1
             slop = 0
-            m = re.match(r"~(\d*)", text[i:])
+            m = _SLOP.match(text, i)
             if m:
                 slop = int(m.group(1) or 2)
-                i += m.end()
+                i = m.end()
             if not re.search(r"\w", phrase):
                 raise QuerySyntaxError(f'the phrase "{phrase}" has no words to search for')
             tokens.append(_Token("term", Term("phrase", phrase.strip(), field_name, slop=slop), sign, text[start:i]))
@@ -182,11 +212,11 @@ def _lex(text: str) -> list[_Token]:
             tokens.append(_Token("term", Term("word", word), raw=word))
             tokens[-1].kind = "lower-op"
             continue
-        tokens.append(_Token("term", _term(word, field_name), sign, raw))
+        tokens.append(_Token("term", _term(word, field_name, limits), sign, raw))
     return tokens
 
 
-def _term(word: str, field_name: str | None) -> Term:
+def _term(word: str, field_name: str | None, limits: SearchSettings) -> Term:
     if field_name in KEYWORD_FIELDS:
         return Term("word", word, field_name)
     if not re.search(r"\w", word):  # '&', '-', '—': nothing to search for, never ignored silently
@@ -201,6 +231,11 @@ def _term(word: str, field_name: str | None) -> Term:
         edits = m.group(2)
         if edits and int(edits) > 2:
             raise QuerySyntaxError(f"'{word}': fuzzy search allows at most 2 edits (word~, word~1 or word~2)")
+        if len(m.group(1)) > limits.max_fuzzy_chars:
+            raise QuerySyntaxError(
+                f"fuzzy search (~) works on words of up to {limits.max_fuzzy_chars} characters (search.max_fuzzy_chars); "
+                f"this one has {len(m.group(1)):,}: drop the ~"
+            )
         return Term("fuzzy", m.group(1), field_name, fuzziness=edits or "AUTO")
     if "~" in word:
         raise QuerySyntaxError(f"'{word}': put ~ at the end of a word (word~ or word~2) or of a phrase (\"…\"~3)")
@@ -208,10 +243,21 @@ def _term(word: str, field_name: str | None) -> Term:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]):
+    def __init__(self, tokens: list[_Token], max_depth: int):
         self.tokens = tokens
         self.i = 0
         self.lowercase: list[str] = []
+        self.depth = 0
+        self.max_depth = max_depth
+
+    def deeper(self) -> None:
+        """One more level of '(' or NOT: bounded, so no query can exhaust Python's stack or
+        Elasticsearch's nesting limit."""
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise QuerySyntaxError(
+                f"the query nests parentheses or NOT more than {self.max_depth} deep (search.max_query_depth): simplify it"
+            )
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -254,12 +300,17 @@ class _Parser:
             self.i += 1
             if self.peek() is None or self.peek().kind in (")", "OR", "AND"):
                 raise QuerySyntaxError("'NOT' needs a word after it, e.g. summit NOT trade")
-            return ("not", self.unary())
+            self.deeper()
+            node = ("not", self.unary())
+            self.depth -= 1
+            return node
         if tok.kind == "(":
             self.i += 1
             if self.peek() is None:
                 raise QuerySyntaxError("a '(' is never closed: add the missing ')'")
+            self.deeper()
             node = self.expr()
+            self.depth -= 1
             if self.peek() is None or self.peek().kind != ")":
                 raise QuerySyntaxError("a '(' is never closed: add the missing ')'")
             self.i += 1
@@ -276,10 +327,12 @@ class _Parser:
         return ("not", node) if tok.sign == "-" else node
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """The query a journalist typed, read into a tree; raises QuerySyntaxError with a fix."""
+def parse_query(text: str, limits: SearchSettings = SearchSettings()) -> ParsedQuery:
+    """The query a journalist typed, read into a tree; raises QuerySyntaxError with a fix.
+    A query over the size limits is refused before it is read."""
+    check_size(text, limits)
     text = normalize_quotes(text.strip())
-    parser = _Parser(_lex(text))
+    parser = _Parser(_lex(text, limits), limits.max_query_depth)
     tree = parser.parse()
     words = tuple(
         tok.term.text for tok in parser.tokens if tok.term is not None and tok.term.kind in ("word", "fuzzy") and tok.term.field is None
@@ -329,9 +382,9 @@ def _tree_query(node, languages: tuple[str, ...]) -> dict:
     return {"bool": {"must": children}}
 
 
-def text_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
+def text_query(text: str, languages: tuple[str, ...] = (), limits: SearchSettings = SearchSettings()) -> dict | None:
     """The scoring part of a search for the typed text (None: no text, match everything)."""
-    parsed = parse_query(text)
+    parsed = parse_query(text, limits)
     if parsed.tree is None:
         return None
     return _tree_query(parsed.tree, tuple(languages))
@@ -355,12 +408,12 @@ def _terms(node):
             yield from _terms(child)
 
 
-def highlight_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
+def highlight_query(text: str, languages: tuple[str, ...] = (), limits: SearchSettings = SearchSettings()) -> dict | None:
     """What to mark in snippets beyond the query's exact words: words sharing a typed word's
     stem ('strikes' marks 'strike'), as prefixes of the stem. None when there is nothing more."""
     codes = languages or (*STEMMERS, DEFAULT_LANGUAGE)
     stems: set[str] = set()
-    for term in _terms(parse_query(text).tree):
+    for term in _terms(parse_query(text, limits).tree):
         if term.kind != "word" or term.field not in (None, "title", "body"):
             continue
         for part in re.findall(r"\w+", term.text):
@@ -373,7 +426,7 @@ def highlight_query(text: str, languages: tuple[str, ...] = ()) -> dict | None:
 def build_query(request: SearchRequest) -> dict:
     must: list[dict] = []
     if request.text.strip():
-        query = text_query(request.text, request.languages)
+        query = text_query(request.text, request.languages, request.limits)
         if query is not None:
             must.append(query)
     filters: list[dict] = []
@@ -438,7 +491,7 @@ def build_search_body(request: SearchRequest) -> dict:
                 "body": {"fragment_size": 180, "number_of_fragments": 3, "no_match_size": 180},
             },
         }
-        extra = highlight_query(request.text, request.languages)
+        extra = highlight_query(request.text, request.languages, request.limits)
         if extra is not None:
             body["highlight"]["highlight_query"] = {"bool": {"should": [body["query"], extra]}}
     if request.facets:

@@ -97,7 +97,11 @@ def get_article(client: Elasticsearch, alias: str, url_or_id: str) -> dict | Non
     if _HEX_ID.match(url_or_id):
         candidates.append(url_or_id)
     if url_or_id.startswith(("http://", "https://")):
-        candidates.append(document_id(canonicalize(url_or_id)))
+        try:
+            canonical = canonicalize(url_or_id)
+        except ValueError:  # 'http://[' or a port out of range: no article has it
+            return None
+        candidates.append(document_id(canonical))
     for doc_id in candidates:
         try:
             doc = client.get(index=alias, id=doc_id)
@@ -106,7 +110,7 @@ def get_article(client: Elasticsearch, alias: str, url_or_id: str) -> dict | Non
             continue
     if url_or_id.startswith(("http://", "https://")):
         response = client.search(
-            index=alias, query={"terms": {"url_variants": [url_or_id, canonicalize(url_or_id)]}}, size=1
+            index=alias, query={"terms": {"url_variants": [url_or_id, canonical]}}, size=1
         )
         for hit in response["hits"]["hits"]:
             return {"id": hit["_id"], **hit["_source"]}

@@ -22,7 +22,7 @@ def suggestions(client: Elasticsearch, index: str, request: SearchRequest, total
     """(corrected queries with their hit counts, hints) for a search that found ``total``."""
     if total > FEW_HITS or not request.text.strip():
         return [], []
-    parsed = parse_query(request.text)
+    parsed = parse_query(request.text, request.limits)
     candidates: list[str] = []
     hints: list[str] = []
     for op in dict.fromkeys(parsed.lowercase_operators):

@@ -15,7 +15,7 @@ from _search_archive import demo_archive, document, write  # noqa: F401 (fixture
 from archive.cli import AppContext, cli
 from archive.demo_site.content import hand_written_articles
 from search.filters import UnknownFilter, validate_filters
-from search.query import SearchRequest
+from search.query import MARK_POST, MARK_PRE, SearchRequest
 from search.service import search
 
 
@@ -50,7 +50,7 @@ def test_inflected_and_accented_forms_find_their_articles(demo_archive, es_clien
     assert strike and titles(demo_archive, es_client, "strikes") == strike  # English plural
     es = demo_archive.elasticsearch
     first = search(es_client, es.articles_alias, SearchRequest(text="strikes")).hits[0]
-    assert "<mark>strike</mark>" in first.snippets[0]  # the snippet marks the form the article uses
+    assert f"{MARK_PRE}strike{MARK_POST}" in first.snippets[0]  # the snippet marks the form the article uses
     german = "Sturmflut setzt Deichen an der Nordmarsch zu"
     assert titles(demo_archive, es_client, "Schaden") == [german]  # the text says Schäden
     assert titles(demo_archive, es_client, "Burgermeisterin") == [german]  # Bürgermeisterin

@@ -110,7 +110,8 @@ def list_command(app, fmt) -> None:
         table.add_column(column)
     for s in searches:
         filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
-        delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}" for ch, st in s.last_delivery.items()) or "-"
+        delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}"
+                             for ch, st in s.as_dict()["last_delivery"].items()) or "-"
         table.add_row(escape(s.name), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
     Console().print(table)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from search.client import ElasticsearchUnavailable, check_health, make_client
-from search.indices import current_index, drop_all, ensure_all, migrate_all, upgrade_in_place
+from search.indices import clean_stored, current_index, drop_all, ensure_all, migrate_all, upgrade_in_place
 
 
 @click.group()
@@ -44,6 +44,7 @@ def migrate(app) -> None:
 
     Each is copied into a new versioned index (filling new fields, such as the stemmed text
     for language-aware matching) and its alias swapped at once; the old index is kept.
+    Articles stored with control characters or non-characters in their text are cleaned.
     Run it when no crawl is running. Safe to run again.
     """
     from archive.commands import elasticsearch_errors
@@ -62,6 +63,9 @@ def migrate(app) -> None:
                 click.echo(f"migrated {state.alias}: {old} -> {state.index} ({count} documents; {old} is kept)")
             else:
                 click.echo(f"up to date: {state.alias} -> {state.index}")
+            cleaned = clean_stored(client, state.alias)
+            click.echo(f"cleaned {cleaned} document{'s' if cleaned != 1 else ''} of {state.alias} "
+                       "(control characters or non-characters in their text)" if cleaned else f"clean: {state.alias}")
 
 
 @index.command("drop")

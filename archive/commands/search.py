@@ -97,6 +97,7 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         size=size,
         with_body=with_body,
         include_earlier=include_earlier,
+        limits=app.settings.search,
     )
     client = make_client(es)
     versions = es.versions_alias if include_earlier else None

@@ -24,4 +24,4 @@ def serve(app, host: str, port: int) -> None:
     from search.http_api import create_app
 
     click.echo(f"search page on http://{host}:{port}/ (JSON API: /search?q=..., Ctrl-C stops)")
-    uvicorn.run(create_app(app.settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(app.settings, bind_host=host), host=host, port=port, log_level="warning")

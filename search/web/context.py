@@ -8,6 +8,7 @@ page (repeat site/author/tag/lang for several values).
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 from elasticsearch import Elasticsearch, NotFoundError
 
 from search.filters import validate_filters
-from search.query import SORTS, SearchRequest
+from search.query import SORTS, SearchRequest, check_size
 from search.service import get_article, search
 from search.versions import captures, changes
 
@@ -28,6 +29,11 @@ class BadRequest(ValueError):
 
 
 Params = dict[str, list[str]]
+
+
+def whole_number(value: str) -> int | None:
+    """ASCII digits only ('²' or '٣' are not numbers here), at most 9 of them; None otherwise."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 def params_from(multi) -> Params:
@@ -56,10 +62,10 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
             raise BadRequest(f"{name}={value!r} is not a date: use YYYY-MM-DD") from None
 
     def number(name: str, default: int, low: int, high: int) -> int:
-        value = one(name, str(default))
-        if not value.isdigit() or not low <= int(value) <= high:
+        number = whole_number(one(name, str(default)))
+        if number is None or not low <= number <= high:
             raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-        return int(value)
+        return number
 
     def flag(name: str) -> bool:
         return one(name) in ("1", "true", "yes", "on")
@@ -108,7 +114,10 @@ def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
 
 def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
     """The request with its sites and languages as the archive spells them; an unknown site,
-    language or tag raises search.filters.UnknownFilter listing the known ones (a 400)."""
+    language or tag raises search.filters.UnknownFilter listing the known ones (a 400). A query
+    over the size limits (settings.search) is refused first, before it costs anything."""
+    check_size(request.text, settings.search)
+    request = replace(request, limits=settings.search)
     return validate_filters(client, settings.elasticsearch.articles_alias, request, [s.name for s in settings.sites])
 
 
@@ -223,8 +232,8 @@ def article_context(client: Elasticsearch, settings, key: str) -> dict | None:
 def diff_lines(diff: str) -> list[dict]:
     """A unified diff as lines a page can colour: added, removed, unchanged, or a hunk marker."""
     lines = []
-    for line in diff.splitlines():
-        if line.startswith(("---", "+++")):
+    for n, line in enumerate(diff.splitlines()):
+        if n < 2 and line.startswith(("--- ", "+++ ")):  # the two file headers, nothing more
             continue
         kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "same")
         lines.append({"kind": kind, "text": line[1:] if kind in ("added", "removed", "same") else line})

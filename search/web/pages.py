@@ -8,7 +8,11 @@
 
 Pages are rendered by Jinja2 with autoescaping on: every title, snippet and body from a crawled
 page is text, never markup. Only the highlight markers that Elasticsearch puts around matches
-(search.query.MARK_PRE/MARK_POST) become <mark> elements, after everything else was escaped.
+(search.query.MARK_PRE/MARK_POST, private-use characters no stored text carries) become <mark>
+elements, after everything else was escaped; a literal "<mark>" in a crawled body stays text.
+Every value shown passes archive.text.clean_text: no control character reaches a page.
+Links that must be absolute (feeds) are built from ARCHIVE_PUBLIC_URL, never from the Host
+header; redirects are relative.
 """
 
 from __future__ import annotations
@@ -21,21 +25,43 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from archive.text import clean_text
 from search.alert_delivery import check_and_deliver
 from search.alerts import AlertError, AlertStore, SavedSearch
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
-from search.web.context import BadRequest, article_context, params_from, request_from_params, search_context, url_with, validated
+from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, search_context, url_with, validated
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def marked(text: str | None) -> Markup:
     """Escape everything, then turn only Elasticsearch's highlight markers into <mark>."""
-    escaped = str(escape(text or ""))
-    return Markup(escaped.replace(str(escape(MARK_PRE)), "<mark>").replace(str(escape(MARK_POST)), "</mark>"))
+    escaped = str(escape(_printable(text or "")))
+    return Markup(escaped.replace(MARK_PRE, "<mark>").replace(MARK_POST, "</mark>"))
+
+
+def _printable(text: str) -> str:
+    """Text without control characters or non-characters; the highlight markers kept."""
+    return MARK_PRE.join(MARK_POST.join(clean_text(part) for part in piece.split(MARK_POST)) for piece in text.split(MARK_PRE))
+
+
+def _finalize(value):
+    """Every {{ value }} of a template: strings without control characters (an article stored
+    before extraction cleaned its text must not break the page)."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return clean_text(value)
+
+
+class MarkedJSONResponse(JSONResponse):
+    """The JSON twins: highlight markers written as <mark>, as the API has always given them."""
+
+    def render(self, content) -> bytes:
+        body = super().render(content)
+        return body.replace(MARK_PRE.encode(), b"<mark>").replace(MARK_POST.encode(), b"</mark>")
 
 
 def web_url(url: str | None) -> str:
@@ -44,7 +70,8 @@ def web_url(url: str | None) -> str:
 
 
 def make_environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True),
+                      finalize=_finalize)
     env.filters["marked"] = marked
     env.filters["web_url"] = web_url
     env.filters["day"] = lambda value: (value or "")[:10] or "no date"
@@ -53,13 +80,13 @@ def make_environment() -> Environment:
 
 
 def render(request: Request, template: str, context: dict, status: int = 200) -> Response:
-    html = request.app.state.jinja.get_template(template).render(request=request, **context)
+    html = request.app.state.jinja.get_template(template).render(request=request, csrf_token=request.app.state.csrf_token, **context)
     return Response(html, status_code=status, media_type="text/html; charset=utf-8")
 
 
 def twin(request: Request, context: dict, template: str, as_json: bool) -> Response:
     if as_json or request.query_params.get("_format") == "json":
-        return JSONResponse(context)
+        return MarkedJSONResponse(context)
     return render(request, template, context)
 
 
@@ -94,9 +121,9 @@ def _store(request: Request) -> AlertStore:
 
 
 def base_url(request: Request) -> str:
-    """This server as the reader reached it: page and feed links follow the address in use
-    (webhook and mail, sent without a request, use settings.alerts.public_url)."""
-    return str(request.base_url).rstrip("/")
+    """This server as readers reach it (ARCHIVE_PUBLIC_URL), as webhook and mail link it: never
+    the request's Host header, which any client can set."""
+    return request.app.state.settings.alerts.public_url.rstrip("/")
 
 
 def alerts_context(request: Request, params: dict | None = None) -> dict:
@@ -120,6 +147,7 @@ def alerts_page(request: Request) -> Response:
 
 async def save_search(request: Request) -> Response:
     form = params_from(await request.form())
+    form.pop("csrf_token", None)  # checked by search/web/guard.py; not part of the search
     try:
         saved = await run_in_threadpool(_save, request, form)
     except (AlertError, BadRequest, UnknownFilter, QuerySyntaxError) as exc:
@@ -167,7 +195,7 @@ def alert_page(request: Request) -> Response:
     context = alert_context(request, name)
     context["just_saved"] = request.query_params.get("saved") == "1"
     checked = request.query_params.get("checked")
-    context["just_checked"] = int(checked) if checked and checked.isdigit() else None
+    context["just_checked"] = whole_number(checked) if checked else None
     return twin(request, context, "alert.html", as_json)
 
 
@@ -196,5 +224,5 @@ async def remove_search(request: Request) -> Response:
 
 def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
     if as_json:
-        return JSONResponse({"error": message}, status_code=status)
+        return MarkedJSONResponse({"error": message}, status_code=status)
     return render(request, "error.html", {"status": status, "message": message}, status=status)
