@@ -102,6 +102,7 @@ def _register() -> None:
         "reextract": "archive.commands.reextract:reextract_command",
         "sites": "archive.commands.sites:sites",
         "alerts": "archive.commands.alerts:alerts",
+        "users": "archive.commands.users:users",
     }.items():
         cli.add_lazy(name, target)
 

@@ -10,7 +10,8 @@ Environment variables that override the file (for containers):
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
                              (user:password@ in it moves to the credentials below, never into messages)
-    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD)
+    ELASTICSEARCH_USERNAME   basic auth user (with ELASTICSEARCH_PASSWORD); with no credentials
+                             set, search/client.py uses those `archive es start` generated
     ELASTICSEARCH_PASSWORD
     ELASTICSEARCH_API_KEY    API key (base64 "id:key"); wins over basic auth
     ELASTICSEARCH_CA_CERTS   CA certificate file for HTTPS

@@ -17,9 +17,12 @@ import sys
 
 import scrapy
 import trafilatura
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import helpers
 from scrapy.crawler import CrawlerProcess
 from scrapy.spiders import SitemapSpider
+
+from archive.config import ElasticsearchSettings
+from search.client import make_client
 
 BATCH = 200
 
@@ -36,7 +39,8 @@ class MinimalSpider(SitemapSpider):
 
 class BulkPipeline:
     def __init__(self, es_url: str, index: str):
-        self.client = Elasticsearch(es_url, request_timeout=60)
+        # The project's client factory only for the credentials (a secured local node's, or the environment's).
+        self.client = make_client(ElasticsearchSettings(url=es_url, request_timeout=60.0))
         self.index = index
         self.batch: list[dict] = []
         self.indexed = 0

@@ -206,7 +206,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still delete the indices
     settings, client = throwaway_indices()
     prefix = settings.elasticsearch.articles_alias.rsplit("-", 1)[0]
-    indices = {"before": f"{prefix}-before", "after": f"{prefix}-after"}
+    # Named like the archive's articles indices, so the archive's service role may create them.
+    indices = {"before": f"{prefix}-articles-before", "after": f"{prefix}-articles-after"}
     plain, current = plain_definition(), load_definition(ARTICLES_DEFINITION)
     try:
         for name, definition in (("before", plain), ("after", current)):

@@ -8,7 +8,8 @@ Phase "passwords" (the `setup` service; Kibana waits only for this one):
 Phase "indices" (the `index-setup` service; the archive waits for it, Kibana does not, so a
 problem with the settings or an index never keeps Kibana down):
   3. wait for Elasticsearch;
-  4. create or update the archive's own role and user, limited to the archive's indices;
+  4. create or update the archive's roles (search/roles.py: its own, limited to the archive's
+     indices, and archive_reader / archive_admin for journalists) and its user;
   5. run `archive index init` (creates each versioned index and its alias unless the alias exists).
 
 Phase "kibana" (the `kibana-setup` service, once Kibana is healthy):
@@ -62,7 +63,11 @@ from typing import Any, Callable, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SAVED_OBJECTS = ROOT / "kibana" / "saved_objects.ndjson"
-ARCHIVE_ROLE = "newsroom_archive"
+if str(ROOT) not in sys.path:  # run as `python deploy/setup.py` from a checkout
+    sys.path.append(str(ROOT))
+
+from search.roles import SERVICE_ROLE as ARCHIVE_ROLE  # noqa: E402  (one definition of the roles)
+from search.roles import role_bodies  # noqa: E402
 
 
 class SetupError(RuntimeError):
@@ -259,31 +264,33 @@ def set_kibana_system_password(es: Http, cfg: Config, log: Log) -> None:
     log("kibana_system password set")
 
 
-def archive_role_body(alias_names: list[str]) -> dict:
-    """Index privileges on the archive's aliases and their versioned indices, nothing else."""
-    names = sorted({n for alias in alias_names for n in (alias, f"{alias}-*")})
-    return {
-        "cluster": ["monitor"],
-        "indices": [{"names": names, "privileges": ["read", "write", "manage"]}],
-    }
+def archive_role_bodies(alias_names: list[str]) -> dict[str, dict]:
+    """{role: body}: index privileges on the archive's aliases and their versioned indices only."""
+    articles, versions, runs, alerts = alias_names
+    return role_bodies(articles, versions, runs, alerts)
 
 
 def ensure_archive_user(es: Http, cfg: Config, log: Log, alias_names: list[str]) -> None:
+    """The roles always (journalists need archive_reader / archive_admin); the archive's user
+    only when its password is given."""
+    bodies = archive_role_bodies(alias_names)
+    for role, body in bodies.items():
+        reply = es.request("PUT", f"/_security/role/{role}", body)
+        _expect_ok(reply, f"creating the role {role}")
+    log(f"roles {', '.join(bodies)} created or updated")
     if not cfg.archive_password:
         log("ARCHIVE_ES_PASSWORD not set: no archive user created (the archive must use other credentials)")
         return
-    reply = es.request("PUT", f"/_security/role/{ARCHIVE_ROLE}", archive_role_body(alias_names))
-    _expect_ok(reply, f"creating the role {ARCHIVE_ROLE}")
     user = urllib.parse.quote(cfg.archive_username, safe="")
     body = {
         "password": cfg.archive_password,
         "roles": [ARCHIVE_ROLE],
-        "full_name": "Newsroom archive (crawler and scheduler)",
+        "full_name": "Newsroom archive (crawler, scheduler, web app)",
     }
     reply = es.request("PUT", f"/_security/user/{user}", body)
     result = _expect_ok(reply, f"creating the user {cfg.archive_username}")
     created = isinstance(result, dict) and result.get("created")
-    log(f"role {ARCHIVE_ROLE} and user {cfg.archive_username} {'created' if created else 'updated'}")
+    log(f"user {cfg.archive_username} {'created' if created else 'updated'}")
 
 
 def archive_aliases(env: Mapping[str, str]) -> list[str]:

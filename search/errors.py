@@ -16,7 +16,10 @@ from archive.redact import redact
 from search.client import ElasticsearchUnavailable
 
 START_HINT = "start it with `archive es start`, or set ELASTICSEARCH_URL to where it runs"
-CREDENTIALS_HINT = "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY"
+CREDENTIALS_HINT = (
+    "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY (for a node started "
+    "by `archive es start`, leave them unset: its credentials are found in ~/.config/newsroom-archive/local-nodes)"
+)
 
 
 def query_refusal(exc: BaseException) -> str | None:

@@ -9,8 +9,16 @@ unpacks it once; ``start`` runs ``bin/elasticsearch`` as a daemon on the host an
 Layout, one node folder per HTTP port (a test node on 9250 never touches the one on 9200):
 
     <dist_root>/elasticsearch-<version>/   the unpacked distribution, never written to
-    <state_root>/node-<port>/config/       copy of the distribution's config (ES_PATH_CONF)
+    <state_root>/node-<port>/config/       copy of the distribution's config (ES_PATH_CONF),
+                                           with the keystore holding the bootstrap password
     <state_root>/node-<port>/data/ logs/ tmp/ elasticsearch.pid
+    <state_root>/credentials-<port>.json   the node's passwords (0600, the starting user's)
+
+Security is on, as in production: on its first start a node gets a generated `elastic`
+password (the keystore's bootstrap.password), the archive's roles (search/roles.py) and its
+service user `archive`, in the file realm (search/file_realm.py says why not the native realm).
+The passwords are published for every `archive` process of this user in
+search/node_credentials.py, by address, whatever data_dir their settings name.
 
 As a normal user both roots are ``<data_dir>/elasticsearch`` (git-ignored). Elasticsearch
 refuses to run as root, so as root it runs as ``local_node.user`` (created if missing); that
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import secrets
 import hashlib
 import json
 import ipaddress
@@ -50,7 +59,9 @@ from urllib.parse import urlsplit
 import psutil
 
 from archive.config import Settings
+from search import file_realm, node_credentials, roles
 from search.client import make_client
+from search.node_credentials import NodeCredentials, UserPassword
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 ROOT_BASE = Path("/var/lib/archive-es")
@@ -62,6 +73,9 @@ CLUSTER_NAME = "newsroom-archive"
 TRANSPORT_OFFSET = 100
 MULTI_CLUSTER_NAME = "newsroom-archive-cluster"
 STOP_TIMEOUT = 60.0
+# Besides the archive's own indices under any prefix, the development node's service user may
+# use the throwaway indices tests (tests/conftest.py), benchmarks and screenshots name this way.
+SCRATCH_INDICES = ("test-*", "bench-*", "screens-*")
 LOG_TAIL_LINES = 30
 INSTALL_JDK_HINT = (
     "install a JDK 21+ (apt-get install temurin-25-jdk / openjdk-21-jdk) "
@@ -165,7 +179,7 @@ def node_paths(settings: Settings) -> NodePaths:
 
 
 def _listen_host(settings: Settings) -> str:
-    """Loopback only: the node runs with security off, so it must not be reachable from outside."""
+    """Loopback only: a development node (plain HTTP, no transport TLS) is never reachable from outside."""
     parts = urlsplit(settings.elasticsearch.url)
     host = parts.hostname or ""
     if parts.scheme != "http":
@@ -376,20 +390,45 @@ def _running_node(paths: NodePaths) -> tuple[psutil.Process | None, str]:
     return None, f"removed a stale pid file ({paths.pid_file}: pid {text or '?'} is not this node)"
 
 
-def _client(settings: Settings, timeout: float = 5.0):
-    return make_client(settings.elasticsearch, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+def _client(settings: Settings, timeout: float = 5.0, user: UserPassword | None = None):
+    """The usual client, or one signed in as `user` (while starting, before the credentials are published)."""
+    es = settings.elasticsearch
+    if user is not None:
+        es = replace(es, username=user.username, password=user.password, api_key=None)
+    return make_client(es, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
 
 
-def health(settings: Settings, timeout: float = 2.0) -> str | None:
-    """green/yellow/red, or None if nothing answers as Elasticsearch (GET / may be absent: use health)."""
+UNAUTHORIZED = "unauthorized"
+
+
+def _probe(settings: Settings, timeout: float = 2.0, user: UserPassword | None = None) -> str | None:
+    """green/yellow/red; UNAUTHORIZED when an Elasticsearch answers but refuses the credentials;
+    None when nothing answers as Elasticsearch (GET / may be absent: use health)."""
     from elastic_transport import TransportError
-    from elasticsearch import ApiError, UnsupportedProductError
+    from elasticsearch import ApiError, AuthenticationException, UnsupportedProductError
 
     try:
         with _quiet_transport():
-            return _client(settings, timeout).cluster.health(timeout=f"{max(1, int(timeout))}s")["status"]
+            return _client(settings, timeout, user).cluster.health(timeout=f"{max(1, int(timeout))}s")["status"]
+    except AuthenticationException:
+        return UNAUTHORIZED
     except (TransportError, ApiError, UnsupportedProductError):
         return None
+
+
+def health(settings: Settings, timeout: float = 2.0, user: UserPassword | None = None) -> str | None:
+    """green/yellow/red, or None if nothing answers as Elasticsearch or it refuses our credentials."""
+    state = _probe(settings, timeout, user)
+    return None if state == UNAUTHORIZED else state
+
+
+def _refused_message(settings: Settings) -> str:
+    where = node_credentials.file_for(settings.elasticsearch.url)
+    return (
+        f"an Elasticsearch at {settings.elasticsearch.url} refuses this user's credentials for it (401; "
+        f"kept in {where} by `archive es start`, or ELASTICSEARCH_USERNAME/PASSWORD/API_KEY); it is left alone. "
+        "Use its credentials, or choose another port with ELASTICSEARCH_URL"
+    )
 
 
 @contextlib.contextmanager
@@ -458,7 +497,14 @@ def _command(settings: Settings, paths: NodePaths, cluster: "ClusterSpec | None"
         "-E", f"network.host={_listen_host(settings)}",
         "-E", f"http.port={settings.elasticsearch.port}",
         *discovery,
-        "-E", "xpack.security.enabled=false",
+        # Security on, as in production; plain HTTP and no transport TLS are allowed because
+        # every port is on loopback (development mode: Elasticsearch's TLS checks only warn).
+        "-E", "xpack.security.enabled=true",
+        "-E", "xpack.security.http.ssl.enabled=false",
+        "-E", "xpack.security.transport.ssl.enabled=false",
+        "-E", "xpack.license.self_generated.type=basic",
+        # `archive users add` edits the file realm; the node sees it within a second.
+        "-E", "resource.reload.interval.high=1s",
         # A nearly full developer disk would otherwise make every index read-only.
         "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
         "-E", f"path.data={paths.data}",
@@ -474,7 +520,10 @@ def _environment(settings: Settings, java_home: Path, paths: NodePaths) -> dict[
         "LANG": "C.UTF-8",
         "HOME": str(paths.node_dir),
         "ES_JAVA_HOME": str(java_home),
-        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+        # Without it the node tries, and fails, to copy its built-in roles into a `.security`
+        # index on every cluster change (that index needs the analysis module the distribution
+        # lacks, search/file_realm.py); Elasticsearch's own test clusters turn it off the same way.
+        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap} -Des.queryable_built_in_roles_enabled=false",
         "ES_PATH_CONF": str(paths.config),
         "ES_TMPDIR": str(paths.tmp),
     }
@@ -516,11 +565,20 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float, since: float = 0.0) -> str:
+def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float, since: float = 0.0,
+                     user: UserPassword | None = None) -> str:
+    refused = 0
     while time.monotonic() < deadline:
-        state = health(settings)
+        state = _probe(settings, user=user)
         if state in ("green", "yellow"):
             return state
+        refused = refused + 1 if state == UNAUTHORIZED else 0
+        if refused >= 10:  # the bootstrap password works at once; a stored password replaced it
+            raise NodeError(
+                f"the node at {settings.elasticsearch.url} refuses the `elastic` password kept in "
+                f"{_credentials_file(settings, settings.elasticsearch.port)} (it was changed in the node): "
+                f"set it back, or stop the node and remove {paths.node_dir} to start afresh"
+            )
         if _running_node(paths)[0] is None:
             raise NodeError(f"Elasticsearch exited while starting\n{_log_tail(paths, since)}")
         time.sleep(0.5)
@@ -528,6 +586,111 @@ def _wait_for_health(settings: Settings, paths: NodePaths, deadline: float, sinc
         f"Elasticsearch started but its cluster was not yellow/green within "
         f"{settings.local_node.start_timeout:.0f}s\n{_log_tail(paths, since)}"
     )
+
+
+# ---------------------------------------------------------------- security: passwords, roles, the service user
+
+
+def _credentials_file(settings: Settings, port: int) -> Path:
+    """Beside the node folder, not in it: as root the node's user owns that folder, and must not
+    read the service user's password."""
+    return _roots(settings)[1] / f"credentials-{port}.json"
+
+
+def _kept_credentials(settings: Settings, ports: list[int]) -> NodeCredentials | None:
+    for port in ports:
+        found = node_credentials.read_file(_credentials_file(settings, port))
+        if found:
+            return found
+    return None
+
+
+def _prepare_credentials(settings: Settings, members: list[tuple[int, NodePaths]], java_home: Path,
+                         user: pwd.struct_passwd | None, say: Progress) -> NodeCredentials:
+    """The node's credentials, generated on its first start; its keystore's bootstrap.password
+    (the `elastic` password until one is stored in the node) is written when new or missing."""
+    ports = [port for port, _ in members]
+    kept = _kept_credentials(settings, ports)
+    if kept is None:
+        say("generating the `elastic` password and the archive's service user (security is on)")
+    credentials = NodeCredentials(
+        elastic=kept.elastic if kept else UserPassword("elastic", secrets.token_urlsafe(24)),
+        service=kept.service if kept else UserPassword(node_credentials.SERVICE_USER, secrets.token_urlsafe(24)),
+        config_dirs=tuple(str(paths.config) for _, paths in members),
+        node_user=members[0][1].owner,
+    )
+    made = None  # one keystore tool run (a JVM start) serves every member: the keystore is not node-specific
+    for port, paths in members:
+        # Kept before the launch: a start that fails half-way is retried with the same password.
+        node_credentials.write_file(_credentials_file(settings, port), credentials)
+        keystore = paths.config / "elasticsearch.keystore"
+        if kept is None or not keystore.exists():
+            if made is None:
+                _set_bootstrap_password(settings, paths, java_home, user, credentials.elastic.password)
+                made = keystore
+            else:
+                shutil.copy2(made, keystore)
+                if user is not None:
+                    os.chown(keystore, user.pw_uid, user.pw_gid)
+    _write_file_realm(settings, [paths for _, paths in members], credentials)
+    return credentials
+
+
+def _write_file_realm(settings: Settings, members: list[NodePaths], credentials: NodeCredentials) -> None:
+    """The archive's roles and its service user in each node's file realm (a running node reloads them)."""
+    es = settings.elasticsearch
+    bodies = roles.role_bodies(es.articles_alias, es.versions_alias, es.runs_index, es.alerts_alias,
+                               any_prefix=True, scratch=SCRATCH_INDICES)
+    for paths in members:
+        file_realm.write_roles(paths.config, bodies, paths.owner)
+        file_realm.set_user(paths.config, credentials.service.username, credentials.service.password,
+                            [roles.SERVICE_ROLE], paths.owner)
+
+
+def _set_bootstrap_password(settings: Settings, paths: NodePaths, java_home: Path,
+                            user: pwd.struct_passwd | None, password: str) -> None:
+    tool = paths.home / "bin" / "elasticsearch-keystore"
+    result = subprocess.run(
+        [str(tool), "add", "--force", "--stdin", "bootstrap.password"],
+        input=password + "\n",  # from stdin: never on a command line another user could read
+        capture_output=True,
+        text=True,
+        cwd=paths.node_dir,
+        env=_environment(settings, java_home, paths),
+        user=user.pw_uid if user else None,
+        group=user.pw_gid if user else None,
+        extra_groups=[] if user else None,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).replace(password, "********").strip()
+        raise NodeError(f"could not write the node's keystore ({paths.config}): {output[-1500:]}")
+
+
+def _check_service_user(settings: Settings, credentials: NodeCredentials) -> None:
+    """The service user signs in (its file-realm entry was read at start)."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    try:
+        _client(settings, 30.0, credentials.service).security.authenticate()
+    except (TransportError, ApiError) as exc:
+        raise NodeError(
+            f"the archive's service user cannot sign in to {settings.elasticsearch.url} ({exc}); "
+            f"its entry is in {', '.join(credentials.config_dirs)}/users"
+        ) from None
+
+
+def _republish(settings: Settings, members: list[tuple[int, NodePaths]]) -> None:
+    """A running node's kept credentials become the ones this user's commands use again, and its
+    file realm gets this version's roles."""
+    credentials = _kept_credentials(settings, [port for port, _ in members])
+    if credentials is not None:
+        credentials = replace(credentials, config_dirs=tuple(str(paths.config) for _, paths in members),
+                              node_user=members[0][1].owner)
+        for port, _ in members:
+            node_credentials.write_file(_credentials_file(settings, port), credentials)
+        _write_file_realm(settings, [paths for _, paths in members], credentials)
+        node_credentials.publish([f"http://{_listen_host(settings)}:{port}" for port, _ in members], credentials)
 
 
 def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus:
@@ -542,8 +705,12 @@ def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus
         if stale:
             say(stale)
         if proc:
+            _republish(settings, [(port, paths)])
             return _status(settings, paths, proc, f"already running (pid {proc.pid}); nothing to do")
-        if health(settings):
+        state = _probe(settings)
+        if state == UNAUTHORIZED:
+            raise NodeError(_refused_message(settings))
+        if state:
             return _status(
                 settings, paths, None,
                 f"an Elasticsearch not started by `archive es start` already answers at "
@@ -559,11 +726,15 @@ def start(settings: Settings, on_progress: Progress | None = None) -> NodeStatus
         ensure_distribution(settings, say)
         _prepare_node_dir(paths, user)
         java_home = _java_for_node(java_home, paths)
+        credentials = _prepare_credentials(settings, [(port, paths)], java_home, user, say)
+        deadline = time.monotonic() + settings.local_node.start_timeout  # the timeout is the node's, not the set-up's
         say(f"starting Elasticsearch {settings.local_node.version} on {settings.elasticsearch.url} "
-            f"(heap {settings.local_node.heap}, Java {_java_major(java_home) or '?'} from {java_home})")
+            f"(heap {settings.local_node.heap}, Java {_java_major(java_home) or '?'} from {java_home}, security on)")
         since = time.time() - 1  # logs older than this are from an earlier run (1s: mtime granularity)
         _launch(settings, paths, java_home, user, deadline, since)
-        _wait_for_health(settings, paths, deadline, since)
+        _wait_for_health(settings, paths, deadline, since, credentials.elastic)
+        _check_service_user(settings, credentials)
+        node_credentials.publish([settings.elasticsearch.url], credentials)
         proc, _ = _running_node(paths)
         status = _status(settings, paths, proc, f"started in {time.monotonic() - began:.1f}s")
         status.started = True
@@ -600,7 +771,9 @@ def status(settings: Settings) -> NodeStatus:
 
 def _status(settings: Settings, paths: NodePaths, proc: psutil.Process | None, message: str) -> NodeStatus:
     url = settings.elasticsearch.url
-    state = health(settings)
+    state = _probe(settings, timeout=10.0)  # one question, not a poll: a busy node gets time to answer
+    if state == UNAUTHORIZED:
+        message, state = "; ".join(m for m in (message, _refused_message(settings)) if m), None
     result = NodeStatus(url=url, running=state is not None, managed=proc is not None, node_dir=str(paths.node_dir))
     result.message = message
     if proc is not None:
@@ -731,6 +904,8 @@ def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None =
             one, paths = _member_paths(settings, spec, port)
             proc, _ = _running_node(paths)
             answering = _answering_cluster(one)
+            if proc is None and _probe(one) == UNAUTHORIZED:
+                raise NodeError(_refused_message(one))
             if answering and answering != spec.name:
                 raise NodeError(
                     f"{one.elasticsearch.url} already answers as cluster {answering!r}, not {spec.name!r}; it is "
@@ -743,6 +918,7 @@ def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None =
                 todo.append((one, paths))
         _cluster_file(settings, spec.ports[0]).parent.mkdir(parents=True, exist_ok=True)
         _cluster_file(settings, spec.ports[0]).write_text(json.dumps({"name": spec.name, "ports": list(spec.ports)}))
+        credentials = _kept_credentials(settings, list(spec.ports))
         if todo:
             java_home = find_java_home()
             user = ensure_user(todo[0][1].owner) if todo[0][1].owner else None
@@ -750,6 +926,9 @@ def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None =
             for _, paths in todo:
                 _prepare_node_dir(paths, user)
             java_home = _java_for_node(java_home, todo[0][1])
+            members = [(port, _member_paths(settings, spec, port)[1]) for port in spec.ports]
+            credentials = _prepare_credentials(settings, members, java_home, user, say)
+            deadline = time.monotonic() + settings.local_node.start_timeout  # the nodes' own start, as for one node
             say(f"starting {len(todo)} of {nodes} Elasticsearch {settings.local_node.version} nodes "
                 f"({', '.join(o.elasticsearch.url for o, _ in todo)}; heap {settings.local_node.heap} each)")
             since = time.time() - 1
@@ -757,18 +936,28 @@ def start_cluster(settings: Settings, nodes: int, on_progress: Progress | None =
             with ThreadPoolExecutor(len(todo)) as pool:
                 for f in [pool.submit(_launch, o, p, java_home, user, deadline, since, spec) for o, p in todo]:
                     f.result()
-        _wait_for_cluster(settings, spec, deadline)
+        _wait_for_cluster(settings, spec, deadline, credentials.elastic if credentials else None)
+        if todo and credentials:
+            _check_service_user(_whole_cluster(settings, spec), credentials)
+        if credentials and not todo:
+            _republish(settings, [(port, _member_paths(settings, spec, port)[1]) for port in spec.ports])
+        elif credentials:
+            node_credentials.publish(spec.urls, credentials)
     status = cluster_status(settings, nodes)
     status.message = (f"{len(todo)} node(s) started in {time.monotonic() - began:.1f}s" if todo
                       else "already running; nothing to do")
     return status
 
 
-def _wait_for_cluster(settings: Settings, spec: ClusterSpec, deadline: float) -> None:
+def _whole_cluster(settings: Settings, spec: ClusterSpec) -> Settings:
+    return replace(settings, elasticsearch=replace(settings.elasticsearch, url=spec.urls[0], urls=tuple(spec.urls)))
+
+
+def _wait_for_cluster(settings: Settings, spec: ClusterSpec, deadline: float, user: UserPassword | None = None) -> None:
     from elastic_transport import TransportError
     from elasticsearch import ApiError
 
-    client = _client(replace(settings, elasticsearch=replace(settings.elasticsearch, url=spec.urls[0], urls=tuple(spec.urls))))
+    client = _client(_whole_cluster(settings, spec), user=user)
     while time.monotonic() < deadline:
         try:
             with _quiet_transport():

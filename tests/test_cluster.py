@@ -47,13 +47,14 @@ def cluster(tmp_path_factory):
         local_node=replace(base.local_node, heap="384m", start_timeout=300.0),
     )
     started = time.monotonic()
-    status = localnode.start_cluster(settings, 3)
-    print(f"\nthree-node cluster up in {time.monotonic() - started:.0f}s")
-    assert status.health["number_of_nodes"] == 3
     try:
+        status = localnode.start_cluster(settings, 3)
+        print(f"\nthree-node cluster up in {time.monotonic() - started:.0f}s")
+        assert status.health["number_of_nodes"] == 3
         yield settings
-    finally:
-        localnode.stop_cluster(settings)
+    finally:  # also when the start fails half-way: no node is left behind on the fixed ports
+        if localnode.is_cluster(settings):
+            localnode.stop_cluster(settings)
 
 
 @pytest.fixture(scope="module")

@@ -116,13 +116,88 @@ def test_status_lists_indices_with_document_counts(running):
     from search.client import make_client
 
     client = make_client(running.settings.elasticsearch)
-    client.index(index="status-probe", id="1", document={"t": "x"}, refresh=True)
+    client.index(index="articles-status-probe", id="1", document={"t": "x"}, refresh=True)
     try:
         indices = {i["name"]: i for i in running.status()["indices"]}
-        assert indices["status-probe"]["docs"] == 1
-        assert "status-probe" in running.run("status").stdout
+        assert indices["articles-status-probe"]["docs"] == 1
+        assert "articles-status-probe" in running.run("status").stdout
     finally:
-        client.indices.delete(index="status-probe")
+        client.indices.delete(index="articles-status-probe")
+
+
+def _health_as(url: str, auth: tuple[str, str] | None = None) -> int:
+    """The HTTP status of GET /_cluster/health, signed in as auth (or anonymous)."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}/_cluster/health")
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_security_is_on_and_every_command_finds_the_credentials(running, tmp_path):
+    from dataclasses import replace
+
+    from search import node_credentials
+    from search.client import make_client
+
+    assert _health_as(running.url) == 401  # anonymous: refused, as in production
+    kept = node_credentials.file_for(running.url)
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
+    secrets = node_credentials.read_file(kept)
+    assert _health_as(running.url, (secrets.service.username, secrets.service.password)) == 200
+    assert _health_as(running.url, ("elastic", secrets.elastic.password)) == 200
+    started = running.run("stop"), running.run("start")
+    for result in started:
+        assert secrets.elastic.password not in result.output and secrets.service.password not in result.output
+
+    # Whatever data_dir the settings name, the node's credentials are found by its address.
+    elsewhere = replace(running.settings, data_dir=tmp_path / "another-data-dir")
+    assert make_client(elsewhere.elasticsearch).cluster.health()["status"] in ("green", "yellow")
+    status = CliRunner().invoke(cli, ["--config", str(running.config), "status"],
+                                env={**CLEAN_ENV, "ARCHIVE_DATA_DIR": str(tmp_path / "other")})
+    assert "refused the credentials" not in status.output and "401" not in status.output, status.output
+
+    # Explicit credentials win over the kept ones.
+    wrong = running.run("status", "--format", "json", ELASTICSEARCH_USERNAME="archive", ELASTICSEARCH_PASSWORD="not-it")
+    assert json.loads(wrong.stdout)["running"] is False
+
+
+def test_users_are_elasticsearch_users_whose_role_decides(running):
+    from dataclasses import replace
+
+    from elasticsearch import AuthorizationException
+
+    from search.client import make_client
+
+    def users(*args, stdin=None):
+        return CliRunner().invoke(cli, ["--config", str(running.config), "users", *args], input=stdin, env=CLEAN_ENV)
+
+    added = users("add", "priya", "--role", "reader", "--email", "priya@newsroom.example", "--password-stdin",
+                  stdin="a-long-password\n")
+    assert added.exit_code == 0, added.output
+    assert "a-long-password" not in added.output
+    listed = json.loads(users("list", "--format", "json").stdout)
+    assert {"username": "priya", "role": "reader", "email": "priya@newsroom.example"}.items() <= listed[0].items()
+
+    es = replace(running.settings.elasticsearch, username="priya", password="a-long-password")
+    reader = make_client(es)
+    assert reader.security.authenticate()["roles"] == ["archive_reader"]
+    with pytest.raises(AuthorizationException):  # a reader reads; Elasticsearch refuses a write
+        reader.index(index="articles", id="x", document={"title": "forged"})
+
+    assert users("add", "elastic", "--role", "reader", "--password-stdin", stdin="a-long-password\n").exit_code == 1
+    assert users("add", "bob", "--role", "reader", "--password-stdin", stdin="short\n").exit_code == 1
+    removed = users("remove", "priya")
+    assert removed.exit_code == 0, removed.output
+    assert _health_as(running.url, ("priya", "a-long-password")) == 401
+    assert users("remove", "archive").exit_code == 1  # the service user is not a journalist
 
 
 def test_a_failed_start_says_why_with_the_log_and_no_traceback(node):

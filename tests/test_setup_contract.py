@@ -291,6 +291,18 @@ def test_first_run_sets_passwords_creates_indices_and_imports_saved_objects(serv
     for alias, index, _ in archive_indices():
         assert alias in names and any(re.fullmatch(n.replace("*", ".*"), index) for n in names)
     assert not any(n in ("*", "_all") or n.startswith(".") for n in names)
+    # ...and the journalists' roles: read the archive, never write it; admins also read the audit
+    [reader_call] = es.find("PUT", "/_security/role/archive_reader")
+    [admin_call] = es.find("PUT", "/_security/role/archive_admin")
+    for call in (reader_call, admin_call):
+        grants = call.json()["indices"]
+        assert all(set(g["privileges"]) <= {"read", "view_index_metadata"} for g in grants)
+        readable = {n for g in grants for n in g["names"]}
+        assert es.respond.aliases and {"articles", "article-versions", "crawl-runs"} <= readable
+        assert "saved-searches" not in readable  # saved searches are the archive's to show, by owner
+    admin_names = {n for g in admin_call.json()["indices"] for n in g["names"]}
+    reader_names = {n for g in reader_call.json()["indices"] for n in g["names"]}
+    assert "archive-audit" in admin_names and "archive-audit" not in reader_names
     [user_call] = es.find("PUT", "/_security/user/archive")
     assert user_call.json()["password"] == ARCHIVE_PASSWORD
     assert user_call.json()["roles"] == ["newsroom_archive"]

@@ -52,6 +52,7 @@ def start(app, nodes: int) -> None:
         click.echo(f"{cluster.health.get('cluster_name')}: {cluster.message} "
                    f"({len(cluster.members)} nodes, {cluster.health.get('status')})")
         click.echo(f"use it with ELASTICSEARCH_URL={','.join(cluster.urls)}")
+        _say_how_to_sign_in(app.settings)
         return
     try:
         node = localnode.start(app.settings, on_progress=_progress)
@@ -59,6 +60,18 @@ def start(app, nodes: int) -> None:
         raise click.ClickException(str(exc)) from None
     details = ", ".join(p for p in (_version(node), node.health, _pid(node)) if p)
     click.echo(f"{node.url}: {node.message} ({details})")
+    _say_how_to_sign_in(app.settings)
+
+
+def _say_how_to_sign_in(settings) -> None:
+    from search import node_credentials
+    from search.client import has_explicit_credentials
+
+    kept = node_credentials.file_for(settings.elasticsearch.url)
+    if has_explicit_credentials(settings.elasticsearch) or kept is None or not kept.exists():
+        return
+    click.echo(f"security is on: `archive` commands sign in with the credentials in {kept} (yours alone); "
+               "for the search page add yourself: archive users add me --role admin")
 
 
 @es.command("stop")

@@ -1,0 +1,64 @@
+"""The archive's Elasticsearch roles, one definition for production (deploy/setup.py) and the
+local node (search/localnode.py). Standard library only: deploy/setup.py imports it too.
+
+    newsroom_archive  the archive's service user (crawler, scheduler, web app): reads and
+                      writes its own indices, grants sign-in API keys for journalists
+    archive_reader    a journalist: searches, reads and exports articles and crawl runs;
+                      saved searches are theirs alone (the archive checks the owner)
+    archive_admin     the same, plus the audit trail (and every saved search, in the archive)
+
+Journalists are ordinary Elasticsearch users with archive_reader or archive_admin, so Kibana's
+user management works for them too. Elasticsearch, not the archive, decides what they read.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+SERVICE_ROLE = "newsroom_archive"
+READER_ROLE = "archive_reader"
+ADMIN_ROLE = "archive_admin"
+ROLE_BY_NAME = {"reader": READER_ROLE, "admin": ADMIN_ROLE}
+AUDIT_INDEX = "archive-audit"
+
+
+def _names(aliases: Iterable[str], any_prefix: bool) -> list[str]:
+    """An alias and its versioned indices (alias-v2); with any_prefix also <prefix>-alias, the
+    throwaway names tests and benchmarks give each run on a development node."""
+    names = set()
+    for alias in aliases:
+        names |= {alias, f"{alias}-*"}
+        if any_prefix:
+            names |= {f"*-{alias}", f"*-{alias}-*"}
+    return sorted(names)
+
+
+def role_bodies(
+    articles: str, versions: str, runs: str, alerts: str, audit: str = AUDIT_INDEX, any_prefix: bool = False,
+    scratch: tuple[str, ...] = (),
+) -> dict[str, dict]:
+    """{role name: body for PUT /_security/role/<name>}; `scratch`: index patterns the service
+    user may also use (a development node's test and benchmark indices)."""
+    read = [articles, versions, runs]
+    own = [articles, versions, runs, alerts, audit]
+    if any_prefix:  # the suffixes with_index_prefix gives test indices (test-1a2b-versions, ...)
+        read += ["versions", "runs"]
+        own += ["versions", "runs", "alerts", "audit"]
+    readable = _names(read, any_prefix)
+    reader = {
+        "cluster": ["monitor", "manage_own_api_key"],
+        "indices": [{"names": readable, "privileges": ["read", "view_index_metadata"]}],
+    }
+    admin = {
+        "cluster": ["monitor", "manage_own_api_key"],
+        "indices": [
+            {"names": readable, "privileges": ["read", "view_index_metadata"]},
+            {"names": _names([audit], any_prefix), "privileges": ["read", "view_index_metadata"]},
+        ],
+    }
+    service = {
+        # grant_api_key: a journalist's sign-in becomes an API key with their own privileges.
+        "cluster": ["monitor", "grant_api_key"],
+        "indices": [{"names": _names(own, any_prefix) + list(scratch), "privileges": ["read", "write", "manage"]}],
+    }
+    return {SERVICE_ROLE: service, READER_ROLE: reader, ADMIN_ROLE: admin}
