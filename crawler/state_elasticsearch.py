@@ -51,6 +51,9 @@ class ElasticsearchCrawlState:
         self._pending: list[dict] = []
         self._closed = False
         ensure_index(self.client, self.alias, STATE_DEFINITION, replicas=replica_count(self.client, es_settings.replicas))
+        # A just-created index answers searches with 503 until its shard has started (two crawls
+        # starting at once: one creates it, the other searches it at once).
+        self.client.cluster.health(index=self.alias, wait_for_status="yellow", timeout="60s")
 
     # -- reading, page by page -------------------------------------------------------------------
 
