@@ -103,6 +103,7 @@ def _register() -> None:
         "sites": "archive.commands.sites:sites",
         "alerts": "archive.commands.alerts:alerts",
         "users": "archive.commands.users:users",
+        "audit": "archive.commands.audit:audit",
     }.items():
         cli.add_lazy(name, target)
 

@@ -32,6 +32,8 @@ Environment variables that override the file (for containers):
     ARCHIVE_SMTP_STARTTLS    1 to upgrade the connection with STARTTLS
     ARCHIVE_ALERT_EMAIL_FROM sender of alert e-mail
     ARCHIVE_ALERT_EMAIL_TO   recipients of alert e-mail, comma-separated
+    ARCHIVE_SESSION_IDLE_HOURS  a signed-in session of `archive serve` ends after this long unused
+    ARCHIVE_AUDIT_SEARCHES   1 to record the text of every search in the audit trail
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class ElasticsearchSettings:
     runs_index: str = "crawl-runs"
     alerts_alias: str = "saved-searches"
     state_alias: str = "crawl-state"  # per-URL crawl state, with crawl.state = "elasticsearch"
+    audit_alias: str = "archive-audit"
     request_timeout: float = 30.0
     bulk_size: int = 200
     username: str | None = field(default=None, repr=False)
@@ -81,6 +84,7 @@ class ElasticsearchSettings:
             runs_index=f"{prefix}-runs",
             alerts_alias=f"{prefix}-alerts",
             state_alias=f"{prefix}-state",
+            audit_alias=f"{prefix}-audit",
         )
 
     @property
@@ -228,7 +232,22 @@ class AlertSettings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     email_from: str = "archive@localhost"
-    email_to: tuple[str, ...] = ()
+    email_to: tuple[str, ...] = ()  # recipients of searches whose owner has no e-mail and that name none
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """`archive serve`: the signed-in sessions of the search page and the JSON API."""
+
+    session_idle_hours: float = 12.0  # a session unused this long ends
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail (search/audit.py). Sign-ins, exports and saved-search changes are always
+    recorded; the text of ordinary searches only when asked: what reporters look into is theirs."""
+
+    searches: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,6 +275,8 @@ class Settings:
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
     search: SearchSettings = SearchSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
     queue: QueueSettings = QueueSettings()
     worker: WorkerSettings = WorkerSettings()
     warc: WarcSettings = WarcSettings()
@@ -307,7 +328,7 @@ def settings_from_dict(
 ) -> Settings:
     raw = dict(raw)
     known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "search",
-             "queue", "worker", "warc"}
+             "web", "audit", "queue", "worker", "warc"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -386,6 +407,20 @@ def settings_from_dict(
     for key in ("max_query_chars", "max_query_terms", "max_fuzzy_chars", "max_query_depth", "max_body_bytes"):
         _positive(getattr(search, key), f"search.{key}")
 
+    web_raw = dict(_section(raw, "web"))
+    if env.get("ARCHIVE_SESSION_IDLE_HOURS"):
+        try:
+            web_raw["session_idle_hours"] = float(env["ARCHIVE_SESSION_IDLE_HOURS"])
+        except ValueError:
+            raise ConfigError(f"ARCHIVE_SESSION_IDLE_HOURS: expected a number of hours, got {env['ARCHIVE_SESSION_IDLE_HOURS']!r}") from None
+    web = _build(WebSettings, web_raw, "web")
+    _positive(web.session_idle_hours, "web.session_idle_hours")
+
+    audit_raw = dict(_section(raw, "audit"))
+    if env.get("ARCHIVE_AUDIT_SEARCHES"):
+        audit_raw["searches"] = env["ARCHIVE_AUDIT_SEARCHES"].lower() in ("1", "true", "yes")
+    audit = _build(AuditSettings, audit_raw, "audit")
+
     return Settings(
         path=path,
         data_dir=data_dir,
@@ -398,6 +433,8 @@ def settings_from_dict(
         sites=sites,
         alerts=alerts,
         search=search,
+        web=web,
+        audit=audit,
         queue=queue,
         worker=worker,
         warc=warc,
@@ -466,8 +503,6 @@ def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
             raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
     _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
-    if alerts.smtp_host and not alerts.email_to:
-        raise ConfigError("alerts.email_to: give the recipients of alert e-mail (or ARCHIVE_ALERT_EMAIL_TO)")
     return alerts
 
 
@@ -622,7 +657,8 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "queue", "worker", "warc"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "web", "audit",
+                    "queue", "worker", "warc"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):

@@ -11,6 +11,7 @@ The throwaway indices and data folder are removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import sys
@@ -52,6 +53,28 @@ def shoot(driver: webdriver.Chrome, url: str, path: Path, height: int | None = N
     print(f"wrote {path.relative_to(DOCS.parent)}")
 
 
+@contextlib.contextmanager
+def screenshot_user(settings):
+    """A throwaway admin of the page (the node has security on); removed afterwards."""
+    from search.users import add_user, remove_user
+
+    name, password = f"screens-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    add_user(settings.elasticsearch, name, "admin", password, full_name="Priya Venkataraman")
+    try:
+        yield name, password
+    finally:
+        remove_user(settings.elasticsearch, name)
+
+
+def sign_in(driver: webdriver.Chrome, url: str, user: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/login")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "password").submit()
+
+
 def main() -> int:
     base = load_settings()
     client = make_client(base.elasticsearch)
@@ -82,9 +105,10 @@ def main() -> int:
                 if a.slug in before and before[a.slug].body_text != a.body_text
             )
             article_id = document_id(canonicalize(server.base_url + rewritten.path))
-        with running_server(create_app(settings, client)) as url:
+        with running_server(create_app(settings, client)) as url, screenshot_user(base) as (user, password):
             driver = browser(profile)
             try:
+                sign_in(driver, url, user, password)
                 shoot(driver, url + "/?q=election", DOCS / "search-results.png", height=1100)
                 shoot(driver, f"{url}/article/{article_id}", DOCS / "article-diff.png", height=1500)
             finally:

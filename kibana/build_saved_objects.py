@@ -39,6 +39,7 @@ PANEL_VERSION = "8.9.0"
 
 ARTICLES_VIEW = "newsroom-articles"
 RUNS_VIEW = "newsroom-crawl-runs"
+AUDIT_VIEW = "newsroom-audit"
 
 # The project's own lists (one source of truth): every named rejection reason, a dynamic long
 # field `rejections.<reason>` of each crawl-runs document, and the run statuses that are not ok.
@@ -460,6 +461,33 @@ def build() -> list[dict]:
                 ("search", "newsroom-all-crawl-runs", (0, 45, 48, 18)),
             ],
             "now-30d",
+        )
+    )
+
+    # The audit trail (search/audit.py): readable by the archive_admin role only ---------------
+    objects.append(data_view(AUDIT_VIEW, "archive-audit", "Archive: audit trail", "@timestamp"))
+    objects.append(
+        saved_search(
+            "newsroom-archive-audit",
+            "Archive audit",
+            AUDIT_VIEW,
+            ["event", "outcome", "user", "address", "query", "format", "rows", "saved_search", "owner", "reason"],
+            [["@timestamp", "desc"]],
+            description="Who signed in (and who failed to), who exported what, who changed which saved search; "
+                        "searches only with [audit] searches = true.",
+            time_from="now-90d",
+        )
+    )
+    objects.append(
+        saved_search(
+            "newsroom-failed-sign-ins",
+            "Failed sign-ins",
+            AUDIT_VIEW,
+            ["user", "address", "reason"],
+            [["@timestamp", "desc"]],
+            query='event:"sign-in" and outcome:"failure"',
+            description="Sign-ins Elasticsearch refused, by user name and address.",
+            time_from="now-30d",
         )
     )
     return objects

@@ -3,9 +3,17 @@
 A saved search and the articles it has reported live in one index behind an alias
 (``settings.elasticsearch.alerts_alias``, definition ``definitions/saved-searches.json``):
 
-    search:<name>              the saved search (query, filters, created_at, last_checked_at,
-                               last_delivery)
-    match:<name>:<article id>  one article the search reported (the "seen" mark, and a feed entry)
+    search:<key>               the saved search (query, filters, owner, created_at,
+                               last_checked_at, last_delivery, its recipients, webhook, feed token)
+    match:<key>:<article id>   one article the search reported (the "seen" mark, and a feed entry)
+
+The key is `<owner>/<name>`: each journalist names their searches as they like, and two may
+use the same name. A search without an owner (saved before searches had owners, or by the
+operator without --owner) has the key `<name>` and belongs to the admins until
+`archive alerts migrate --owner USER` gives it one. The owner is a plain field of the document.
+
+Feed readers cannot sign in, so each saved search has a secret feed token: its feed is
+/feeds/<token>.atom, without a session; rotating the token stops the old address.
 
 "New" for a check means an article that matches now, was not reported before (the match
 document is created with op_type=create, so an article is never reported twice), and either
@@ -19,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from archive.config import ElasticsearchSettings
-from archive.redact import shorten_urls
+from archive.redact import safe_url, shorten_urls
 from search.query import SearchRequest, build_search_body, parse_response, unmarked
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,27 @@ def delivery_shown(delivery: dict) -> dict:
     }
 
 
+EMAIL = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
+MAX_RECIPIENTS = 20
+
+
+def check_recipients(email_to: tuple[str, ...], webhook: str) -> None:
+    """A saved search's own recipients and webhook, refused with a reason when unusable."""
+    from urllib.parse import urlsplit
+
+    for address in email_to:
+        if len(address) > 254 or not EMAIL.fullmatch(address):
+            raise AlertError(f"{address[:100]!r} is not an e-mail address")
+    if len(email_to) > MAX_RECIPIENTS:
+        raise AlertError(f"at most {MAX_RECIPIENTS} more recipients per saved search")
+    if webhook and (urlsplit(webhook).scheme not in ("http", "https") or not urlsplit(webhook).hostname or len(webhook) > 2048):
+        raise AlertError(f"the webhook must be an http(s) URL, not {webhook[:100]!r}")
+
+
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 @dataclass(frozen=True)
 class SavedSearch:
     name: str
@@ -62,6 +92,15 @@ class SavedSearch:
     created_at: str = ""
     last_checked_at: str | None = None
     last_delivery: dict = field(default_factory=dict)
+    owner: str | None = None  # the Elasticsearch user who saved it; None: the admins'
+    owner_email: str | None = None  # the owner's e-mail when it was saved (their Elasticsearch user's)
+    email_to: tuple[str, ...] = ()  # more recipients of its alert mail
+    webhook_url: str = ""  # its own webhook (a desk's chat channel); else the global one
+    feed_token: str = field(default="", repr=False)  # the secret of its feed address
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner}/{self.name}" if self.owner else self.name
 
     def request(self, **changes) -> SearchRequest:
         return SearchRequest(
@@ -79,7 +118,17 @@ class SavedSearch:
             "created_at": self.created_at,
             "last_checked_at": self.last_checked_at,
             "last_delivery": delivery_shown(self.last_delivery),
+            "owner": self.owner,
+            "owner_email": self.owner_email,
+            "email_to": list(self.email_to),
+            "webhook_url": safe_url(self.webhook_url) if self.webhook_url else "",
         }
+
+    def document(self) -> dict:
+        """As stored: with the feed token and the whole webhook URL (as_dict shows neither: the
+        token only as feed_url, the webhook by scheme, host and port)."""
+        return {"kind": "search", **self.as_dict(), "last_delivery": self.last_delivery,
+                "webhook_url": self.webhook_url, "feed_token": self.feed_token}
 
     @classmethod
     def from_source(cls, source: dict) -> "SavedSearch":
@@ -93,6 +142,11 @@ class SavedSearch:
             created_at=source.get("created_at", ""),
             last_checked_at=source.get("last_checked_at"),
             last_delivery=source.get("last_delivery") or {},
+            owner=source.get("owner") or None,
+            owner_email=source.get("owner_email") or None,
+            email_to=tuple(source.get("email_to") or ()),
+            webhook_url=source.get("webhook_url") or "",
+            feed_token=source.get("feed_token") or "",
         )
 
 
@@ -148,49 +202,106 @@ class AlertStore:
                 f"name {search.name!r}: use up to 64 lowercase letters, digits, '-' or '_' (it becomes the feed's URL)"
             )
         build_search_body(search.request())  # refuses a query that cannot be read, before it is saved
-        search = replace(search, created_at=search.created_at or utcnow(), last_checked_at=None)
+        search = replace(search, created_at=search.created_at or utcnow(), last_checked_at=None,
+                         feed_token=search.feed_token or new_feed_token())
         try:
-            self.client.create(index=self.alias, id=f"search:{search.name}", document={"kind": "search", **search.as_dict()}, refresh="wait_for")
+            self.client.create(index=self.alias, id=f"search:{search.key}", document=search.document(), refresh="wait_for")
         except ConflictError:
-            raise AlertError(f"a saved search named {search.name!r} exists already: remove it first or pick another name") from None
+            whose = f" of {search.owner}" if search.owner else ""
+            raise AlertError(f"a saved search{whose} named {search.name!r} exists already: remove it first or pick another name") from None
         return search
 
-    def get(self, name: str) -> SavedSearch | None:
+    def get(self, name: str, owner: str | None = None) -> SavedSearch | None:
+        key = f"{owner}/{name}" if owner else name
         try:
-            return SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{name}")["_source"])
+            return SavedSearch.from_source(self.client.get(index=self.alias, id=f"search:{key}")["_source"])
         except NotFoundError:
             return None
 
-    def require(self, name: str) -> SavedSearch:
-        search = self.get(name)
+    def require(self, name: str, owner: str | None = None) -> SavedSearch:
+        search = self.get(name, owner)
         if search is None:
-            known = ", ".join(s.name for s in self.list()) or "none saved yet"
+            known = ", ".join(s.name for s in self.list(owner=owner, ownerless=owner is None)) or "none saved yet"
             raise AlertError(f"no saved search named {name!r} (saved: {known})")
         return search
 
-    def list(self) -> list[SavedSearch]:
+    def list(self, owner: str | None = None, ownerless: bool = False) -> list[SavedSearch]:
+        """Every saved search; or one owner's (owner=...); or those without an owner (ownerless=True)."""
+        query: dict = {"bool": {"filter": [{"term": {"kind": "search"}}]}}
+        if owner:
+            query["bool"]["filter"].append({"term": {"owner": owner}})
+        elif ownerless:
+            query["bool"]["must_not"] = [{"exists": {"field": "owner"}}]
         try:
-            response = self.client.search(index=self.alias, query={"term": {"kind": "search"}}, sort=[{"name": "asc"}], size=1000)
+            response = self.client.search(index=self.alias, query=query, sort=[{"name": "asc"}], size=1000)
         except NotFoundError:
             return []
         return [SavedSearch.from_source(h["_source"]) for h in response["hits"]["hits"]]
 
-    def remove(self, name: str) -> int:
+    def by_feed_token(self, token: str) -> SavedSearch | None:
+        if not token:
+            return None
+        try:
+            response = self.client.search(index=self.alias, size=2, query={"bool": {"filter": [
+                {"term": {"kind": "search"}}, {"term": {"feed_token": token}}]}})
+        except NotFoundError:
+            return None
+        hits = response["hits"]["hits"]
+        return SavedSearch.from_source(hits[0]["_source"]) if len(hits) == 1 else None
+
+    def rotate_feed(self, search: SavedSearch) -> SavedSearch:
+        """A new feed address; the old one stops at once."""
+        rotated = replace(search, feed_token=new_feed_token())
+        self.client.update(index=self.alias, id=f"search:{search.key}", doc={"feed_token": rotated.feed_token}, refresh="wait_for")
+        return rotated
+
+    def remove(self, name: str, owner: str | None = None) -> int:
         """Delete the saved search and its reported matches; returns how many matches went with it."""
-        self.require(name)
-        # scan + bulk delete: the development node has no delete_by_query (reindex module).
-        ids = [h["_id"] for h in helpers.scan(self.client, index=self.alias, query={"query": {"bool": {"filter": [
-            {"term": {"kind": "match"}}, {"term": {"name": name}}]}}}, _source=False)]
+        key = self.require(name, owner).key
+        ids = self._match_ids(key)
         helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids), raise_on_error=False)
-        self.client.delete(index=self.alias, id=f"search:{name}", refresh="wait_for")
+        self.client.delete(index=self.alias, id=f"search:{key}", refresh="wait_for")
         return len(ids)
 
-    def matches(self, name: str, limit: int = 50) -> list[Match]:
+    def _match_ids(self, key: str) -> list[str]:
+        # scan, then bulk: the development node has no delete_by_query (reindex module).
+        return [h["_id"] for h in helpers.scan(self.client, index=self.alias, query={"query": {"bool": {"filter": [
+            {"term": {"kind": "match"}}, {"term": {"name": key}}]}}}, _source=False)]
+
+    def migrate(self, owner: str, owner_email: str | None = None) -> tuple[list[str], list[str]]:
+        """Give every saved search without an owner to `owner`, with what it reported; returns
+        (moved names, names left because the owner already has a search of that name)."""
+        from search.indices import ALERTS_DEFINITION, load_definition
+
+        # An index made before saved searches had owners lacks these fields' mapping.
+        self.client.indices.put_mapping(index=self.alias, properties=load_definition(ALERTS_DEFINITION)["mappings"]["properties"])
+        moved, kept = [], []
+        for search in self.list(ownerless=True):
+            owned = replace(search, owner=owner, owner_email=search.owner_email or owner_email,
+                            feed_token=search.feed_token or new_feed_token())
+            try:
+                self.client.create(index=self.alias, id=f"search:{owned.key}", document=owned.document(), refresh="wait_for")
+            except ConflictError:
+                kept.append(search.name)
+                continue
+            old_ids = self._match_ids(search.key)
+            copies = ({"_op_type": "create", "_index": self.alias, "_id": f"match:{owned.key}:{d['_source']['article_id']}",
+                       "_source": {**d["_source"], "name": owned.key}}
+                      for d in helpers.scan(self.client, index=self.alias, query={"query": {"bool": {"filter": [
+                          {"term": {"kind": "match"}}, {"term": {"name": search.key}}]}}}))
+            helpers.bulk(self.client, copies, raise_on_error=False, refresh="wait_for")
+            helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in old_ids), raise_on_error=False)
+            self.client.delete(index=self.alias, id=f"search:{search.key}", refresh="wait_for")
+            moved.append(search.name)
+        return moved, kept
+
+    def matches(self, name: str, limit: int = 50, owner: str | None = None) -> list[Match]:
         """What the search reported, newest first (the feed's entries)."""
+        key = f"{owner}/{name}" if owner else name
         try:
             response = self.client.search(
                 index=self.alias,
-                query={"bool": {"filter": [{"term": {"kind": "match"}}, {"term": {"name": name}}]}},
+                query={"bool": {"filter": [{"term": {"kind": "match"}}, {"term": {"name": key}}]}},
                 sort=[{"matched_at": "desc"}, {"first_seen": {"order": "desc", "missing": "_last"}}],
                 size=limit,
             )
@@ -198,11 +309,11 @@ class AlertStore:
             return []
         return [_match_from_source(h["_source"]) for h in response["hits"]["hits"]]
 
-    def record_delivery(self, name: str, delivery: dict) -> None:
+    def record_delivery(self, search: SavedSearch, delivery: dict) -> None:
         # Replaced whole, never merged (a partial update merges objects): a failure must not keep
         # the last success's "status": 200. The node may have no scripting module: get, then index.
-        found = self.client.get(index=self.alias, id=f"search:{name}")
-        self.client.index(index=self.alias, id=f"search:{name}", document={**found["_source"], "last_delivery": delivery},
+        found = self.client.get(index=self.alias, id=f"search:{search.key}")
+        self.client.index(index=self.alias, id=f"search:{search.key}", document={**found["_source"], "last_delivery": delivery},
                           if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"], refresh="wait_for")
 
     # --- checking ---------------------------------------------------------------------------
@@ -214,7 +325,7 @@ class AlertStore:
         self.client.indices.refresh(index=f"{self.articles},{self.versions}", ignore_unavailable=True)
         new: list[Match] = []
         for batch in self._candidates(search):
-            seen = self._seen(search.name, [h.id for h in batch])
+            seen = self._seen(search.key, [h.id for h in batch])
             for hit in batch:
                 if hit.id in seen:
                     continue
@@ -233,11 +344,11 @@ class AlertStore:
                     matched_at=now,
                 )
                 try:
-                    self.client.create(index=self.alias, id=f"match:{search.name}:{hit.id}", document={"kind": "match", "name": search.name, **_match_source(match)})
+                    self.client.create(index=self.alias, id=f"match:{search.key}:{hit.id}", document={"kind": "match", "name": search.key, **_match_source(match)})
                 except ConflictError:  # another process reported it a moment ago
                     continue
                 new.append(match)
-        self.client.update(index=self.alias, id=f"search:{search.name}", doc={"last_checked_at": now}, refresh="wait_for")
+        self.client.update(index=self.alias, id=f"search:{search.key}", doc={"last_checked_at": now}, refresh="wait_for")
         return CheckResult(search=replace(search, last_checked_at=now), new=new)
 
     def _candidates(self, search: SavedSearch):

@@ -1,4 +1,5 @@
-"""An Atom feed (RFC 4287) per saved search: readers subscribe to /alerts/NAME.atom and see
+"""An Atom feed (RFC 4287) per saved search: readers subscribe to its secret address
+/feeds/TOKEN.atom (signed in: /alerts/NAME.atom) and see
 each new match once, with its snippet, a link to the archived copy and one to the original.
 
 Built with ElementTree, which escapes every text and attribute: a crawled title is text in the
@@ -38,17 +39,18 @@ def atom_feed(search: SavedSearch, matches: list[Match], base_url: str) -> bytes
     base = base_url.rstrip("/")
     created = search.created_at or datetime.now(timezone.utc).isoformat()
     feed = ET.Element("feed", {"xmlns": ATOM})
-    _add(feed, "id", f"{base}/alerts/{search.name}")
+    _add(feed, "id", f"{base}/alerts/{search.key}")
     _add(feed, "title", f"Newsroom archive: {search.name}")
     _add(feed, "subtitle", f"New articles matching {search.query or '(any text)'}{_filters(search)}")
     _add(feed, "updated", _when(search.last_checked_at, created))
     _add(_add(feed, "author"), "name", "Newsroom archive")
-    _add(feed, "link", href=f"{base}/alerts/{search.name}.atom", rel="self", type="application/atom+xml")
+    self_href = f"{base}/feeds/{search.feed_token}.atom" if search.feed_token else f"{base}/alerts/{search.name}.atom"
+    _add(feed, "link", href=self_href, rel="self", type="application/atom+xml")
     _add(feed, "link", href=f"{base}/alerts/{search.name}", rel="alternate", type="text/html")
     _add(feed, "generator", "newsroom-archive")
     for match in matches:  # newest first, as the store returns them
         entry = _add(feed, "entry")
-        _add(entry, "id", f"{base}/alerts/{search.name}/{match.article_id}")
+        _add(entry, "id", f"{base}/alerts/{search.key}/{match.article_id}")
         _add(entry, "title", ("Edited: " if match.change == "edited" else "") + (match.title or match.url))
         _add(entry, "updated", _when(match.matched_at, created))
         if match.published:

@@ -19,6 +19,8 @@ Hashes are PBKDF2-HMAC-SHA512 in Elasticsearch's own format
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -107,9 +109,25 @@ def _write_users(config: Path, users: dict[str, str], user_roles: dict[str, list
     write_node_file(config / "users", "".join(f"{n}:{h}\n" for n, h in sorted(users.items())), owner)
 
 
+@contextlib.contextmanager
+def editing(config: Path):
+    """One writer at a time: two processes adding users at once must not lose one."""
+    with open(config / ".users.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def set_user(config: Path, name: str, password: str | None, roles: list[str], owner: str | None) -> bool:
     """Add or update a user (password None: keep the current one). True when the user is new."""
     check_name(name)
+    with editing(config):
+        return _set_user(config, name, password, roles, owner)
+
+
+def _set_user(config: Path, name: str, password: str | None, roles: list[str], owner: str | None) -> bool:
     users, user_roles = read_users(config), read_user_roles(config)
     new = name not in users
     if password is None and new:
@@ -122,6 +140,11 @@ def set_user(config: Path, name: str, password: str | None, roles: list[str], ow
 
 
 def remove_user(config: Path, name: str, owner: str | None) -> bool:
+    with editing(config):
+        return _remove_user(config, name, owner)
+
+
+def _remove_user(config: Path, name: str, owner: str | None) -> bool:
     users, user_roles = read_users(config), read_user_roles(config)
     if name not in users:
         return False

@@ -6,7 +6,10 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
                                           POST /alerts/<name>/check and /alerts/<name>/remove
-    GET  /alerts/<name>.atom              the saved search's Atom feed
+    GET  /alerts/<name>.atom              the saved search's Atom feed (signed in)
+    GET  /feeds/<token>.atom              the same feed at its secret address, for feed readers
+                                          (no session; POST /alerts/<name>/rotate-feed replaces it)
+    GET  /login, POST /login, POST /logout  sign-in with an Elasticsearch user (search/web/access.py)
 
 JSON API (parameters as `archive search`; repeat site/author/tag/lang for several values):
 
@@ -20,6 +23,9 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
                                           articles; such hits carry earlier_version_of and captured_at
     GET /articles/<id>                    one article, body included (plus versions, changes, raw_capture)
     GET /articles?url=<url>               one article by any URL it was reached under
+
+Every page needs a signed-in user (303 to /login) and the API a session cookie (401 JSON)
+when Elasticsearch has security on; /login, /static, /health and /feeds/<token>.atom do not.
 
 Errors are JSON {"error": "..."} on the API and a page on the HTML routes: 400 for a bad
 parameter or query (unknown site, language or tag: the message lists the known ones), 404 for
@@ -53,8 +59,10 @@ from search.export import MEDIA_TYPES, export_chunks
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
+from search.web import access as access_routes
 from search.web import pages
 from search.web.guard import BodyTooLarge, GuardSettings, RequestGuard, csrf_token, new_secret
+from search.web.access import access, client_address, current_user, es_for
 from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, validated
 
 logger = logging.getLogger(__name__)
@@ -116,7 +124,7 @@ def article_json(request: Request) -> Response:
         key = request.query_params["url"]
     else:
         return JSONResponse({"error": "give an id (/articles/<id>) or a URL (/articles?url=...)"}, status_code=400)
-    article = article_context(state.client, state.settings, key)
+    article = article_context(es_for(request), state.settings, key)
     if article is None:
         return JSONResponse({"error": f"no archived article for {key!r}"}, status_code=404)
     return JSONResponse(article)
@@ -129,10 +137,11 @@ def search_csv(request: Request) -> Response:
     if "size" in params:  # one page, as asked
         state = request.app.state
         search_request, page = request_from_params(params)
-        search_request = validated(state.client, state.settings, search_request)
+        search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        hits = search(state.client, es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
         body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        record_export(request, search_request, "csv", len(hits))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
 
@@ -152,18 +161,42 @@ def export(request: Request, fmt: str) -> Response:
     if "size" in params:
         limit = _positive(params.pop("size")[-1], "size")
     search_request, _ = request_from_params(params)
-    search_request = validated(state.client, state.settings, search_request)
-    hits = iterate(state.client, es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
+    search_request = validated(es_for(request), state.settings, search_request)
+    hits = iterate(es_for(request), es.articles_alias, search_request, limit=limit, versions_alias=es.versions_alias)
     first = next(hits, None)  # a bad query or a dead node answers 400/503 here, before any byte is sent
+    rows = 0
 
     def every_hit():
-        if first is not None:
-            yield first
-            yield from hits
+        nonlocal rows
+        try:
+            if first is not None:
+                rows += 1
+                yield first
+                for hit in hits:
+                    rows += 1
+                    yield hit
+        finally:  # recorded with the rows actually sent, also when the download is cut short
+            record_export(request, search_request, fmt, rows)
 
     chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
     headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
     return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def record_export(request: Request, search_request, fmt: str, rows: int) -> None:
+    """The audit trail keeps who exported which search, in which format, how many rows."""
+    user = current_user(request)
+    access(request).audit.record(
+        "export", user.username if user else None, query=search_request.text, filters=search_request_filters(search_request),
+        format=fmt, rows=rows, address=client_address(request),
+    )
+
+
+def search_request_filters(search_request) -> dict:
+    return {k: v for k, v in (
+        ("sites", list(search_request.sites)), ("authors", list(search_request.authors)), ("tags", list(search_request.tags)),
+        ("languages", list(search_request.languages)), ("since", str(search_request.since or "") or None), ("until", str(search_request.until or "") or None),
+    ) if v}
 
 
 def _positive(value: str, name: str) -> int:
@@ -179,6 +212,9 @@ def _positive(value: str, name: str) -> int:
 def create_app(settings: Settings, client: Elasticsearch | None = None, bind_host: str = "127.0.0.1") -> Starlette:
     """The app; bind_host is the address it is served on (an allowed Host besides ARCHIVE_PUBLIC_URL's)."""
     routes = [
+        Route("/login", access_routes.login_page, methods=["GET"]),
+        Route("/login", access_routes.login, methods=["POST"]),
+        Route("/logout", access_routes.logout, methods=["POST"]),
         Route("/", pages.search_page),
         Route("/search", pages.search_page),
         Route("/search.json", pages.search_page),
@@ -199,15 +235,22 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/alerts/{name}", pages.alert_page),
         Route("/alerts/{name}/check", pages.check_search, methods=["POST"]),
         Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
+        Route("/alerts/{name}/rotate-feed", pages.rotate_feed, methods=["POST"]),
+        Route("/feeds/{token}.atom", pages.token_feed),
         Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),
     ]
     secret = new_secret()
     guard = GuardSettings(public_url=settings.alerts.public_url, bound_host=bind_host, max_body_bytes=settings.search.max_body_bytes)
-    app = Starlette(routes=routes, middleware=[Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware)])
+    # Outermost first: the guard (headers, Host, same-origin POSTs), errors as one line, then sign-in.
+    app = Starlette(routes=routes, middleware=[
+        Middleware(RequestGuard, settings=guard, secret=secret), Middleware(ErrorMiddleware),
+        Middleware(access_routes.SignInMiddleware),
+    ])
     app.router.redirect_slashes = False  # its redirects are absolute, built from the Host header
     app.state.csrf_token = csrf_token(secret)
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
+    app.state.access = access_routes.Access.create(settings, app.state.client)
     app.state.jinja = pages.make_environment()
     return app
 

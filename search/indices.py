@@ -17,6 +17,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 ARTICLES_DEFINITION = "articles.json"
 RUNS_DEFINITION = "crawl-runs.json"
 ALERTS_DEFINITION = "saved-searches.json"
+AUDIT_DEFINITION = "audit.json"
 # Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
 DEFINITION_VERSION = 1
 # Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
@@ -164,13 +165,14 @@ def migrate(
 
 def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Every index the archive uses: articles, earlier versions of articles, crawl runs, saved
-    searches; created with the replicas elasticsearch.replicas asks for on this cluster."""
+    searches, the audit trail; created with the replicas elasticsearch.replicas asks for on this cluster."""
     replicas = replica_count(client, es_settings.replicas)
     return [
         ensure_index(client, es_settings.articles_alias, ARTICLES_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.versions_alias, ARTICLES_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.runs_index, RUNS_DEFINITION, replicas=replicas),
         ensure_index(client, es_settings.alerts_alias, ALERTS_DEFINITION, replicas=replicas),
+        ensure_index(client, es_settings.audit_alias, AUDIT_DEFINITION, replicas=replicas),
     ]
 
 
@@ -239,7 +241,8 @@ def current_index(client: Elasticsearch, alias: str) -> str | None:
 
 def drop_all(client: Elasticsearch, es_settings) -> None:
     """Delete the archive's indices (tests and `archive index drop --yes` only)."""
-    for alias in (es_settings.articles_alias, es_settings.versions_alias, es_settings.runs_index, es_settings.alerts_alias):
+    for alias in (es_settings.articles_alias, es_settings.versions_alias, es_settings.runs_index, es_settings.alerts_alias,
+                  es_settings.audit_alias):
         try:
             indices = list(client.indices.get_alias(name=alias).body)
         except NotFoundError:

@@ -2,7 +2,8 @@
 local node (search/localnode.py). Standard library only: deploy/setup.py imports it too.
 
     newsroom_archive  the archive's service user (crawler, scheduler, web app): reads and
-                      writes its own indices, grants sign-in API keys for journalists
+                      writes its own indices, and searches *as* a signed-in journalist (run_as),
+                      so that their own roles decide what they read (search/web/access.py)
     archive_reader    a journalist: searches, reads and exports articles and crawl runs;
                       saved searches are theirs alone (the archive checks the owner)
     archive_admin     the same, plus the audit trail (and every saved search, in the archive)
@@ -58,8 +59,11 @@ def role_bodies(
         ],
     }
     service = {
-        # grant_api_key: a journalist's sign-in becomes an API key with their own privileges.
-        "cluster": ["monitor", "grant_api_key"],
+        "cluster": ["monitor"],
+        # Elasticsearch cannot limit run_as to holders of a role: the web app only ever runs as a
+        # user who has just proven their password and holds an archive role. This makes the
+        # service user's password as precious as `elastic`'s (README, deploy/README-production.md).
+        "run_as": ["*"],
         "indices": [{"names": _names(own, any_prefix) + list(scratch), "privileges": ["read", "write", "manage"]}],
     }
     return {SERVICE_ROLE: service, READER_ROLE: reader, ADMIN_ROLE: admin}

@@ -118,6 +118,16 @@ class FileUsers:
         except (OSError, ValueError):
             return {}
 
+    def _update_metadata(self, username: str, details: dict | None) -> None:
+        """Read, change and write under the file realm's lock (another process may be adding a user)."""
+        with file_realm.editing(self.configs[0]):
+            metadata = self._metadata()
+            if details is None:
+                metadata.pop(username, None)
+            else:
+                metadata[username] = details
+            self._write_metadata(metadata)
+
     def _write_metadata(self, metadata: dict) -> None:
         for config in self.configs:
             file_realm.write_node_file(config / METADATA_FILE, json.dumps(metadata, indent=1), self.owner)
@@ -127,9 +137,7 @@ class FileUsers:
         created = False
         for config in self.configs:
             created = file_realm.set_user(config, username, password, [ROLE_BY_NAME[role]], self.owner) or created
-        metadata = self._metadata()
-        metadata[username] = {"email": email, "full_name": full_name}
-        self._write_metadata(metadata)
+        self._update_metadata(username, {"email": email, "full_name": full_name})
         self._wait_until(lambda: _signs_in(self.es, username, password), f"{username} can sign in")
         return created
 
@@ -150,9 +158,7 @@ class FileUsers:
     def remove(self, username: str) -> None:
         for config in self.configs:
             file_realm.remove_user(config, username, self.owner)
-        metadata = self._metadata()
-        metadata.pop(username, None)
-        self._write_metadata(metadata)
+        self._update_metadata(username, None)
         self._wait_until(lambda: not _known(self.es, username), f"{username} is gone")
 
     def _wait_until(self, condition, what: str) -> None:
@@ -197,6 +203,13 @@ def directory(es: ElasticsearchSettings) -> NativeUsers | FileUsers:
         if local is not None and local.config_dirs:
             return FileUsers(es, local)
     return NativeUsers(es)
+
+
+def local_details(es: ElasticsearchSettings, username: str) -> User | None:
+    """E-mail and name of a user of the local node's file realm, which Elasticsearch itself does
+    not keep (a native user's come with `_authenticate`)."""
+    users = directory(es)
+    return users.get(username) if isinstance(users, FileUsers) else None
 
 
 def add_user(es: ElasticsearchSettings, username: str, role: str, password: str,

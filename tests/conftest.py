@@ -9,6 +9,8 @@ Session-wide:
                       with search/localnode.py (first time: Maven download, ~130 MB) and stopped at
                       the end of the session. A node the fixture did not start is never stopped.
     es_client         the official client for it (search.client.make_client).
+    journalists       make(role) -> (name, password): users of the node for sign-in tests
+    web_admin         one admin user, for tests of the page and the API (tests/_web.py signs in)
 
 Per test:
 
@@ -118,6 +120,32 @@ def _delete_indices(client, pattern: str) -> None:
 def archive_settings(es_settings, index_names, tmp_path) -> Settings:
     es = es_settings.elasticsearch.with_index_prefix(index_names.prefix)
     return replace(es_settings, elasticsearch=es, data_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def journalists(es_settings):
+    """make(role="reader", email=None) -> (name, password): a new user of the secured node with
+    that archive role (search/users.py); every one made is removed at the end of the session."""
+    from search.users import add_user, remove_user
+
+    made: list[str] = []
+
+    def make(role: str = "reader", email: str | None = None) -> tuple[str, str]:
+        name, password = f"test-{role}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        add_user(es_settings.elasticsearch, name, role, password, email=email)
+        made.append(name)
+        return name, password
+
+    yield make
+    for name in made:
+        with contextlib.suppress(Exception):
+            remove_user(es_settings.elasticsearch, name)
+
+
+@pytest.fixture(scope="session")
+def web_admin(journalists) -> tuple[str, str]:
+    """(name, password) of an admin for tests of the page and API that are not about users."""
+    return journalists("admin")
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from search.alerts import EDITED, NEW, AlertError, AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
 from search.writer import ArticleWriter
+from _web import signed_in_everywhere
 
 
 def at(offset_seconds: float) -> str:
@@ -162,7 +163,7 @@ def test_new_matches_go_out_by_webhook_with_retry_and_by_mail(es_client, archive
     assert body["saved_search"] == "ferry" and body["new"] == 1
     assert body["matches"][0]["title"] == "Ferry fares rise"
     assert body["matches"][0]["archive_url"].startswith("http://archive.test:8800/article/")
-    assert body["feed"] == "http://archive.test:8800/alerts/ferry.atom"
+    assert body["feed"].startswith("http://archive.test:8800/feeds/")  # the secret address a feed reader can use
     (mail,) = mailbox.messages
     assert mail.rcpt_tos == ["desk@newsroom.test"]
     text = mail.content.decode("utf-8")
@@ -197,7 +198,7 @@ def test_cli_add_list_check_remove(es_client, archive_settings):
     write(es_client, archive_settings, article("old", "Old ferry story", "Ferry news.", at(-60)))
     added = run("add", "ferries", "ferry", "--site", "NEWS")
     assert added.exit_code == 0, added.output
-    assert "feed: http://127.0.0.1:8800/alerts/ferries.atom" in added.output
+    assert "(the admins')" in added.output and "feed: http://127.0.0.1:8800/feeds/" in added.output
     refused = run("add", "x", "ferry", "--site", "nosuch")
     assert refused.exit_code != 0 and "sites in the archive: news (1 article)" in refused.output and "Traceback" not in refused.output
     listed = json.loads(run("list", "--format", "json").output)
@@ -225,10 +226,10 @@ def post_form(url: str, fields: list[tuple[str, str]], origin: str) -> tuple[int
         return error.code, error.read().decode()
 
 
-def test_save_from_the_page_and_read_the_atom_feed(es_client, archive_settings, store):
+def test_save_from_the_page_and_read_the_atom_feed(es_client, archive_settings, store, web_admin):
     write(es_client, archive_settings, article("old", "Old ferry story", "Ferry news.", at(-60)))
     app = create_app(archive_settings, es_client)
-    with running_server(app) as base:
+    with running_server(app) as base, signed_in_everywhere(base, web_admin):
         # Links in feeds point at the public address, whatever Host a request names.
         app.state.settings = replace(archive_settings, alerts=replace(archive_settings.alerts, public_url="http://archive.test:8800"))
         status, html = post_form(base + "/alerts", [("name", "ferry"), ("q", "ferry")], origin=base)
@@ -259,7 +260,7 @@ def test_save_from_the_page_and_read_the_atom_feed(es_client, archive_settings, 
 
 
 @pytest.mark.e2e
-def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_client, es_settings, tmp_path, demo_sites, receivers):
+def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_client, es_settings, tmp_path, demo_sites, receivers, web_admin):
     """Night 1 crawls edition 1; searches are saved; night 2 (edition 2) triggers the checks by itself."""
     webhook, mailbox, smtp_port = receivers
     webhook.statuses.clear()
@@ -293,7 +294,7 @@ def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_cl
             assert election_new  # edition 2 brings at least one
             assert {m.url for m in store.matches("election")} == {url(s) for s in election_new}
             assert [(m.url, m.change) for m in store.matches("edit")] == [(url(edited_slug), EDITED)]
-            with running_server(create_app(settings, es_client)) as base:
+            with running_server(create_app(settings, es_client)) as base, signed_in_everywhere(base, web_admin):
                 feed = feedparser.parse(urllib.request.urlopen(base + "/alerts/election.atom", timeout=20).read())
             assert {link.href for e in feed.entries for link in e.links if link.rel == "related"} == {url(s) for s in election_new}
             by_search = {b["saved_search"]: {m["url"] for m in b["matches"]} for b in webhook.bodies}
@@ -335,3 +336,39 @@ def test_a_failing_check_after_a_crawl_is_one_log_line_and_never_an_exception(ar
     check_after_crawl(down)  # must not raise: the crawl's outcome stands
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].startswith("saved searches could not be checked after the crawl")
+
+
+def test_owned_searches_mail_their_owner_and_recipients_and_older_ones_migrate(es_client, archive_settings, receivers, journalists):
+    webhook, mailbox, smtp_port = receivers
+    webhook.statuses.clear()
+    settings = replace(archive_settings, alerts=AlertSettings(
+        smtp_host="127.0.0.1", smtp_port=smtp_port, email_to=("desk@newsroom.test",), email_from="archive@newsroom.test"))
+    run = lambda *args: CliRunner().invoke(cli, ["alerts", *args], obj=AppContext(None, settings))  # noqa: E731
+    owner, _ = journalists("reader", email="priya@newsroom.test")
+    ensure_all(es_client, settings.elasticsearch)
+    AlertStore(es_client, settings.elasticsearch).add(SavedSearch(name="legacy", query="ferry"))  # saved before owners
+    added = run("add", "ferry", "ferry", "--owner", owner, "--email-to", "night-desk@newsroom.test", "--webhook", webhook.url)
+    assert added.exit_code == 0, added.output
+    assert run("add", "x", "ferry", "--owner", "nobody-here").exit_code != 0  # an owner must be a user
+    assert run("add", "y", "ferry", "--email-to", "not-an-address").exit_code != 0
+
+    listed = json.loads(run("list", "--owner", owner, "--format", "json").output)
+    assert [(s["name"], s["owner"], s["owner_email"]) for s in listed] == [("ferry", owner, "priya@newsroom.test")]
+    assert listed[0]["feed_url"].startswith("http://127.0.0.1:8800/feeds/")
+
+    write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
+    results = {r.search.key: r for r in check_and_deliver(es_client, settings)}
+    assert results[f"{owner}/ferry"].delivery["email"]["recipients"] == ["priya@newsroom.test", "night-desk@newsroom.test"]
+    assert results["legacy"].delivery["email"]["recipients"] == ["desk@newsroom.test"]  # no owner: the global list
+    assert [b["saved_search"] for b in webhook.bodies] == ["ferry"]  # its own webhook; legacy has none
+    assert sorted(tuple(m.rcpt_tos) for m in mailbox.messages) == [
+        ("desk@newsroom.test",), ("priya@newsroom.test", "night-desk@newsroom.test")]
+
+    migrated = run("migrate", "--owner", owner)
+    assert migrated.exit_code == 0 and "1 saved search now belongs to" in migrated.output, migrated.output
+    store = AlertStore(es_client, settings.elasticsearch)
+    assert store.list(ownerless=True) == []
+    moved = store.get("legacy", owner)
+    assert moved.owner == owner and moved.owner_email == "priya@newsroom.test"
+    assert [m.title for m in store.matches("legacy", owner=owner)] == ["Ferry fares rise"]  # what it reported moved too
+    assert check_and_deliver(es_client, settings, "legacy", owner)[0].new == []  # and is not reported again

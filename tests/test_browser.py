@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import math
-import shutil
-import tempfile
 import threading
 import time
 import urllib.request
@@ -17,13 +15,10 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import feedparser
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from archive.config import AlertSettings, SiteSettings
@@ -31,36 +26,9 @@ from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
 from search.http_api import create_app, running_server
 from search.indices import drop_all
+from _web import browser, browser_sign_in, wait_for_download  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.fail(f"browser tests need {', '.join(missing)}: run `make test` as root, or "
-                    "`apt-get install -y chromium chromium-driver`", pytrace=False)
-    profile = tempfile.mkdtemp(prefix="archive-chromium-")
-    downloads = tempfile.mkdtemp(prefix="archive-downloads-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1200,900", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
-    driver.implicitly_wait(5)
-    driver.downloads = Path(downloads)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-    shutil.rmtree(downloads, ignore_errors=True)
-
 
 def no_script_ran(driver) -> bool:
     try:
@@ -70,8 +38,15 @@ def no_script_ran(driver) -> bool:
         return True
 
 
+@pytest.fixture
+def archive(browser, served_archive, web_admin):
+    """The served archive, with this browser signed in to it (as an admin)."""
+    browser_sign_in(browser, served_archive["base"], web_admin)
+    return served_archive
+
+
 @pytest.fixture(scope="module")
-def archive(es_settings, es_client, tmp_path_factory, demo_sites):
+def served_archive(es_settings, es_client, tmp_path_factory, demo_sites):
     """The demo site crawled once (edition 1) and the page served over it."""
     site = DemoSite()
     window = math.ceil((datetime.now(timezone.utc) - site.articles[2].published).total_seconds() / 86400)
@@ -143,8 +118,8 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     arrive(browser, "/alerts/election-beat")
     assert "Saved search “election-beat”" in browser.find_element(By.TAG_NAME, "h1").text
     feed_url = browser.find_element(By.ID, "feed").get_attribute("href")
-    assert feed_url == base + "/alerts/election-beat.atom"
-    assert feedparser.parse(fetch(feed_url)).entries == []
+    assert feed_url.startswith(base + "/feeds/") and feed_url.endswith(".atom")  # its secret address
+    assert feedparser.parse(fetch(feed_url)).entries == []  # fetched without a session, as a feed reader does
 
     # The next night: edition 2 is crawled, and the crawl checks the saved search by itself.
     server.set_edition(2)
@@ -235,7 +210,7 @@ class EvilSite:
         self.server.server_close()
 
 
-def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es_settings, es_client, tmp_path):
+def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es_settings, es_client, tmp_path, web_admin):
     evil = EvilSite()
     site = SiteSettings(name="evil", start_urls=(evil.base_url + "/",), allowed_domains=("127.0.0.1",), article_allow=(r"^/news/",))
     settings = replace(
@@ -249,6 +224,7 @@ def test_a_crawled_page_with_markup_and_script_never_renders_as_html(browser, es
         outcome = run_sites(settings, ["evil"], trigger="test").outcome
         assert outcome.sites["evil"]["articles_new"] == 1, outcome.sites
         with running_server(create_app(settings, es_client)) as base:
+            browser_sign_in(browser, base, web_admin)
             browser.get(base + "/?q=leak")
             assert no_script_ran(browser)
             link = browser.find_element(By.CSS_SELECTOR, ".hit h2 a")
@@ -284,16 +260,6 @@ def arrive(driver, fragment: str, timeout: float = 10) -> None:
 def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=20) as response:
         return response.read()
-
-
-def wait_for_download(folder: Path, name: str, timeout: float = 20) -> Path:
-    deadline = time.monotonic() + timeout
-    target = folder / name
-    while time.monotonic() < deadline:
-        if target.exists() and not list(folder.glob("*.crdownload")):
-            return target
-        time.sleep(0.2)
-    raise AssertionError(f"{name} was not downloaded into {folder} (found: {[p.name for p in folder.iterdir()]})")
 
 
 def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):

@@ -395,3 +395,15 @@ def test_crawl_workers_take_site_jobs_from_redis_and_the_scheduler_only_queues(s
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "ports" not in redis  # reached over the project network only
     assert "--requirepass" in " ".join(redis["command"])
+
+
+def test_the_page_signs_journalists_in_against_the_secured_elasticsearch(services):
+    """The web service reaches Elasticsearch (security on) as the archive's own user, whose role
+    may search as the signed-in journalist: the page then asks for a sign-in (search/web/access.py)
+    and sets Secure cookies when ARCHIVE_PUBLIC_URL is https."""
+    assert env_entries(services["elasticsearch"])["xpack.security.enabled"] == "true"
+    web = env_entries(services["web"])
+    assert web["ELASTICSEARCH_USERNAME"] == "${ARCHIVE_ES_USERNAME:-archive}"  # never `elastic`
+    assert web["ELASTICSEARCH_PASSWORD"].startswith("${ARCHIVE_ES_PASSWORD")
+    assert web["ARCHIVE_SESSION_IDLE_HOURS"].startswith("${ARCHIVE_SESSION_IDLE_HOURS")
+    assert "ARCHIVE_PUBLIC_URL" in web

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, ensure_all
+from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, AUDIT_DEFINITION, RUNS_DEFINITION, definition_version, ensure_all
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -85,11 +85,11 @@ def test_ensure_all_creates_versioned_indices_behind_aliases(es_client, archive_
     es = archive_settings.elasticsearch
     states = ensure_all(es_client, es)
 
-    aliases = [es.articles_alias, es.versions_alias, es.runs_index, es.alerts_alias]
+    aliases = [es.articles_alias, es.versions_alias, es.runs_index, es.alerts_alias, es.audit_alias]
     assert [s.alias for s in states] == aliases
     assert all(s.created for s in states)
     definitions = {es.articles_alias: ARTICLES_DEFINITION, es.versions_alias: ARTICLES_DEFINITION, es.runs_index: RUNS_DEFINITION,
-                   es.alerts_alias: ALERTS_DEFINITION}
+                   es.alerts_alias: ALERTS_DEFINITION, es.audit_alias: AUDIT_DEFINITION}
     for state in states:
         assert state.index == f"{state.alias}-v{definition_version(definitions[state.alias])}"
         behind = es_client.indices.get_alias(name=state.alias).body

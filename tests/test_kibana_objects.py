@@ -75,6 +75,7 @@ def view_fields(by_key, settings) -> dict[str, dict[str, dict]]:
         settings.elasticsearch.articles_alias: fields_of(load_definition("articles.json")),
         settings.elasticsearch.versions_alias: fields_of(load_definition("articles.json")),
         settings.elasticsearch.runs_index: fields_of(load_definition("crawl-runs.json")),
+        settings.elasticsearch.audit_alias: fields_of(load_definition("audit.json")),
     }
     result = {}
     for (type_, id_), obj in by_key.items():
@@ -431,3 +432,13 @@ def test_index_init_gives_an_older_archive_the_time_field(archive_settings, es_c
 
     second = runner.invoke(cli, ["index", "init"], obj=AppContext(None, archive_settings))
     assert second.exit_code == 0 and "upgraded" not in second.output
+
+
+def test_the_audit_trail_has_a_view_of_its_own(by_key, settings):
+    view = by_key[("index-pattern", "newsroom-audit")]
+    assert view["attributes"]["title"] == settings.elasticsearch.audit_alias == "archive-audit"
+    assert view["attributes"]["timeFieldName"] == "@timestamp"
+    audit = by_key[("search", "newsroom-archive-audit")]
+    assert {"event", "user", "query", "rows"} <= set(audit["attributes"]["columns"])
+    failed = by_key[("search", "newsroom-failed-sign-ins")]
+    assert "failure" in json.loads(failed["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]

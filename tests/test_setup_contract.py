@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from archive.config import load_settings
-from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
+from search.indices import ALERTS_DEFINITION, ARTICLES_DEFINITION, AUDIT_DEFINITION, RUNS_DEFINITION, definition_version, load_definition, versioned_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "setup.py"
@@ -256,6 +256,7 @@ def archive_indices() -> list[tuple[str, str, dict]]:
         (es.versions_alias, versioned_name(es.versions_alias, definition_version(ARTICLES_DEFINITION)), load_definition(ARTICLES_DEFINITION)),
         (es.runs_index, versioned_name(es.runs_index, definition_version(RUNS_DEFINITION)), load_definition(RUNS_DEFINITION)),
         (es.alerts_alias, versioned_name(es.alerts_alias, definition_version(ALERTS_DEFINITION)), load_definition(ALERTS_DEFINITION)),
+        (es.audit_alias, versioned_name(es.audit_alias, definition_version(AUDIT_DEFINITION)), load_definition(AUDIT_DEFINITION)),
     ]
 
 
@@ -298,11 +299,13 @@ def test_first_run_sets_passwords_creates_indices_and_imports_saved_objects(serv
         grants = call.json()["indices"]
         assert all(set(g["privileges"]) <= {"read", "view_index_metadata"} for g in grants)
         readable = {n for g in grants for n in g["names"]}
-        assert es.respond.aliases and {"articles", "article-versions", "crawl-runs"} <= readable
+        assert {"articles", "article-versions", "crawl-runs"} <= readable
         assert "saved-searches" not in readable  # saved searches are the archive's to show, by owner
     admin_names = {n for g in admin_call.json()["indices"] for n in g["names"]}
     reader_names = {n for g in reader_call.json()["indices"] for n in g["names"]}
     assert "archive-audit" in admin_names and "archive-audit" not in reader_names
+    # The web app searches as the signed-in journalist: only the archive's own role may run as others.
+    assert role.get("run_as") == ["*"] and not reader_call.json().get("run_as") and not admin_call.json().get("run_as")
     [user_call] = es.find("PUT", "/_security/user/archive")
     assert user_call.json()["password"] == ARCHIVE_PASSWORD
     assert user_call.json()["roles"] == ["newsroom_archive"]

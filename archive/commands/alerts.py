@@ -19,6 +19,35 @@ def _store(app, create: bool = False):
     return client, AlertStore(client, es)
 
 
+def _audit(app, client, outcome: str, name: str, owner: str | None, **details) -> None:
+    """The CLI acts for the operator: recorded as operator:<login name>."""
+    import getpass
+
+    from search.audit import AuditLog
+
+    es = app.settings.elasticsearch
+    AuditLog(client, es.audit_alias).record("saved-search", f"operator:{getpass.getuser()}", outcome=outcome,
+                                             saved_search=name, owner=owner, **details)
+
+
+def _owner_email(app, owner: str | None) -> str | None:
+    """The owner's e-mail from their Elasticsearch user, when these credentials may read it."""
+    if not owner:
+        return None
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    from search.users import directory
+
+    try:
+        found = directory(app.settings.elasticsearch).get(owner)
+    except (TransportError, ApiError):
+        return None
+    if found is None:
+        raise click.ClickException(f"no archive user {owner!r}: add them with `archive users add {owner} --role reader`")
+    return found.email
+
+
 def _errors(func):
     """Turn the library's errors into one line (no traceback) and a non-zero exit."""
     import functools
@@ -52,12 +81,17 @@ def alerts() -> None:
     After every crawl run, each saved search reports the articles that are new (or were edited
     and now match) once: in its Atom feed (/alerts/NAME.atom on `archive serve`), and by
     webhook and e-mail where configured ([alerts] in settings.toml, ARCHIVE_SMTP_* variables).
+    Each saved search belongs to a journalist (--owner, an Elasticsearch user with an archive
+    role); its mail goes to the owner's e-mail and its own recipients. A search without an owner
+    belongs to the admins; `migrate --owner` gives the older ones an owner.
     \b
     Examples:
-      archive alerts add harbour '"harbour authority"' --site demo
-      archive alerts list
-      archive alerts check harbour     # now, without waiting for a crawl
-      archive alerts remove harbour
+      archive alerts add harbour '"harbour authority"' --site demo --owner priya
+      archive alerts list --owner priya --format json     # with each one's secret feed_url
+      archive alerts check harbour --owner priya          # now, without waiting for a crawl
+      archive alerts rotate-feed harbour --owner priya    # a new feed address; the old one stops
+      archive alerts remove harbour --owner priya
+      archive alerts migrate --owner chief                # searches saved before owners existed
     """
 
 
@@ -68,35 +102,48 @@ def alerts() -> None:
 @click.option("--author", "authors", multiple=True, help="Only articles by this author (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
 @click.option("--lang", "languages", multiple=True, help="Only this language, e.g. en (repeatable).")
+@click.option("--owner", help="The journalist it belongs to (an Elasticsearch user); without it: the admins'.")
+@click.option("--email-to", "email_to", multiple=True, help="Also mail its alerts here (repeatable).")
+@click.option("--webhook", "webhook_url", default="", help="Its own webhook (e.g. a desk's chat channel).")
 @click.pass_obj
 @_errors
-def add(app, name, query, sites, authors, tags, languages) -> None:
+def add(app, name, query, sites, authors, tags, languages, owner, email_to, webhook_url) -> None:
     """Save a search: from now on, new matching articles are reported once each."""
     from search.alert_delivery import feed_link
     from search.alerts import SavedSearch
     from search.filters import validate_filters
     from search.query import SearchRequest
+    from search.alerts import check_recipients
 
+    check_recipients(tuple(email_to), webhook_url)
+    owner_email = _owner_email(app, owner)
     client, store = _store(app, create=True)
     request = SearchRequest(text=query, sites=sites, authors=authors, tags=tags, languages=languages)
     request = validate_filters(client, app.settings.elasticsearch.articles_alias, request, [s.name for s in app.settings.sites])
     if not request.text.strip() and not (request.sites or request.authors or request.tags or request.languages):
         raise click.UsageError("give a QUERY or a filter: an empty saved search would report every article")
     saved = store.add(SavedSearch(name=name, query=request.text, sites=request.sites, authors=request.authors,
-                                  tags=request.tags, languages=request.languages))
-    click.echo(f"saved {saved.name!r}; new matches after each crawl, feed: {feed_link(app.settings.alerts, saved.name)}")
+                                  tags=request.tags, languages=request.languages, owner=owner or None,
+                                  owner_email=owner_email, email_to=tuple(email_to), webhook_url=webhook_url))
+    _audit(app, client, "added", saved.name, saved.owner, query=saved.query)
+    whose = f" for {saved.owner}" if saved.owner else " (the admins')"
+    click.echo(f"saved {saved.name!r}{whose}; new matches after each crawl, feed: {feed_link(app.settings.alerts, saved)}")
 
 
 @alerts.command("list")
+@click.option("--owner", help="Only this journalist's.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
 @_errors
-def list_command(app, fmt) -> None:
-    """List the saved searches, when each was last checked and how its last delivery went."""
+def list_command(app, owner, fmt) -> None:
+    """List the saved searches, their owners, when each was last checked and how its last delivery went."""
+    from search.alert_delivery import feed_link
+
     _, store = _store(app)
-    searches = store.list()
+    searches = store.list(owner=owner)
     if fmt == "json":
-        click.echo(json.dumps([s.as_dict() for s in searches], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([{**s.as_dict(), "feed_url": feed_link(app.settings.alerts, s)} for s in searches],
+                              indent=2, ensure_ascii=False))
         return
     if not searches:
         click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
@@ -106,38 +153,74 @@ def list_command(app, fmt) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(searches)} saved search{'es' if len(searches) != 1 else ''}")
-    for column in ("name", "query", "filters", "saved", "last checked", "last delivery"):
+    for column in ("name", "owner", "query", "filters", "saved", "last checked", "last delivery"):
         table.add_column(column)
     for s in searches:
         filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
         delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}"
                              for ch, st in s.as_dict()["last_delivery"].items()) or "-"
-        table.add_row(escape(s.name), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
+        table.add_row(escape(s.name), escape(s.owner or "(admins)"), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
     Console().print(table)
 
 
 @alerts.command("remove")
 @click.argument("name")
+@click.option("--owner", help="Whose saved search (without it: one without an owner).")
 @click.pass_obj
 @_errors
-def remove(app, name) -> None:
+def remove(app, name, owner) -> None:
     """Delete a saved search and what it reported."""
-    _, store = _store(app)
-    gone = store.remove(name)
+    client, store = _store(app)
+    gone = store.remove(name, owner)
+    _audit(app, client, "removed", name, owner)
     click.echo(f"removed {name!r} ({gone} reported match{'es' if gone != 1 else ''} with it)")
+
+
+@alerts.command("rotate-feed")
+@click.argument("name")
+@click.option("--owner", help="Whose saved search (without it: one without an owner).")
+@click.pass_obj
+@_errors
+def rotate_feed(app, name, owner) -> None:
+    """Give a saved search a new secret feed address; the old one stops at once."""
+    from search.alert_delivery import feed_link
+
+    client, store = _store(app)
+    rotated = store.rotate_feed(store.require(name, owner))
+    _audit(app, client, "feed-rotated", name, owner)
+    click.echo(f"{name!r}: new feed address {feed_link(app.settings.alerts, rotated)}")
+
+
+@alerts.command("migrate")
+@click.option("--owner", required=True, help="The journalist (or admin) who gets the saved searches without an owner.")
+@click.pass_obj
+@_errors
+def migrate(app, owner) -> None:
+    """Give every saved search made before searches had owners to OWNER, with what it reported."""
+    owner_email = _owner_email(app, owner)
+    client, store = _store(app, create=True)
+    moved, kept = store.migrate(owner, owner_email)
+    for name in moved:
+        _audit(app, client, "migrated", name, owner)
+    click.echo(f"{len(moved)} saved search{'es now belong' if len(moved) != 1 else ' now belongs'} to {owner}"
+               + (f": {', '.join(moved)}" if moved else ""))
+    if kept:
+        raise click.ClickException(f"left without an owner, since {owner} already has searches of these names: "
+                                   f"{', '.join(kept)}; rename or remove theirs, then migrate again")
 
 
 @alerts.command("check")
 @click.argument("name", required=False)
+@click.option("--owner", help="Whose saved search (or, without NAME, all of theirs).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
 @_errors
-def check(app, name, fmt) -> None:
+def check(app, name, owner, fmt) -> None:
     """Print what is new for one saved search (or all) and mark it seen; sends webhook/e-mail if configured."""
     from search.alert_delivery import article_link, check_and_deliver
 
     client, _ = _store(app)
-    results = check_and_deliver(client, app.settings, name)
+    results = check_and_deliver(client, app.settings, name, owner)
     if fmt == "json":
         click.echo(json.dumps([{"name": r.search.name, "new": [m.as_dict() for m in r.new], "delivery": r.delivery} for r in results],
                               indent=2, ensure_ascii=False))

@@ -63,7 +63,8 @@ def demo(app, site_name: str, query: str) -> None:
     console.print(f"\n[bold]3. Searching[/bold] archive search '{query}'\n")
     print_hits(search(client, es.articles_alias, SearchRequest(text=query, size=5)), page=1, size=5)
     console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
-    console.print("In a browser: archive serve, then open http://127.0.0.1:8800/")
+    console.print("In a browser: archive serve, then open http://127.0.0.1:8800/ and sign in as a user you add with "
+                  "`archive users add me --role admin` (the local node has security on, like production)")
 
 
 @click.group("demo-site")

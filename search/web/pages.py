@@ -18,6 +18,7 @@ header; redirects are relative.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -27,11 +28,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from archive.text import clean_text
 from search.alert_delivery import check_and_deliver
-from search.alerts import AlertError, AlertStore, SavedSearch
+from search.alerts import AlertError, AlertStore, SavedSearch, check_recipients
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.web.access import client_address, current_user, es_for
 from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, search_context, url_with, validated
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -80,7 +82,9 @@ def make_environment() -> Environment:
 
 
 def render(request: Request, template: str, context: dict, status: int = 200) -> Response:
-    html = request.app.state.jinja.get_template(template).render(request=request, csrf_token=request.app.state.csrf_token, **context)
+    user = getattr(request.state, "user", None)
+    html = request.app.state.jinja.get_template(template).render(request=request, csrf_token=request.app.state.csrf_token,
+                                                                  user=user, **context)
     return Response(html, status_code=status, media_type="text/html; charset=utf-8")
 
 
@@ -96,7 +100,11 @@ def twin(request: Request, context: dict, template: str, as_json: bool) -> Respo
 def search_page(request: Request) -> Response:
     state = request.app.state
     params = params_from(request.query_params)
-    context = search_context(state.client, state.settings, params)
+    context = search_context(es_for(request), state.settings, params)
+    if state.settings.audit.searches and (params.get("q") or any(params.get(k) for k in ("site", "author", "tag", "lang"))):
+        user = getattr(request.state, "user", None)
+        state.access.audit.record("search", user.username if user else None, query=(params.get("q") or [""])[-1],
+                                  filters={k: v for k, v in params.items() if k != "q"}, address=client_address(request))
     return twin(request, context, "search.html", request.url.path != "/")
 
 
@@ -106,7 +114,7 @@ def search_page(request: Request) -> Response:
 def article_page(request: Request) -> Response:
     state = request.app.state
     key = request.path_params["article_id"]
-    context = article_context(state.client, state.settings, key)
+    context = article_context(es_for(request), state.settings, key)
     as_json = request.url.path.endswith(".json")
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
@@ -117,6 +125,8 @@ def article_page(request: Request) -> Response:
 
 
 def _store(request: Request) -> AlertStore:
+    """Saved searches are read and written by the archive's service user; who may see which is
+    decided here, by owner (search/alerts.py)."""
     return AlertStore(request.app.state.client, request.app.state.settings.elasticsearch)
 
 
@@ -126,16 +136,57 @@ def base_url(request: Request) -> str:
     return request.app.state.settings.alerts.public_url.rstrip("/")
 
 
+def _visible(request: Request) -> list[SavedSearch]:
+    """A reader's own saved searches; an admin's: everyone's (and those without an owner)."""
+    user = current_user(request)
+    if user is None or user.is_admin:
+        return _store(request).list()
+    return _store(request).list(owner=user.username)
+
+
+def find_search(request: Request, name: str) -> SavedSearch:
+    """The saved search this user means: their own; an admin may name another's owner with
+    ?owner=. Another reader's search does not exist for a reader (404), whatever they try."""
+    store, user = _store(request), current_user(request)
+    owner = request.query_params.get("owner") or None
+    if user is None:
+        return store.require(name, owner)
+    if not user.is_admin:
+        if owner not in (None, user.username):
+            raise AlertError(f"no saved search named {name!r}")
+        return store.require(name, user.username)
+    found = store.get(name, owner or user.username) or (None if owner else store.get(name))
+    if found is None:
+        raise AlertError(f"no saved search named {name!r}")
+    return found
+
+
+def _page_link(request: Request, search: SavedSearch, suffix: str = "") -> str:
+    user = current_user(request)
+    mine = user is None or search.owner == (user.username if user else None)
+    query = f"?owner={quote(search.owner)}" if search.owner and not mine else ""
+    return f"/alerts/{quote(search.name)}{suffix}{query}"
+
+
+def _feed_url(request: Request, search: SavedSearch) -> str | None:
+    """The secret feed address, for its owner (and the admins, for searches without an owner)."""
+    user = current_user(request)
+    if user is not None and search.owner != user.username and not (search.owner is None and user.is_admin):
+        return None
+    return f"{base_url(request)}/feeds/{search.feed_token}.atom" if search.feed_token else None
+
+
 def alerts_context(request: Request, params: dict | None = None) -> dict:
     settings = request.app.state.settings
-    searches = _store(request).list()
+    user = current_user(request)
     return {
         "saved_searches": [
-            {**s.as_dict(), "page": f"/alerts/{s.name}", "feed": f"{base_url(request)}/alerts/{s.name}.atom",
+            {**s.as_dict(), "page": _page_link(request, s), "feed_url": _feed_url(request, s),
              "results": url_with("/", _search_params(s))}
-            for s in searches
+            for s in _visible(request)
         ],
         "draft": params or {},
+        "show_owners": user is None or user.is_admin,
         "delivery": {"webhook": bool(settings.alerts.webhook_url), "email": bool(settings.alerts.smtp_host)},
     }
 
@@ -153,21 +204,30 @@ async def save_search(request: Request) -> Response:
     except (AlertError, BadRequest, UnknownFilter, QuerySyntaxError) as exc:
         context = await run_in_threadpool(alerts_context, request, form)
         return render(request, "alerts.html", {**context, "error": str(exc)}, status=400)
-    return RedirectResponse(f"/alerts/{saved.name}?saved=1", status_code=303)
+    return RedirectResponse(f"/alerts/{quote(saved.name)}?saved=1", status_code=303)
 
 
 def _save(request: Request, form: dict) -> SavedSearch:
     state = request.app.state
+    user = current_user(request)
     name = (form.get("name") or [""])[-1]
     search_request, _ = request_from_params({k: v for k, v in form.items() if k in ("q", "site", "author", "tag", "lang")})
-    search_request = validated(state.client, state.settings, search_request)
+    search_request = validated(es_for(request), state.settings, search_request)
     if not search_request.text.strip() and not (search_request.sites or search_request.authors or search_request.tags or search_request.languages):
         raise BadRequest("give the saved search some words or a filter: an empty search would report every article")
+    email_to = tuple(a.strip() for a in ",".join(form.get("email_to") or []).split(",") if a.strip())
+    webhook = (form.get("webhook_url") or [""])[-1].strip()
+    check_recipients(email_to, webhook)  # AlertError: 400, with the form kept
     ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)  # the first save creates it
-    return _store(request).add(SavedSearch(
+    saved = _store(request).add(SavedSearch(
         name=name, query=search_request.text, sites=search_request.sites, authors=search_request.authors,
         tags=search_request.tags, languages=search_request.languages,
+        owner=user.username if user else None, owner_email=user.email if user else None,
+        email_to=email_to, webhook_url=webhook,
     ))
+    state.access.audit.record("saved-search", user.username if user else None, outcome="added", saved_search=saved.name,
+                              owner=saved.owner, query=saved.query, address=client_address(request))
+    return saved
 
 
 def _search_params(search: SavedSearch) -> dict[str, list[str]]:
@@ -180,12 +240,15 @@ def _search_params(search: SavedSearch) -> dict[str, list[str]]:
 
 def alert_context(request: Request, name: str) -> dict:
     store = _store(request)
-    search = store.require(name)
+    search = find_search(request, name)
     return {
         "saved_search": search.as_dict(),
-        "feed": f"{base_url(request)}/alerts/{name}.atom",
+        "feed_url": _feed_url(request, search),
+        "actions": {"check": _page_link(request, search, "/check"), "remove": _page_link(request, search, "/remove"),
+                    "rotate": _page_link(request, search, "/rotate-feed")},
         "results": url_with("/", _search_params(search)),
-        "matches": [{**m.as_dict(), "snippet_marked": m.snippet, "archive_page": f"/article/{m.article_id}"} for m in store.matches(name, limit=200)],
+        "matches": [{**m.as_dict(), "snippet_marked": m.snippet, "archive_page": f"/article/{m.article_id}"}
+                    for m in store.matches(search.name, limit=200, owner=search.owner)],
     }
 
 
@@ -194,29 +257,58 @@ def alert_page(request: Request) -> Response:
     as_json = request.url.path.endswith(".json")
     context = alert_context(request, name)
     context["just_saved"] = request.query_params.get("saved") == "1"
+    context["just_rotated"] = request.query_params.get("rotated") == "1"
     checked = request.query_params.get("checked")
     context["just_checked"] = whole_number(checked) if checked else None
     return twin(request, context, "alert.html", as_json)
 
 
 def alert_feed(request: Request) -> Response:
-    name = request.path_params["name"]
-    store = _store(request)
-    search = store.require(name)
-    body = atom_feed(search, store.matches(name, limit=100), base_url(request))
+    """/alerts/NAME.atom: the feed of one's own saved search, signed in."""
+    search = find_search(request, request.path_params["name"])
+    return _feed(request, search)
+
+
+def token_feed(request: Request) -> Response:
+    """/feeds/TOKEN.atom: works without a session, only with the saved search's current token."""
+    search = _store(request).by_feed_token(request.path_params["token"])
+    if search is None:
+        return JSONResponse({"error": "no feed at this address (it may have been replaced by a new one)"}, status_code=404)
+    return _feed(request, search)
+
+
+def _feed(request: Request, search: SavedSearch) -> Response:
+    body = atom_feed(search, _store(request).matches(search.name, limit=100, owner=search.owner), base_url(request))
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
 async def check_search(request: Request) -> Response:
-    name = request.path_params["name"]
-    results = await run_in_threadpool(check_and_deliver, request.app.state.client, request.app.state.settings, name)
-    return RedirectResponse(f"/alerts/{name}?checked={len(results[0].new)}", status_code=303)
+    search = await run_in_threadpool(find_search, request, request.path_params["name"])
+    results = await run_in_threadpool(check_and_deliver, request.app.state.client, request.app.state.settings,
+                                      search.name, search.owner)
+    return RedirectResponse(_page_link(request, search) + ("&" if "?" in _page_link(request, search) else "?")
+                            + f"checked={len(results[0].new)}", status_code=303)
 
 
 async def remove_search(request: Request) -> Response:
-    name = request.path_params["name"]
-    await run_in_threadpool(_store(request).remove, name)
+    search = await run_in_threadpool(find_search, request, request.path_params["name"])
+    await run_in_threadpool(_store(request).remove, search.name, search.owner)
+    user = current_user(request)
+    await run_in_threadpool(request.app.state.access.audit.record, "saved-search", user.username if user else None,
+                            outcome="removed", saved_search=search.name, owner=search.owner, address=client_address(request))
     return RedirectResponse("/alerts", status_code=303)
+
+
+async def rotate_feed(request: Request) -> Response:
+    search = await run_in_threadpool(find_search, request, request.path_params["name"])
+    user = current_user(request)
+    if user is not None and search.owner != user.username and not (search.owner is None and user.is_admin):
+        raise AlertError(f"only the owner of {search.name!r} can replace its feed address")
+    await run_in_threadpool(_store(request).rotate_feed, search)
+    await run_in_threadpool(request.app.state.access.audit.record, "saved-search", user.username if user else None,
+                            outcome="feed-rotated", saved_search=search.name, owner=search.owner, address=client_address(request))
+    link = _page_link(request, search)
+    return RedirectResponse(link + ("&" if "?" in link else "?") + "rotated=1", status_code=303)
 
 
 # --- errors -----------------------------------------------------------------------------------
