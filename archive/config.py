@@ -2,11 +2,12 @@
 
 Every other module receives these objects; none reads the file or the environment itself
 (except the Elasticsearch credentials, which are taken from the environment here and nowhere
-else). A bad value raises ConfigError naming the key, e.g. ``sites[1].article_allow[0]``.
+else). A bad value raises ConfigError naming the key, e.g. ``sites["mine"].article_allow[0]``.
 
 Environment variables that override the file (for containers):
 
-    ARCHIVE_CONFIG           path of the settings file (default: ./settings.toml)
+    ARCHIVE_CONFIG           path of the settings file (default: the first of ./settings.toml, the one
+                             beside the installed archive, ~/.config/newsroom-archive/settings.toml)
     ARCHIVE_DATA_DIR         data folder (crawl state, spool, WARC, job store, local node)
     ELASTICSEARCH_URL        e.g. https://elasticsearch:9200; a cluster: every node, comma-separated
                              (user:password@ in it moves to the credentials below, never into messages)
@@ -23,6 +24,7 @@ Environment variables that override the file (for containers):
     ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
     ARCHIVE_CRAWL_STATE      "sqlite" or "elasticsearch" (crawl.state)
     ARCHIVE_WARC_STORAGE     where closed WARC files are copied for every machine (warc.storage)
+    ARCHIVE_TIMEZONE         the newsroom's time zone: dates on the search page are shown in it
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
     ARCHIVE_SMTP_HOST        alert e-mail through this SMTP server (no host: no e-mail)
@@ -48,6 +50,8 @@ from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_CONFIG = Path("settings.toml")
+# Where the archive lives: an editable install (make install) keeps settings.toml beside the code.
+INSTALLED_CONFIG = Path(__file__).resolve().parent.parent / "settings.toml"
 
 
 class ConfigError(ValueError):
@@ -125,6 +129,8 @@ class CrawlSettings:
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
     extraction_workers: int = 0  # processes extracting articles per crawl; 0: sized to the memory budget
+    extraction_timeout: float = 20.0  # seconds one page may take to extract; then extraction-timeout, worker replaced
+    max_links_per_page: int = 5000  # links taken from one page; the rest are counted and left
     memory_budget_mb: int = 2048  # what the crawls running at once on a machine may use together
     state: str = "sqlite"  # where the per-URL crawl state lives: "sqlite" (data_dir) or "elasticsearch" (shared)
 
@@ -134,9 +140,10 @@ class ExtractionSettings:
     min_words: int = 60
     include_comments: bool = False
     include_tables: bool = True
-    favor_precision: bool = True
+    favor_precision: bool = False  # trafilatura balanced: the reference text; crawler/scoring.py trims it
     max_body_bytes: int = 1_000_000
     keep_short_articles: bool = True  # under min_words: keep a dated, headlined article page (flag short)
+    low_confidence: float = 0.5  # an article whose body confidence is below: listed and marked
 
 
 @dataclass(frozen=True)
@@ -219,6 +226,13 @@ class DemoSiteSettings:
 
 
 @dataclass(frozen=True)
+class NewsroomSettings:
+    """How the archive speaks to the newsroom: dates on the page read in its time zone."""
+
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """Delivery of saved-search alerts. The Atom feed needs nothing; webhook and e-mail are optional."""
 
@@ -274,6 +288,7 @@ class Settings:
     demo_site: DemoSiteSettings
     sites: tuple[SiteSettings, ...]
     alerts: AlertSettings = AlertSettings()
+    newsroom: NewsroomSettings = NewsroomSettings()
     search: SearchSettings = SearchSettings()
     web: WebSettings = WebSettings()
     audit: AuditSettings = AuditSettings()
@@ -302,8 +317,22 @@ def _path_and_query(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+def user_config(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "newsroom-archive" / "settings.toml"
+
+
+def config_candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where settings.toml is looked for when neither --config nor ARCHIVE_CONFIG names one."""
+    return list(dict.fromkeys([DEFAULT_CONFIG, INSTALLED_CONFIG, user_config(env)]))
+
+
 def config_path(explicit: str | os.PathLike | None = None, env: Mapping[str, str] = os.environ) -> Path:
-    return Path(explicit or env.get("ARCHIVE_CONFIG") or DEFAULT_CONFIG)
+    """The settings file to read: the one named, else the first candidate that exists (else the
+    working directory's, so a message or `sites add` names a sensible place)."""
+    if explicit or env.get("ARCHIVE_CONFIG"):
+        return Path(explicit or env["ARCHIVE_CONFIG"])
+    return next((p for p in config_candidates(env) if p.is_file()), DEFAULT_CONFIG)
 
 
 def load_settings(
@@ -314,7 +343,11 @@ def load_settings(
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"settings file not found: {file} (set ARCHIVE_CONFIG or --config)") from None
+        if path or env.get("ARCHIVE_CONFIG"):
+            named = "--config" if path else "ARCHIVE_CONFIG"
+            raise ConfigError(f"settings file not found: {file} (named by {named}; set ARCHIVE_CONFIG or --config to a file that exists)") from None
+        looked = ", ".join(str(p) for p in config_candidates(env))
+        raise ConfigError(f"settings file not found; looked in {looked} (set ARCHIVE_CONFIG or --config)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return settings_from_dict(raw, base_dir=file.resolve().parent, env=env, path=file)
@@ -327,8 +360,8 @@ def settings_from_dict(
     path: Path | None = None,
 ) -> Settings:
     raw = dict(raw)
-    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "search",
-             "web", "audit", "queue", "worker", "warc"}
+    known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "newsroom",
+             "search", "web", "audit", "queue", "worker", "warc"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -365,12 +398,6 @@ def settings_from_dict(
     if env.get("ARCHIVE_CRAWL_STATE"):
         crawl_raw["state"] = env["ARCHIVE_CRAWL_STATE"]
     crawl = _build(CrawlSettings, crawl_raw, "crawl")
-    _positive(crawl.max_response_bytes, "crawl.max_response_bytes")
-    _positive(crawl.concurrent_requests_per_host, "crawl.concurrent_requests_per_host")
-    _positive(crawl.time_limit, "crawl.time_limit")
-    if crawl.extraction_workers < 0:
-        raise ConfigError(f"crawl.extraction_workers: expected 0 (sized to the memory budget) or more, got {crawl.extraction_workers}")
-    _positive(crawl.memory_budget_mb, "crawl.memory_budget_mb")
     if crawl.state not in ("sqlite", "elasticsearch"):
         raise ConfigError(f"crawl.state: expected \"sqlite\" or \"elasticsearch\", got {crawl.state!r}")
 
@@ -384,8 +411,6 @@ def settings_from_dict(
     if env.get("ARCHIVE_MAX_CONCURRENT_CRAWLS"):
         sched_raw["max_concurrent_crawls"] = _env_int(env, "ARCHIVE_MAX_CONCURRENT_CRAWLS")
     schedule = _build(ScheduleSettings, sched_raw, "schedule")
-    if schedule.max_concurrent_crawls < 0:
-        raise ConfigError(f"schedule.max_concurrent_crawls: expected 0 (cores / 2) or more, got {schedule.max_concurrent_crawls}")
     _validate_schedule(schedule)
 
     demo = _build(DemoSiteSettings, _section(raw, "demo_site"), "demo_site")
@@ -403,9 +428,16 @@ def settings_from_dict(
     queue, worker = _queue(_section(raw, "queue"), _section(raw, "worker"), env)
     warc = _warc(_section(raw, "warc"), env)
 
+    newsroom_raw = dict(_section(raw, "newsroom"))
+    if env.get("ARCHIVE_TIMEZONE"):
+        newsroom_raw["timezone"] = env["ARCHIVE_TIMEZONE"]
+    newsroom = _build(NewsroomSettings, newsroom_raw, "newsroom")
+    try:
+        zoneinfo.ZoneInfo(newsroom.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"newsroom.timezone: unknown time zone {newsroom.timezone!r} (e.g. Europe/Berlin)") from None
+
     search = _build(SearchSettings, _section(raw, "search"), "search")
-    for key in ("max_query_chars", "max_query_terms", "max_fuzzy_chars", "max_query_depth", "max_body_bytes"):
-        _positive(getattr(search, key), f"search.{key}")
 
     web_raw = dict(_section(raw, "web"))
     if env.get("ARCHIVE_SESSION_IDLE_HOURS"):
@@ -414,7 +446,6 @@ def settings_from_dict(
         except ValueError:
             raise ConfigError(f"ARCHIVE_SESSION_IDLE_HOURS: expected a number of hours, got {env['ARCHIVE_SESSION_IDLE_HOURS']!r}") from None
     web = _build(WebSettings, web_raw, "web")
-    _positive(web.session_idle_hours, "web.session_idle_hours")
 
     audit_raw = dict(_section(raw, "audit"))
     if env.get("ARCHIVE_AUDIT_SEARCHES"):
@@ -432,6 +463,7 @@ def settings_from_dict(
         demo_site=demo,
         sites=sites,
         alerts=alerts,
+        newsroom=newsroom,
         search=search,
         web=web,
         audit=audit,
@@ -475,10 +507,7 @@ def _queue(queue_raw: Mapping[str, Any], worker_raw: Mapping[str, Any], env: Map
     if queue.broker_url and urlsplit(queue.broker_url).scheme not in ("redis", "rediss"):
         # Only the scheme: the rest may hold a password.
         raise ConfigError(f"queue.broker_url: expected redis://host:port/db (or rediss://), got a {urlsplit(queue.broker_url).scheme or 'schemeless'} URL")
-    _positive(queue.lock_margin_seconds, "queue.lock_margin_seconds")
     worker = _build(WorkerSettings, worker_raw, "worker")
-    if worker.concurrency < 0:
-        raise ConfigError(f"worker.concurrency: expected 0 (schedule.max_concurrent_crawls) or more, got {worker.concurrency}")
     return queue, worker
 
 
@@ -502,7 +531,6 @@ def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
         value = getattr(alerts, key)
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
             raise ConfigError(f"alerts.{key}: expected an http(s) URL, got {value!r}")
-    _positive(alerts.webhook_attempts, "alerts.webhook_attempts")
     return alerts
 
 
@@ -547,9 +575,11 @@ def _validate_schedule(schedule: ScheduleSettings) -> None:
 
 
 def _site(raw: Any, index: int) -> SiteSettings:
-    key = f"sites[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{key}: expected a table")
+        raise ConfigError(f"sites[{index}]: expected a table")
+    # Named as the operator knows it (sites["mine"]); by position only when the name is unusable.
+    name = raw.get("name")
+    key = f'sites["{name}"]' if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) else f"sites[{index}]"
     site = _build(SiteSettings, raw, key)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", site.name):
         raise ConfigError(f"{key}.name: use lowercase letters, digits, '-' or '_', got {site.name!r}")
@@ -563,6 +593,11 @@ def _site(raw: Any, index: int) -> SiteSettings:
         # Stay on the hosts the site was configured with, never the whole web.
         hosts = {urlsplit(u).hostname for u in site.start_urls + site.sitemaps + site.feeds}
         site = replace(site, allowed_domains=tuple(sorted(h for h in hosts if h)))
+    for i, entry in enumerate(site.allowed_domains):
+        port = re.fullmatch(r"[A-Za-z0-9.-]+(?::(\d{1,5}))?", entry)
+        if port is None or int(port.group(1) or 1) > 65535:
+            raise ConfigError(f"{key}.allowed_domains[{i}]: expected a host name with an optional port "
+                              f"(news.example, 127.0.0.1:8701), got {entry!r}")
     for list_key in ("article_allow", "article_deny", "follow_allow", "follow_deny"):
         for i, pattern in enumerate(getattr(site, list_key)):
             try:
@@ -576,7 +611,6 @@ def _site(raw: Any, index: int) -> SiteSettings:
                 )
     if not site.article_allow:
         raise ConfigError(f"{key}.article_allow: give at least one pattern of article URLs")
-    _positive(site.max_pages, f"{key}.max_pages")
     return site
 
 
@@ -597,7 +631,9 @@ def _build(cls, raw: Mapping[str, Any], prefix: str, exclude: set[str] = frozens
                 raise ConfigError(f"{prefix}.{name}: required")
             continue
         kwargs[name] = _coerce(raw[name], f.type, f"{prefix}.{name}")
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    _check_ranges(built, prefix)
+    return built
 
 
 def _coerce(value: Any, type_name: str, key: str) -> Any:
@@ -636,16 +672,49 @@ def _typed(raw: Mapping[str, Any], key: str, typ: type, prefix: str, default: An
     return value
 
 
+# The range of every number in the settings: (lowest, highest), None = no bound; a lowest given
+# as a float excludes itself (greater than 0), an int includes itself.
+RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
+    ElasticsearchSettings: {"request_timeout": (0.0, None), "bulk_size": (1, None)},
+    LocalNodeSettings: {"start_timeout": (0.0, None)},
+    CrawlSettings: {
+        "concurrent_requests_per_host": (1, None), "download_delay": (0, None), "download_timeout": (0.0, None),
+        "max_response_bytes": (1, None), "retry_times": (0, None), "retry_backoff_base": (0, None),
+        "retry_backoff_max": (0, None), "time_limit": (0.0, None), "progress_interval": (0.0, None),
+        "recheck_days": (0, None), "bad_url_retry_days": (0, None), "bad_url_retry_max_days": (0, None),
+        "extraction_workers": (0, None), "extraction_timeout": (0.0, None), "max_links_per_page": (1, None),
+        "memory_budget_mb": (1, None),
+    },
+    ExtractionSettings: {"min_words": (0, None), "max_body_bytes": (1, None)},
+    ScheduleSettings: {"misfire_grace_seconds": (1, None), "max_concurrent_crawls": (0, None)},
+    QueueSettings: {"lock_margin_seconds": (0.0, None)},
+    WorkerSettings: {"concurrency": (0, None)},
+    SiteSettings: {"max_pages": (1, None), "max_depth": (0, None), "max_age_days": (0, None)},
+    DemoSiteSettings: {"port": (1, 65535)},
+    SearchSettings: {name: (1, None) for name in ("max_query_chars", "max_query_terms", "max_fuzzy_chars",
+                                                  "max_query_depth", "max_body_bytes")},
+    WebSettings: {"session_idle_hours": (0.0, None)},
+    AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535)},
+}
+
+
+def _check_ranges(obj, prefix: str) -> None:
+    for name, (low, high) in RANGES.get(type(obj), {}).items():
+        value = getattr(obj, name)
+        key = f"{prefix}.{name}"
+        if isinstance(low, float) and value <= low:
+            raise ConfigError(f"{key}: must be greater than {low:g}, got {value}")
+        if low is not None and value < low:
+            raise ConfigError(f"{key}: must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise ConfigError(f"{key}: must be at most {high}, got {value}")
+
+
 def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
         where = f"{prefix}." if prefix else ""
         raise ConfigError(f"{where}{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
-
-
-def _positive(value: float, key: str) -> None:
-    if value <= 0:
-        raise ConfigError(f"{key}: must be greater than 0, got {value}")
 
 
 SECRET_FIELDS = ("username", "password", "api_key", "ca_certs")
@@ -657,8 +726,8 @@ def settings_to_dict(settings: Settings) -> dict:
     from dataclasses import asdict
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
-    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "web", "audit",
-                    "queue", "worker", "warc"):
+    for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "newsroom", "search",
+                    "web", "audit", "queue", "worker", "warc"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):

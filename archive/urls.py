@@ -7,6 +7,7 @@ look-ups by URL), so it lives below both: search/ imports it without importing t
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,3 +50,13 @@ def canonicalize(url: str) -> str:
 def document_id(canonical_url: str) -> str:
     """The Elasticsearch _id: a stable hash of the canonical URL (idempotent writes)."""
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); host names are not resolved."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

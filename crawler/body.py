@@ -1,32 +1,33 @@
-"""The article body: one trafilatura run over a page with its chrome marked, checked against
-the page's own statement of its body.
+"""The article body: candidate texts of one page, and a scorer that chooses among them.
 
-**Pruning without a second run.** Page chrome (captions, newsletter boxes, related links,
-comments, share bars, footers) is found by tag, class/id words and ARIA role (``CHROME`` in
-``extraction.py``, as data), in one pass over the tree (XPath ``contains()`` tests per word
-cost more than trafilatura itself). A selector can hit the article's own container ("story-body
-read-more-enabled"); the guard below spares any match that holds ``SPARE_SHARE`` or more of the
-page's paragraph words, or that contains the main article container. The survivors are marked
-with ``MARK`` and trafilatura prunes the marked nodes after it has read the metadata, in a single
-run (earlier versions ran trafilatura twice, pruned and unpruned, and compared).
+**Candidates.** One trafilatura run per page, on the page as served (the same text plain
+``trafilatura.extract`` finds), gives the reference text T. The archive's own readings of the
+same parsed tree are candidates beside it, never overrides:
 
-**The rule for taking another body.** trafilatura's result E may be much smaller than the
-page's own article body: the JSON-LD ``articleBody`` J (a paywall shows a teaser, the data
-has the whole story) or the paragraphs of the main container A (``itemprop=articleBody`` or
-the ``<article>`` with the most paragraph text; a long feature whose sections trafilatura
-dropped). A candidate R replaces E when both hold:
+- ``trafilatura-pruned``: T without the lines that sit in page chrome (captions, newsletter
+  boxes, related links, share bars, footers: ``CHROME`` in ``extraction.py``, found in one pass
+  over the tree, sparing a match that holds the article) or in link lists of other stories;
+- ``json-ld``: the page's JSON-LD ``articleBody`` (a paywall shows a teaser, the data has it all);
+- ``article-element``: the prose blocks of ``itemprop=articleBody`` or the main ``<article>``;
+- ``readability``: trafilatura's bundled readability, run only when the first choice's confidence
+  is below ``extraction.low_confidence`` (a second extraction is the exception, not the rule).
 
-- E is much smaller: ``words(E) < SMALLER_SHARE * words(R)``;
-- E is a part of R: at least ``CONTAINED_SHARE`` of E's words occur in R (same article,
-  not a summary or another story).
+**The scorer** (``Scorer``) gives each candidate a score from measurable features: its words,
+how much of T it keeps and how much of it T holds (agreement), its share of link text and of
+list items (sidebars, "most read" rails), and whether the page declares it as the article body.
+A candidate that shares little with T, is much smaller than T or is mostly links or list items
+loses to T: the archive's text is never far below the library's. The weights were fitted on one
+shared benchmark set and checked on the other, in both directions (``benchmarks/fit_body_scorer.py``).
 
-J is tried before A (the publisher's statement of the body; A may still hold chrome that the
-selectors did not know). When E is empty, a J or A of at least ``MIN_OWN_BODY_WORDS`` words is
-taken. ``body_source`` says which text was kept: ``trafilatura``, ``json-ld`` or ``article-element``.
+**Confidence** is how well the chosen text is backed: its agreement with an independent reading
+of the page (another candidate) and its own link and list shares. It is stored with the article;
+below ``extraction.low_confidence`` the article is listed by ``archive runs --low-confidence`` and
+marked on its page.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections import Counter
@@ -40,8 +41,6 @@ MARKED_XPATH = f"//*[@{MARK}]"
 SPARE_SHARE = 0.5
 MAX_LINK_SHARE = 0.5
 
-SMALLER_SHARE = 0.6
-CONTAINED_SHARE = 0.8
 MIN_OWN_BODY_WORDS = 15
 
 # A list of links to other stories (a <ul>/<ol>, or a block of cards): at least
@@ -182,20 +181,134 @@ def jsonld_paragraphs(value: object) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-def choose_body(extracted: list[str], candidates: list[tuple[str, list[str]]]) -> tuple[list[str], str]:
-    """trafilatura's paragraphs, or a candidate (source, paragraphs) by the module's rule."""
-    mine = words(" ".join(extracted))
-    mine_total = sum(mine.values())
-    for source, paragraphs in candidates:
-        theirs = words(" ".join(paragraphs))
-        theirs_total = sum(theirs.values())
-        if not theirs_total:
+# --------------------------------------------------------------------------------------------
+# What the page says about each line of a candidate text (one pass over the tree)
+# --------------------------------------------------------------------------------------------
+
+LINE_BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "dd", "dt", "blockquote", "pre", "figcaption")
+# A line of trafilatura's text may also be a link of its own (a headline in a card of <div>s).
+LINE_ELEMENTS = (*LINE_BLOCKS, "a")
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    link_share: float   # share of the line's characters inside <a>
+    list_item: bool     # an <li> (or directly in one)
+    chrome: bool        # every occurrence on the page is inside marked chrome
+
+
+class _Blocks:
+    """The elements showing one text; the link share is measured only for looked-up lines."""
+
+    __slots__ = ("elements", "list_item", "chrome", "_facts")
+
+    def __init__(self, element: HtmlElement, list_item: bool, chrome: bool) -> None:
+        self.elements, self.list_item, self.chrome, self._facts = [element], list_item, chrome, None
+
+    def add(self, element: HtmlElement, list_item: bool, chrome: bool) -> None:
+        # the same text twice: chrome (or a list item) only if it is everywhere
+        self.elements.append(element)
+        self.list_item = self.list_item and list_item
+        self.chrome = self.chrome and chrome
+
+    def facts(self) -> LineFacts:
+        if self._facts is None:
+            self._facts = LineFacts(min(_link_share(e) for e in self.elements), self.list_item, self.chrome)
+        return self._facts
+
+
+def line_facts(tree: HtmlElement) -> dict[str, _Blocks]:
+    """Text of each block on the page (whitespace removed) -> its elements. Call after ``mark_chrome``."""
+    chrome_blocks: set = set()
+    facts: dict[str, _Blocks] = {}
+    for marked in tree.xpath(MARKED_XPATH):
+        chrome_blocks.update(marked.iter(*LINE_ELEMENTS))
+        text = _key(marked)
+        if text:  # a chrome box whose lines are not in blocks of their own
+            facts[text] = _Blocks(marked, False, True)
+    for element in tree.iter(*LINE_ELEMENTS):
+        text = _key(element)
+        if not text:
             continue
-        if not mine_total:
-            if theirs_total >= MIN_OWN_BODY_WORDS:
-                return paragraphs, source
-            continue
-        contained = sum((mine & theirs).values()) / mine_total
-        if mine_total < SMALLER_SHARE * theirs_total and contained >= CONTAINED_SHARE:
-            return paragraphs, source
-    return extracted, "trafilatura"
+        parent = element.getparent()
+        list_item = element.tag == "li" or (parent is not None and parent.tag == "li")
+        seen = facts.get(text)
+        if seen is None:
+            facts[text] = _Blocks(element, list_item, element in chrome_blocks)
+        else:
+            seen.add(element, list_item, element in chrome_blocks)
+    return facts
+
+
+def _key(element: HtmlElement) -> str:
+    """A block's text without any whitespace: inline tags join words with or without a space,
+    and trafilatura's line of the same block may differ in that."""
+    return "".join(element.text_content().split())
+
+
+def _link_share(element: HtmlElement) -> float:
+    if element.tag == "a":
+        return 1.0
+    text = len(_key(element))
+    linked = sum(len(_key(a)) for a in element.iter("a"))
+    return min(linked / text, 1.0) if text else 0.0
+
+
+def lookup(facts: dict[str, _Blocks], line: str) -> LineFacts | None:
+    """The facts of a line of trafilatura's text (list items come out as "- item")."""
+    found = facts.get("".join(line.split()))
+    if found is not None:
+        return found.facts()
+    if line.startswith("- "):
+        found = facts.get("".join(line[2:].split()))
+        if found is not None:
+            fact = found.facts()
+            return LineFacts(fact.link_share, True, fact.chrome)
+    return None
+
+
+def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str]:
+    """trafilatura's lines, less those the page shows only inside chrome."""
+    kept = []
+    for line in paragraphs:
+        fact = lookup(facts, line)
+        if fact is None or not fact.chrome:
+            kept.append(line)
+    return kept
+
+
+def readability_paragraphs(tree: HtmlElement) -> list[str]:
+    """The blocks readability (the copy bundled with trafilatura) takes as the article."""
+    from lxml.html import fragment_fromstring
+    from trafilatura.readability_lxml import Document
+
+    html = Document(copy.deepcopy(tree)).summary()  # it rewrites the tree it is given
+    if not html:
+        return []
+    fragment = fragment_fromstring(html, create_parent="div")
+    out = []
+    for block in fragment.iter(*LINE_BLOCKS):
+        if any(child.tag in LINE_BLOCKS for child in block.iterdescendants()):
+            continue  # an outer block: its inner ones are taken themselves
+        text = _text(block)
+        if text:
+            out.append(f"- {text}" if block.tag == "li" else text)
+    return out
+
+
+TEASER_LINK_SHARE = 0.2
+TEASER_ITEM_SHARE = 0.5
+
+
+def teasers_only(paragraphs: list[str], facts: dict[str, _Blocks]) -> bool:
+    """Every line is in chrome and they read as teasers (linked headlines, list items): the
+    related stories of an empty page, not an article."""
+    chars = links = items = 0.0
+    for line in paragraphs:
+        fact = lookup(facts, line)
+        if fact is None or not fact.chrome:
+            return False
+        chars += len(line)
+        links += fact.link_share * len(line)
+        items += fact.list_item * len(line)
+    return bool(chars) and (links >= TEASER_LINK_SHARE * chars or items >= TEASER_ITEM_SHARE * chars)

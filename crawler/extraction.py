@@ -2,8 +2,9 @@
 
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
 returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
-and both are picklable, so it can run in worker processes. trafilatura finds the body (one run
-per page, checked against the page's own body: ``crawler/body.py``) and most metadata; dates,
+and both are picklable, so it can run in worker processes. trafilatura reads the page once (the
+text plain trafilatura finds, and most metadata); the body is chosen among that text and the
+archive's other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
 tags, section and language are read from the page's own structured data first (JSON-LD,
 ``article:*`` metas), which is more reliable than heuristics. Dates: ``crawler/dates.py`` (the
 order of sources, plausibility). Short pages: ``crawler/signals.py`` (brief or stub).
@@ -33,9 +34,10 @@ from trafilatura.utils import language_classifier, load_html
 from archive.config import ExtractionSettings
 from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
-from crawler import dates
+from crawler import dates, scoring
 from crawler.rejections import Reason, Rejected
 from crawler.signals import ArticleSignals, short_article_verdict
+from crawler.text import word_count
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,9 @@ log = logging.getLogger(__name__)
 # Selectors and patterns, as data
 # --------------------------------------------------------------------------------------------
 
-# Page chrome trafilatura sometimes lets through, pruned before extraction (crawler/body.py
-# finds it in one pass over the tree and spares a match that holds the article).
+# Page chrome trafilatura sometimes lets through: its lines make the "trafilatura-pruned"
+# candidate (crawler/body.py finds it in one pass over the tree and spares a match that holds
+# the article; crawler/scoring.py keeps trafilatura's text when the pruning misfires).
 CHROME = bodies.ChromeSelectors(
     tags=("figcaption", "footer"),
     class_or_id_words=(
@@ -96,8 +99,10 @@ OG_ARTICLE_TYPES = frozenset({"article", "news", "newsarticle", "blog", "blogpos
 TEASER_XPATH = "//h2[.//a[@href]] | //h3[.//a[@href]] | //h4[.//a[@href]]"
 _LOCAL_TEASER_XPATH = "." + TEASER_XPATH.replace("| //", "| .//")
 MIN_TEASERS_FOR_LISTING = 5
-# On a listing page the longest "paragraph" is a teaser summary, not article prose.
+# On a listing page the longest "paragraph" is a teaser summary, not article prose, and the
+# teasers' headlines make a good part of the main text.
 LISTING_MAX_PARAGRAPH_WORDS = 40
+LISTING_HEADLINE_SHARE = 0.25
 
 # (xpath, source name): where publication/modification dates are read, most reliable first
 # (after JSON-LD, which is parsed separately).
@@ -141,6 +146,8 @@ BYLINE_MAX_WORDS = 16
 _BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+# Below this many words, an undated page that declares no article is taken for a static page.
+UNDATED_PAGE_MAX_WORDS = 300
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +173,9 @@ class ExtractedArticle:
     content_hash: str = ""          # sha256 of normalised title + whole body
     body_truncated: bool = False    # body cut to max_body_bytes on a UTF-8 boundary
     short: bool = False             # fewer than min_words: a brief kept for its article signals
-    body_source: str = "trafilatura"  # trafilatura | json-ld | article-element (crawler/body.py)
+    body_source: str = "trafilatura"  # trafilatura | trafilatura-pruned | json-ld | article-element | readability
+    confidence: float | None = None   # how well the chosen text is backed (crawler/scoring.py)
+    body_candidates: dict[str, int] = field(default_factory=dict)  # words of each candidate, by source
 
     @property
     def hostname(self) -> str | None:
@@ -194,6 +203,8 @@ class ExtractedArticle:
             "content_hash": self.content_hash,
             "short": self.short,
             "body_source": self.body_source,
+            "confidence": self.confidence,
+            "body_candidates": dict(self.body_candidates),
         }
 
 
@@ -207,7 +218,7 @@ class ArticleExtractor:
     def __init__(self, settings: ExtractionSettings | None = None) -> None:
         self.settings = settings or ExtractionSettings()
         config = use_config()  # a private copy: never mutate trafilatura's module default
-        config.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "on")
+        config.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")
         self._options = Extractor(
             config=config,
             output_format="python",
@@ -219,14 +230,14 @@ class ArticleExtractor:
             images=False,
             dedup=False,              # dedup is the pipeline's job, by canonical URL and content hash
             with_metadata=True,
-            date_params=set_date_params(extensive=True),  # original_date=True: first publication
+            date_params=set_date_params(extensive=False),  # original_date=True: first publication
         )
         self.chrome = CHROME
 
     def _options_for(self, url: str) -> Extractor:
         options = copy.copy(self._options)  # per call: url differs, max_date must be today
         options.url = options.source = url
-        options.date_params = set_date_params(extensive=True)
+        options.date_params = set_date_params(extensive=False)
         return options
 
     # ---------------------------------------------------------------------------------------
@@ -249,29 +260,24 @@ class ArticleExtractor:
             raise Rejected(Reason.NOT_ARTICLE, "not parseable as HTML")
 
         structured = _StructuredData(tree)
-        if structured.is_listing():
-            raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
-
         main = bodies.main_container(tree)
         # A container whose heading links elsewhere is a teaser (a tag page with one story),
-        # not a brief; looked at before extraction prunes the tree.
+        # not a brief.
         main_is_teaser = main is not None and bool(main.xpath(_LOCAL_TEASER_XPATH))
         bodies.mark_chrome(tree, self.chrome, main)
-        doc = trafilatura.bare_extraction(tree, options=self._options_for(url), prune_xpath=bodies.MARKED_XPATH)
-        if doc is None and not structured.articles:
+        facts = bodies.line_facts(tree)
+        # The page as served: trafilatura's text here is plain trafilatura's (it copies the tree).
+        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        if doc is None and not structured.articles and main is None:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
         title = (_clean(doc.title) if doc else None) or structured.headline
 
-        extracted = clean_paragraphs(doc.text, title) if doc and doc.text else []
-        own = [
-            ("json-ld", clean_paragraphs("\n".join(bodies.jsonld_paragraphs(structured.article_body())), title)),
-            ("article-element", clean_paragraphs("\n".join(bodies.container_paragraphs(main)), title)),
-        ]
-        paragraphs, body_source = bodies.choose_body(extracted, own)
+        choice = self._choose_body(tree, structured, main, facts, doc.text if doc else "", title)
+        paragraphs = choice.paragraphs
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found" if doc and (doc.text or "").strip()
                            else "no article body found")
-        if structured.looks_like_teasers(paragraphs, doc.pagetype if doc else None):
+        if structured.is_listing(paragraphs) or structured.looks_like_teasers(paragraphs):
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
         authors = split_authors(doc.author if doc else None) or structured.authors()
@@ -279,11 +285,17 @@ class ArticleExtractor:
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
-        words = len(body.split())
+        words = word_count(body)
         now = datetime.now(timezone.utc)
         published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
+        if published is None and main is None and not structured.has_article_signal() and words < UNDATED_PAGE_MAX_WORDS:
+            # An about page or a section intro: nothing says it is a report, and it is short. Long
+            # undated prose (documentation, essays, news without dates) is kept: rejecting it
+            # lost real articles on pages nobody tuned for.
+            raise Rejected(Reason.NOT_ARTICLE, "undated page that declares no article (no date, JSON-LD Article, "
+                                               "og:type article or <article>)")
         short = words < self.settings.min_words
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
@@ -316,8 +328,57 @@ class ArticleExtractor:
             content_hash=content_hash(title, body),
             body_truncated=truncated,
             short=short,
-            body_source=body_source,
+            body_source=choice.source,
+            confidence=choice.confidence,
+            body_candidates=choice.lengths,
         )
+
+    def _choose_body(self, tree: HtmlElement, structured: "_StructuredData", main: HtmlElement | None,
+                     facts: dict, text: str, title: str | None) -> scoring.Choice:
+        """The candidate texts of the page and the scorer's choice (crawler/scoring.py)."""
+        candidates = self._candidates(structured, main, facts, text, title)
+        choice = scoring.choose(scoring.describe(candidates, facts))
+        if choice.confidence < self.settings.low_confidence:
+            # An unconfirmed choice: one more reading of the page (the exception, not the rule).
+            if read := self._readability(tree, title):
+                choice = scoring.choose(scoring.describe([*candidates, read], facts))
+        return choice
+
+    def _candidates(self, structured: "_StructuredData", main: HtmlElement | None, facts: dict, text: str,
+                    title: str | None) -> list[scoring.Candidate]:
+        """trafilatura's text first (the reference), then the archive's readings of the same tree."""
+        reference = clean_paragraphs(text, title) if text else []
+        candidates = [scoring.Candidate("trafilatura", reference)]
+        pruned = bodies.without_chrome(reference, facts)
+        if pruned != reference:
+            candidates.append(scoring.Candidate("trafilatura-pruned", pruned))
+            if not pruned and bodies.teasers_only(reference, facts):
+                candidates[0] = scoring.Candidate("trafilatura", [])  # related stories around an empty template
+        for source, paragraphs in (
+            ("json-ld", bodies.jsonld_paragraphs(structured.article_body())),
+            ("article-element", bodies.container_paragraphs(main)),
+        ):
+            cleaned = clean_paragraphs("\n".join(paragraphs), title)
+            if cleaned and cleaned != reference:
+                candidates.append(scoring.Candidate(source, cleaned))
+        return candidates
+
+    @staticmethod
+    def _readability(tree: HtmlElement, title: str | None) -> scoring.Candidate | None:
+        read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
+        return scoring.Candidate("readability", read) if read else None
+
+    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], scoring.Candidate | None, dict]:
+        """Every candidate text of a page, readability's included, with the page's line facts:
+        what benchmarks/fit_body_scorer.py fits the scorer's weights on."""
+        tree = load_html(html)
+        structured = _StructuredData(tree)
+        main = bodies.main_container(tree)
+        bodies.mark_chrome(tree, self.chrome, main)
+        facts = bodies.line_facts(tree)
+        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        title = (_clean(doc.title) if doc else None) or structured.headline
+        return self._candidates(structured, main, facts, doc.text if doc else "", title), self._readability(tree, title), facts
 
 
 def cleaned(article: ExtractedArticle) -> ExtractedArticle:
@@ -360,7 +421,9 @@ class _StructuredData:
         self.listing_detail = ""
         # Counted now, on the page as served: extraction prunes the tree in place afterwards.
         elements = tree.xpath("//article")
-        self._teasers = max(len(tree.xpath(TEASER_XPATH)), len(elements))
+        headings = tree.xpath(TEASER_XPATH)
+        self._teasers = max(len(headings), len(elements))
+        self._teaser_headlines = {" ".join(h.text_content().split()) for h in headings}
         self._article_teasers = (
             len(elements) if len(elements) >= 2 and all(e.xpath(_LOCAL_TEASER_XPATH) for e in elements) else 0
         )
@@ -377,32 +440,37 @@ class _StructuredData:
     def teaser_count(self) -> int:
         return self._teasers
 
-    def is_listing(self) -> bool:
-        """A section, tag, search or home page: the page says so and is full of teasers."""
+    def is_listing(self, paragraphs: list[str]) -> bool:
+        """A section, tag, search or home page: the page says so, is full of teasers, and its
+        main text is teasers too. Every news page has teaser rails beside its article (and many
+        say og:type website): a page whose body is prose, not the teasers' headlines, is an article."""
         if self.has_article_signal():
             return False
         listing_types = self.types & LISTING_TYPES - {"website"}
+        declared = (f"JSON-LD {sorted(listing_types)[0]}" if listing_types
+                    else "og:type website" if self.og_type == "website" else None)
         teasers = self.teaser_count()
-        if listing_types and teasers >= MIN_TEASERS_FOR_LISTING:
-            self.listing_detail = f"listing page (JSON-LD {sorted(listing_types)[0]}, {teasers} teasers)"
-            return True
-        if self.og_type == "website" and teasers >= MIN_TEASERS_FOR_LISTING:
-            self.listing_detail = f"listing page (og:type website, {teasers} teasers)"
+        if not declared or teasers < MIN_TEASERS_FOR_LISTING:
+            return False
+        longest = max(word_count(p) for p in paragraphs)
+        headlines = sum(1 for p in paragraphs if " ".join(p.split()) in self._teaser_headlines)
+        if longest < LISTING_MAX_PARAGRAPH_WORDS or headlines >= LISTING_HEADLINE_SHARE * len(paragraphs):
+            self.listing_detail = (f"listing page ({declared}, {teasers} teasers; main text: {headlines} of "
+                                   f"{len(paragraphs)} lines are teaser headlines, longest paragraph {longest} words)")
             return True
         return False
 
-    def looks_like_teasers(self, paragraphs: list[str], pagetype: str | None) -> bool:
+    def looks_like_teasers(self, paragraphs: list[str]) -> bool:
         """No page type at all, many teasers, and no paragraph of article prose."""
         if self.has_article_signal():
             return False
         teasers = self.teaser_count()
-        longest = max(len(p.split()) for p in paragraphs)
         # Every <article> element a teaser (a linked heading), however long its summary: a
         # section or tag page, even with few stories (an article's own <article> has its body).
         if self._article_teasers:
             self.listing_detail = f"listing page ({self._article_teasers} <article> teasers, no article markup)"
             return True
-        if teasers >= MIN_TEASERS_FOR_LISTING and longest < LISTING_MAX_PARAGRAPH_WORDS:
+        if teasers >= MIN_TEASERS_FOR_LISTING and (longest := max(word_count(p) for p in paragraphs)) < LISTING_MAX_PARAGRAPH_WORDS:
             self.listing_detail = f"listing page ({teasers} teasers, longest paragraph {longest} words)"
             return True
         return False

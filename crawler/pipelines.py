@@ -109,7 +109,10 @@ class ArchivePipeline:
         try:
             return self.writer.write(documents), None
         except UNREACHABLE + (ApiError,) as exc:
-            return self.spool.append(documents), exc
+            try:
+                return self.spool.append(documents), exc
+            except OSError as spool_error:  # a full or read-only disk: the batch is lost, and said so
+                return -len(documents), f"{exc}; spool: {spool_error}"
 
     def _stored(self, outcome, batch: dict[str, ArticleItem]) -> None:
         result, error = outcome
@@ -117,6 +120,12 @@ class ArchivePipeline:
         if error is None:
             self._count(result)
             failed = set(result.failed_ids)  # refused by Elasticsearch: fetch again next run
+        elif result < 0:
+            self.crawler.stats.inc_value("articles/lost", -result)
+            self.crawler.stats.set_value("articles/lost_error", str(error)[:300])
+            self.crawler.stats.inc_value("index/errors")
+            logger.error("Elasticsearch write failed and the spool could not take the batch (%s); %d articles not stored", error, -result)
+            return  # not recorded in the crawl state: the next run fetches them again
         else:
             self.crawler.stats.inc_value("articles/spooled", result)
             self.crawler.stats.inc_value("index/errors")

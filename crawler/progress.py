@@ -29,6 +29,15 @@ def summarize(stats: dict) -> dict:
         "articles_updated": int(stats.get("articles/updated", 0)),
         "articles_unchanged": int(stats.get("articles/unchanged", 0)),
         "articles_spooled": int(stats.get("articles/spooled", 0)),
+        "articles_lost": int(stats.get("articles/lost", 0)),  # neither stored nor spooled
+        "lost_error": stats.get("articles/lost_error"),
+        # What a run cut short leaves for the next one (crawler/walk.py)
+        "remaining_listings": int(stats.get("walk/frontier", 0)),
+        "over_budget": int(stats.get("limits/max_pages_reached", 0)),
+        "links_left_out": int(stats.get("links/left_out", 0)),  # past crawl.max_links_per_page
+        "canonical_conflicts": int(stats.get("canonical/conflicts", 0)),
+        "canonical_conflict_samples": stats.get("canonical/conflict_samples") or [],
+        "robots_unreadable": stats.get("robots/unreadable"),
         "index_errors": int(stats.get("index/document_errors", 0)) + int(stats.get("index/errors", 0)),
         "rejections": dict(sorted(rejections.items())),
         "rejected_total": sum(rejections.values()),
@@ -38,6 +47,7 @@ def summarize(stats: dict) -> dict:
         "urls_seen": int(stats.get("urls/seen", 0)),
         "article_urls": int(stats.get("urls/article", 0)),
         "url_samples": stats.get("url_samples") or {},
+        "near_misses": stats.get("near_misses") or [],
         "rejected_samples": stats.get("rejected_samples") or {},
     }
 

@@ -28,6 +28,11 @@ class Reason(str, enum.Enum):
     TOO_OLD = "too-old"                    # published before the site's max_age_days
     NETWORK_ERROR = "network-error"        # DNS, connection, timeout after retries
     EXTRACTION_ERROR = "extraction-error"  # the extractor failed on the page (a bug or broken HTML)
+    REDIRECT_LOOP = "redirect-loop"        # a redirect back into its own chain, or more than REDIRECT_MAX_TIMES
+    REDIRECT_OFFSITE = "redirect-offsite"  # a redirect out of allowed_domains (host or port) or to an internal address
+    SITEMAP_TOO_LARGE = "sitemap-too-large"  # a sitemap over the protocol's 50 MB once decompressed
+    EXTRACTION_TIMEOUT = "extraction-timeout"  # extraction took longer than crawl.extraction_timeout (the worker is replaced)
+    ROBOTS_UNREADABLE = "robots-unreadable"  # robots.txt answered 5xx, was too large or timed out: the site waits for the next run
     KNOWN_BAD = "known-bad"                # answered 404/410, too large or not HTML on an earlier run: not asked again yet
 
     def __str__(self) -> str:  # f"{reason}" gives "not-article", not "Reason.NOT_ARTICLE"

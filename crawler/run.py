@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
+import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from archive.config import credentials_env, settings_from_dict
 
@@ -20,6 +24,7 @@ def main(argv: list[str]) -> int:
     settings_json, summary_dir, *site_names = argv
     with open(settings_json, encoding="utf-8") as f:
         raw = json.load(f)
+    os.unlink(settings_json)  # read once; no copy of the settings stays on disk, however we end
     # The parent already applied environment overrides; only credentials come from the env.
     settings = settings_from_dict(raw, env=credentials_env(os.environ))
     sites = settings.select_sites(site_names)
@@ -27,6 +32,7 @@ def main(argv: list[str]) -> int:
 
     from scrapy.crawler import CrawlerProcess
 
+    from crawler.runner import PARENT_ENV
     from crawler.settings import scrapy_settings
     from crawler.spiders.news import NewsSpider
 
@@ -35,6 +41,9 @@ def main(argv: list[str]) -> int:
     logging.getLogger("crawler.run").log(*sizing)  # after Scrapy set up logging
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
+    parent = os.environ.get(PARENT_ENV)
+    if parent and parent.isdigit():
+        watch_parent(int(parent), process, Path(summary_dir).parent)
     process.start()
     return 0
 
@@ -55,6 +64,30 @@ def size_extraction(settings, pools: int):
               "extraction: %d worker process(es) per site (%s); %d crawls like this one need about %d MB",
               workers, how, slots, needed)
     return replace(settings, crawl=replace(crawl, extraction_workers=workers)), sizing
+
+
+# Once the parent is gone, how long the crawl may take to close cleanly before it exits anyway.
+ORPHAN_GRACE_SECONDS = 30.0
+
+
+def watch_parent(parent_pid: int, process, workdir: Path) -> None:
+    """If the process that started the crawl dies (even by SIGKILL), the crawl stops: cleanly
+    first (Scrapy's shutdown, the pipeline flushes), then for good. No orphan crawls on alone."""
+    from twisted.internet import reactor
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        logging.getLogger("crawler.run").error("the process that started this crawl (pid %d) is gone; stopping", parent_pid)
+        reactor.callFromThread(process.stop)
+        time.sleep(ORPHAN_GRACE_SECONDS)
+        shutil.rmtree(workdir, ignore_errors=True)  # nobody will read the summaries
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    # A clean stop after the parent died: remove what it would have removed.
+    reactor.addSystemEventTrigger(
+        "after", "shutdown", lambda: os.getppid() != parent_pid and shutil.rmtree(workdir, ignore_errors=True))
 
 
 class QuietLibraries(logging.Filter):

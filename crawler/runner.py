@@ -27,9 +27,15 @@ logger = logging.getLogger(__name__)
 
 # After SIGTERM, how long a crawl may take to flush and close before it is killed.
 SHUTDOWN_GRACE_SECONDS = 30.0
+PARENT_ENV = "ARCHIVE_CRAWL_PARENT_PID"
 
 OK, FAILED, TIMED_OUT, INTERRUPTED = "ok", "failed", "timed-out", "interrupted"
 NO_ARTICLES = "no-articles"  # pages were fetched but not one article archived: the patterns are wrong, or the site changed
+INCOMPLETE = "incomplete"  # the page budget ended the run: listing pages and links wait for the next run
+OK_SPOOLED = "ok-spooled"  # finished, but Elasticsearch was unreachable: articles wait in the spool (`archive flush`)
+# A run's status is its worst site's; these three still exit 0 (the crawl did its work).
+SEVERITY = (FAILED, TIMED_OUT, INTERRUPTED, NO_ARTICLES, INCOMPLETE, OK_SPOOLED, OK)
+SUCCESSFUL = (OK, OK_SPOOLED, INCOMPLETE)
 
 
 @dataclass
@@ -54,8 +60,12 @@ def run_crawl(
     stop_event: threading.Event | None = None,
     on_start=None,
     extra_env: dict[str, str] | None = None,
+    inherit_fds: tuple[int, ...] = (),
 ) -> CrawlOutcome:
-    """Crawl the named sites (all when empty) in a child process; never raises for a crawl failure."""
+    """Crawl the named sites (all when empty) in a child process; never raises for a crawl failure.
+
+    `inherit_fds`: the site locks' descriptors, handed to the child so that the lock stays held
+    by whichever process still crawls (a flock lives as long as any process holds it open)."""
     sites = [s.name for s in settings.select_sites(site_names)]
     limit = time_limit if time_limit is not None else settings.crawl.time_limit
     started = datetime.now(timezone.utc)
@@ -64,13 +74,17 @@ def run_crawl(
         # The child's own clean stop comes first: CLOSESPIDER_TIMEOUT at the limit.
         raw = settings_to_dict(settings)
         raw["crawl"]["time_limit"] = limit
-        settings_file.write_text(json.dumps(raw), encoding="utf-8")
+        # Readable by this user only (it may hold a webhook URL); the child deletes it once read.
+        with os.fdopen(os.open(settings_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+            out.write(json.dumps(raw))
         summary_dir = Path(workdir, "summaries")
-        env = {**os.environ, **(extra_env or {})}
+        # The child watches this pid: if we die (even by SIGKILL) it stops cleanly instead of crawling on alone.
+        env = {**os.environ, **(extra_env or {}), PARENT_ENV: str(os.getpid())}
         child = subprocess.Popen(
             [sys.executable, "-m", "crawler.run", str(settings_file), str(summary_dir), *sites],
             env=env,
             start_new_session=True,  # its own process group: killed as a whole, no orphans
+            pass_fds=inherit_fds,
         )
         if on_start:
             on_start(child.pid)
@@ -83,27 +97,17 @@ def run_crawl(
 
     ended = datetime.now(timezone.utc)
     error = None
+    for name, summary in summaries.items():  # sites finished before a stop keep their own status
+        summary["status"], summary["error"] = site_status(settings, name, summary)
     if status == OK:
         missing = [s for s in sites if s not in summaries]
         if exit_code != 0 or missing:
             status = FAILED
             error = f"crawl process exited with code {exit_code}" + (f"; no summary for {', '.join(missing)}" if missing else "")
-        elif any(s.get("pages_fetched", 0) == 0 for s in summaries.values()):
-            # Scrapy finishes "normally" when every request failed; an operator calls that failed.
-            status = FAILED
-            dead = sorted(name for name, s in summaries.items() if s.get("pages_fetched", 0) == 0)
-            error = f"no page could be fetched from {', '.join(dead)}"
-        elif any(s.get("finish_reason") == "closespider_timeout" for s in summaries.values()):
-            status = TIMED_OUT
-        elif any(s.get("finish_reason") == "shutdown" for s in summaries.values()):
-            status = INTERRUPTED
-        # Only a crawl that ran to its end can say its patterns matched nothing.
-        elif any(archived_nothing(s) for s in summaries.values()):
-            status = NO_ARTICLES
-            for name, s in summaries.items():
-                if archived_nothing(s):  # the run record of each such site says so, and why
-                    s.update(status=NO_ARTICLES, diagnosis=no_articles_message(settings.site(name), s))
-            error = "\n".join(s["diagnosis"] for _, s in sorted(summaries.items()) if s.get("diagnosis"))
+        else:
+            status = min((s["status"] for s in summaries.values()), key=SEVERITY.index, default=OK)
+            error = "\n".join(f"{name}: {s['error']}" if len(summaries) > 1 else s["error"]
+                              for name, s in sorted(summaries.items()) if s.get("error") and s["status"] == status) or None
     elif status == TIMED_OUT:
         error = f"crawl exceeded its time limit of {limit:.0f}s"
     elif status == INTERRUPTED:
@@ -111,6 +115,38 @@ def run_crawl(
     return CrawlOutcome(
         status=status, started=started, ended=ended, exit_code=exit_code, sites=summaries, error=error, requested_sites=sites
     )
+
+
+def site_status(settings: Settings, name: str, summary: dict) -> tuple[str, str | None]:
+    """One site's status and the one line that explains it, from its summary."""
+    reason = summary.get("finish_reason")
+    if reason == "robots-unreadable":
+        return FAILED, f"{summary.get('robots_unreadable')}; nothing of the site was crawled, it is tried again next run"
+    if summary.get("articles_lost", 0):
+        return FAILED, f"{summary['articles_lost']} articles could be neither stored nor spooled: {summary.get('lost_error')}"
+    if summary.get("pages_fetched", 0) == 0:
+        # Scrapy finishes "normally" when every request failed; an operator calls that failed.
+        return FAILED, f"no page could be fetched from {name}"
+    if reason == "closespider_timeout":
+        return TIMED_OUT, f"stopped at its time limit; {_remaining(summary)}"
+    if reason == "shutdown":
+        return INTERRUPTED, "crawl stopped by a signal"
+    # Only a crawl that ran to its end can say its patterns matched nothing.
+    if archived_nothing(summary):
+        message = no_articles_message(settings.site(name), summary)
+        summary["diagnosis"] = message  # the run record of each such site says so, and why
+        return NO_ARTICLES, message
+    if summary.get("remaining_listings", 0) or summary.get("over_budget", 0):
+        return INCOMPLETE, f"page budget reached; {_remaining(summary)}"
+    if summary.get("articles_spooled", 0):
+        return OK_SPOOLED, (f"Elasticsearch was unreachable: {summary['articles_spooled']} articles wait in the spool; "
+                            "run `archive flush`")
+    return OK, None
+
+
+def _remaining(summary: dict) -> str:
+    return (f"{summary.get('remaining_listings', 0)} listing pages and {summary.get('over_budget', 0)} links "
+            "over the budget wait for the next run")
 
 
 def _supervise(child: subprocess.Popen, limit: float, stop_event: threading.Event | None) -> tuple[str, int | None]:

@@ -46,9 +46,19 @@ def scrapy_settings(settings: Settings, summary_dir: str | None = None) -> dict:
         "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
         "ARCHIVE_RETRY_BACKOFF_BASE": crawl.retry_backoff_base,
         "ARCHIVE_RETRY_BACKOFF_MAX": crawl.retry_backoff_max,
+        "REDIRECT_MAX_TIMES": 10,  # a longer chain is a redirect-loop
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
+            # Scrapy's own, each with the archive's rule and a named rejection (crawler/containment.py)
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "crawler.containment.SiteScopeMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.robots.StrictRobotsTxtMiddleware": 100,
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            "crawler.containment.SizeCappedCompressionMiddleware": 590,
+            "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+            "crawler.containment.CheckedRedirectMiddleware": 600,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.ArchivePipeline": 300},
         "EXTENSIONS": {

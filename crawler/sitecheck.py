@@ -20,7 +20,7 @@ from protego import Protego
 from archive.config import Settings, SiteSettings
 from crawler import diagnosis, discovery
 from crawler.rejections import Rejected
-from crawler.urls import canonicalize, in_domains
+from crawler.urls import SiteScope, canonicalize
 
 MAX_SITEMAPS = 20  # sitemap files read (an index can list hundreds: a sample shows the shape)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -42,9 +42,9 @@ class Fetched:
 class PoliteFetcher:
     """GET with the crawl's user agent, time-out and size limit; robots.txt and domains obeyed."""
 
-    def __init__(self, settings: Settings, allowed_domains: tuple[str, ...]):
+    def __init__(self, settings: Settings, scope: SiteScope):
         self.crawl = settings.crawl
-        self.allowed_domains = allowed_domains
+        self.scope = scope
         self.robots: dict[str, Protego | None] = {}
         self.requests = 0
 
@@ -65,8 +65,8 @@ class PoliteFetcher:
         return self.crawl.obey_robots and parser is not None and not parser.can_fetch(url, self.crawl.user_agent)
 
     def get(self, url: str) -> Fetched:
-        if not in_domains(url, self.allowed_domains):
-            return Fetched(url, error=f"offsite: host not in allowed_domains {list(self.allowed_domains)}")
+        if not self.scope.allows(url):
+            return Fetched(url, error=f"offsite: host or port not in allowed_domains {self.scope.describe()}")
         if self.disallowed(url):
             return Fetched(url, error="robots: disallowed by robots.txt")
         return self._get(url)
@@ -85,7 +85,7 @@ class PoliteFetcher:
                 body = reply.read(limit + 1)
                 if len(body) > limit:
                     return Fetched(final, reply.status, content_type, error=f"too-large: over {limit} bytes")
-                if not in_domains(final, self.allowed_domains):
+                if final != url and self.scope.refuses_redirect(final):
                     return Fetched(final, reply.status, content_type, error=f"offsite: redirected to {final}")
                 return Fetched(final, reply.status, content_type, body)
         except urllib.error.HTTPError as exc:
@@ -133,7 +133,7 @@ class CheckReport:
 
 
 def check_site(settings: Settings, site: SiteSettings, sample_size: int = 5, fetcher: PoliteFetcher | None = None) -> CheckReport:
-    fetcher = fetcher or PoliteFetcher(settings, site.allowed_domains)
+    fetcher = fetcher or PoliteFetcher(settings, SiteScope.of(site))
     report = CheckReport(
         site=site.name,
         patterns={k: list(getattr(site, k)) for k in ("article_allow", "article_deny", "follow_allow", "follow_deny")},

@@ -18,13 +18,16 @@ from urllib.parse import urljoin, urlsplit
 from archive.config import Settings, SiteSettings
 from crawler import discovery
 from crawler.sitecheck import PoliteFetcher, page_links
-from crawler.urls import canonicalize, host_of
+from crawler.urls import SiteScope, canonicalize, host_of
 
 MIN_SHAPE_SHARE = 0.05  # a URL shape used by fewer of the listed articles is not a pattern
 PAGINATION = r"(?:\?page=\d+|/page/\d+/?)?"
 # Listings that never end or only repeat other listings: not followed even when linked.
 FOLLOW_DENY = [r"^/search", r"^/tags?/", r"^/calendar/", r"^/author/", r"[?&](?:q|s|query)="]
 NAV_XPATH = "//nav//a/@href | //header//a/@href"
+# Links of the page's chrome: sections in the navigation, static pages (about, contact) in the footer.
+CHROME_XPATH = NAV_XPATH + " | //footer//a/@href"
+PAGES_TRIED_PER_SHAPE = 2  # pages of a minor URL shape extracted to see whether they are articles
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Proposal:
     feeds: list[str] = field(default_factory=list)
     article_urls: list[str] = field(default_factory=list)
     article_allow: list[str] = field(default_factory=list)
+    article_deny: list[str] = field(default_factory=list)
     follow_allow: list[str] = field(default_factory=list)
     follow_deny: list[str] = field(default_factory=lambda: list(FOLLOW_DENY))
     notes: list[str] = field(default_factory=list)
@@ -48,6 +52,7 @@ class Proposal:
             feeds=tuple(self.feeds),
             allowed_domains=(host_of(self.home),),
             article_allow=tuple(self.article_allow),
+            article_deny=tuple(self.article_deny),
             follow_allow=tuple(self.follow_allow),
             follow_deny=tuple(self.follow_deny),
         )
@@ -63,7 +68,9 @@ def propose(settings: Settings, url: str, name: str | None = None) -> Proposal:
     home = canonicalize(url if urlsplit(url).path else url + "/")
     root = f"{urlsplit(home).scheme}://{urlsplit(home).netloc}"
     proposal = Proposal(name=name or site_name(home), home=home)
-    fetcher = PoliteFetcher(settings, (host_of(home),))
+    # The home page's host, on its port (what the proposed entry's allowed_domains will allow).
+    fetcher = PoliteFetcher(settings, SiteScope.of(SiteSettings(name="proposal", start_urls=(home,),
+                                                                allowed_domains=(host_of(home),), article_allow=("^/",))))
 
     _, robots = fetcher.robots_for(home)
     announced = discovery.robots_sitemaps(robots.body, robots.url) if robots.ok else []
@@ -104,9 +111,74 @@ def propose(settings: Settings, url: str, name: str | None = None) -> Proposal:
             f"{home}: no article URLs found in sitemaps or feeds; write article_allow by hand "
             "(see README, Adding a site) and try `archive sites check NAME`"
         )
-    proposal.article_allow = infer_patterns([urlsplit(u).path for u in articles])
+    chrome = chrome_paths(page.body, page.url, host)
+    proposal.article_allow, proposal.article_deny = _articles_only(
+        settings, fetcher, infer_patterns([urlsplit(u).path for u in articles]), articles, chrome, proposal.notes
+    )
     proposal.follow_allow = ["^/$"] + section_patterns(page.body, page.url, host, proposal.article_allow)
     return proposal
+
+
+def _articles_only(settings: Settings, fetcher: PoliteFetcher, patterns: list[str], urls: list[str],
+                   chrome: list[str], notes: list[str]) -> tuple[list[str], list[str]]:
+    """(article_allow, article_deny) without the shapes of sections and static pages.
+
+    Sitemaps often list the home page, sections and "about" beside the articles. A minor shape
+    that matches a link of the page's navigation or footer, or whose pages are not articles
+    when extracted, is left out (with a note); the main shape keeps its pattern, and the chrome
+    pages it would take are denied by name."""
+    from crawler.extraction import ArticleExtractor
+    from crawler.rejections import Rejected
+
+    extractor = ArticleExtractor(settings.extraction)
+
+    def is_article(url: str) -> bool:
+        fetched = fetcher.get(url)
+        if not fetched.ok:
+            return True  # unknown: the shape stays, `sites check` will show the page
+        try:
+            extractor.extract(fetched.body, fetched.url)
+        except Rejected:
+            return False
+        return True
+
+    allow: list[str] = []
+    deny: list[str] = []
+    for pattern in patterns:
+        in_chrome = [p for p in chrome if re.search(pattern, p)]
+        if not allow:
+            if in_chrome:
+                deny.append("^(?:" + "|".join(re.escape(p) for p in in_chrome) + ")$")
+                notes.append(f"article_deny: {', '.join(in_chrome)} match the article pattern but are the site's own "
+                             "sections and pages (linked from its navigation or footer)")
+            allow.append(pattern)
+            continue
+        members = [u for u in urls if re.search(pattern, urlsplit(u).path)][:PAGES_TRIED_PER_SHAPE]
+        if in_chrome:
+            notes.append(f"left out {pattern!r}: it matches {', '.join(in_chrome)}, sections and pages of the site's "
+                         "navigation or footer, not articles")
+        elif not any(is_article(u) for u in members):
+            shown = ", ".join(urlsplit(u).path for u in members)
+            notes.append(f"left out {pattern!r}: its pages ({shown}) are not articles when extracted")
+        else:
+            allow.append(pattern)
+    return allow, deny
+
+
+def chrome_paths(body: bytes, base_url: str, host: str) -> list[str]:
+    """Paths of the page's navigation, header and footer links on the site's own host."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(body)
+    except (ValueError, lxml.etree.ParserError):
+        return []
+    paths = []
+    for href in tree.xpath(CHROME_XPATH):
+        url = urljoin(base_url, href)
+        if host_of(url) == host and urlsplit(url).path not in ("", "/"):
+            paths.append(urlsplit(url).path)
+    return list(dict.fromkeys(paths))
 
 
 def announced_feeds(body: bytes, base_url: str) -> list[str]:
@@ -227,6 +299,7 @@ def toml_entry(proposal: Proposal, examples: int = 3) -> str:
         f"allowed_domains = {_toml_list([host])}",
         "# Article URLs, inferred from the shapes of the article URLs listed:",
         f"article_allow = {_toml_list(proposal.article_allow)}",
+        *([f"article_deny = {_toml_list(proposal.article_deny)}"] if proposal.article_deny else []),
         "# Listing pages followed for links: the home page and the sections in its navigation (with pages).",
         f"follow_allow = {_toml_list(proposal.follow_allow)}",
         "# Never followed: search, tag, calendar and author pages repeat other listings or never end.",

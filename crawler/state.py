@@ -9,11 +9,14 @@ what it archived and without losing what it did not.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+from crawler.walk import ListingCursor
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -42,6 +45,14 @@ CREATE TABLE IF NOT EXISTS bad_urls (
     retry_after TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bad_urls_site ON bad_urls(site);
+-- The listing walk's cursor per site (crawler/walk.py): where the next run resumes.
+CREATE TABLE IF NOT EXISTS listing_cursor (
+    site        TEXT PRIMARY KEY,
+    frontier    TEXT NOT NULL,      -- JSON [[url, depth], ...]: listing pages not finished
+    reached_end INTEGER NOT NULL,   -- a walk went to the end at least once
+    walking     INTEGER NOT NULL,   -- 1 while a crawl walks: still 1 after a crash
+    updated     TEXT NOT NULL
+);
 """
 
 
@@ -157,6 +168,30 @@ class CrawlState:
         """These URLs answered properly again."""
         bad = {row[0] for row in self.db.execute("SELECT url FROM bad_urls WHERE site = ?", (site,))}
         self.db.executemany("DELETE FROM bad_urls WHERE url = ?", [(u,) for u in bad.intersection(urls)])
+
+    def load_cursor(self, site: str) -> ListingCursor:
+        row = self.db.execute("SELECT frontier, reached_end, walking FROM listing_cursor WHERE site = ?", (site,)).fetchone()
+        if row is None:
+            return ListingCursor()  # never walked with a cursor: no "caught up" until one walk is done
+        return ListingCursor(frontier=tuple((u, int(d)) for u, d in json.loads(row[0])), reached_end=bool(row[1]),
+                             interrupted=bool(row[2]))
+
+    def start_walk(self, site: str) -> None:
+        """Said before a walk starts: if the crawl dies, the next run knows this walk never ended."""
+        cursor = self.load_cursor(site)
+        self._write_cursor(site, cursor, walking=True)
+
+    def save_cursor(self, site: str, cursor: ListingCursor) -> None:
+        self._write_cursor(site, cursor, walking=False)
+
+    def _write_cursor(self, site: str, cursor: ListingCursor, walking: bool) -> None:
+        self.db.execute(
+            """INSERT INTO listing_cursor (site, frontier, reached_end, walking, updated) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(site) DO UPDATE SET frontier=excluded.frontier, reached_end=excluded.reached_end,
+                   walking=excluded.walking, updated=excluded.updated""",
+            (site, json.dumps([list(f) for f in cursor.frontier]), int(cursor.reached_end), int(walking),
+             datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        )
 
     def flush(self) -> None:
         """Every write is already committed (autocommit); the Elasticsearch backend buffers."""

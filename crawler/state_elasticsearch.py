@@ -2,7 +2,8 @@
 "elasticsearch"): the same interface and meaning as the SQLite file in crawler/state.py.
 
 One document per known URL (``kind: page``: doc id, validators, sitemap lastmod, content hash)
-and per known-bad URL (``kind: bad``: reason, failures, retry_after), in the index behind
+and per known-bad URL (``kind: bad``: reason, failures, retry_after), one per site for its listing
+walk (``kind: cursor``: frontier, reached_end, walking; crawler/walk.py), in the index behind
 ``elasticsearch.state_alias`` (search/definitions/crawl-state.json). The id is a hash of the
 URL, so a URL is one document however many machines record it.
 
@@ -17,12 +18,14 @@ URL, so a URL is one document however many machines record it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timezone
 
 from elasticsearch import helpers
 
 from crawler.state import BadUrl, BadUrlPolicy, PageState
+from crawler.walk import ListingCursor
 from search.client import make_client
 from search.indices import ensure_index, replica_count
 
@@ -132,6 +135,29 @@ class ElasticsearchCrawlState:
             helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": state_id("bad", u)} for u in gone),
                          raise_on_error=False)
 
+    # -- the listing walk's cursor, written at once (start_walk must be on record before the walk) --
+
+    def load_cursor(self, site: str) -> ListingCursor:
+        found = self.client.options(ignore_status=404).get(index=self.alias, id=state_id("cursor", site))
+        if not found.get("found"):
+            return ListingCursor()  # never walked with a cursor: no "caught up" until one walk is done
+        doc = found["_source"]
+        return ListingCursor(frontier=tuple((u, int(d)) for u, d in doc.get("frontier", [])),
+                             reached_end=bool(doc.get("reached_end")), interrupted=bool(doc.get("walking")))
+
+    def start_walk(self, site: str) -> None:
+        """Said before a walk starts: if the crawl dies, the next run knows this walk never ended."""
+        self._write_cursor(site, self.load_cursor(site), walking=True)
+
+    def save_cursor(self, site: str, cursor: ListingCursor) -> None:
+        self._write_cursor(site, cursor, walking=False)
+
+    def _write_cursor(self, site: str, cursor: ListingCursor, walking: bool) -> None:
+        self.client.index(index=self.alias, id=state_id("cursor", site), refresh="wait_for", document={
+            "kind": "cursor", "site": site, "frontier": [list(f) for f in cursor.frontier],
+            "reached_end": cursor.reached_end, "walking": walking,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
     def close(self) -> None:
         if self._closed:
             return
@@ -146,7 +172,7 @@ class ElasticsearchCrawlState:
 
 def copy_from_sqlite(sqlite_path, state: ElasticsearchCrawlState) -> tuple[int, int, list[dict]]:
     """`archive state migrate`: every row of a SQLite crawl state into Elasticsearch, as it is
-    (known pages, known-bad URLs with their back-off). Idempotent: ids are the URLs' hashes, so a
+    (known pages, known-bad URLs with their back-off, each site's listing cursor). Idempotent: ids are the URLs' hashes, so a
     second copy overwrites the first. Returns (pages copied, bad URLs copied, refusals)."""
     import sqlite3
 
@@ -163,8 +189,14 @@ def copy_from_sqlite(sqlite_path, state: ElasticsearchCrawlState) -> tuple[int, 
             for row in db.execute(f"SELECT {', '.join(bad_cols)} FROM bad_urls"):
                 doc = {k: v for k, v in zip(bad_cols, row) if v is not None}
                 yield {"_index": state.alias, "_id": state_id("bad", doc["url"]), "_source": {"kind": "bad", **doc}}
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'listing_cursor'").fetchone():  # older files have none
+                for site, frontier, reached_end, walking, updated in db.execute(
+                        "SELECT site, frontier, reached_end, walking, updated FROM listing_cursor"):
+                    yield {"_index": state.alias, "_id": state_id("cursor", site), "_source": {
+                        "kind": "cursor", "site": site, "frontier": json.loads(frontier), "reached_end": bool(reached_end),
+                        "walking": bool(walking), "updated": updated}}
 
-        copied = {"page": 0, "bad": 0}
+        copied = {"page": 0, "bad": 0, "cursor": 0}
         refused = []
         for ok, item in helpers.streaming_bulk(state.client, actions(), chunk_size=1000, raise_on_error=False, max_retries=3):
             result = item["index"]

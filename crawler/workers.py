@@ -2,13 +2,16 @@
 
 ``ArticleExtractor.extract(html, url)`` is CPU-bound (trafilatura and lxml). Run in the reactor
 thread, it stops fetching and indexing while it works, and the crawl uses one core at most. An
-``ExtractionPool`` runs it in a ``ProcessPoolExecutor`` sized to the machine and hands back a
+``ExtractionPool`` runs it in a pebble ``ProcessPool`` sized to the machine and hands back a
 Twisted ``Deferred`` (fired in the reactor thread, whatever the reactor), so fetching,
 extraction and bulk indexing overlap.
 
-Nothing is lost when a worker dies (lxml crash, out-of-memory kill): the pages it held fail
-with ``Rejected(extraction-error)``, counted like any other rejection, and a new pool takes the
-next pages. With ``workers=0`` extraction runs in the calling thread (tests, debugging).
+A hostile page is contained: a page that takes longer than its deadline
+(``crawl.extraction_timeout``) is rejected as ``extraction-timeout`` and pebble replaces the
+worker that was stuck on it. A worker that dies (lxml crash, out-of-memory kill) costs only its
+page, rejected as ``extraction-error``. ``abort()`` (the crawl's time limit) rejects every page
+still waiting, at once, so the crawl can close on time. With ``workers=0`` extraction runs in
+the calling thread (tests, debugging).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import CancelledError, Future, InvalidStateError, TimeoutError
 
+from pebble import ProcessExpired, ProcessPool
 from twisted.internet import defer
 
 from archive.config import ExtractionSettings
@@ -71,49 +74,80 @@ def default_workers() -> int:
 
 
 class ExtractionPool:
-    def __init__(self, settings: ExtractionSettings, workers: int | None = None):
+    def __init__(self, settings: ExtractionSettings, workers: int | None = None, timeout: float | None = 20.0):
         self.settings = settings
         self.workers = default_workers() if workers is None else workers
+        self.timeout = timeout
         self.crashes = 0
+        self.timeouts = 0
         self._local = None
+        self._aborted: str | None = None
         if self.workers == 0:
             from crawler.extraction import ArticleExtractor
 
             self._local = ArticleExtractor(settings)
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()  # the pool is replaced from the executor's thread too
+        self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()
+        self._waiting: set[Future] = set()  # outcomes not settled yet (abort settles them)
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> ProcessPool:
         with self._lock:
-            return self._pool or self._start_pool()
+            if self._pool is None:
+                # spawn: workers start from a clean interpreter, not a fork of the threaded
+                # reactor, and are the crawl's own children (their CPU and memory count as its).
+                self._pool = ProcessPool(self.workers, initializer=_init_worker, initargs=(self.settings,),
+                                         context=multiprocessing.get_context("spawn"))
+            return self._pool
 
-    def _start_pool(self) -> ProcessPoolExecutor:
-        # spawn: workers start from a clean interpreter, not a fork of the threaded reactor,
-        # and are the crawl's own children (their CPU and memory count as the crawl's).
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                         initializer=_init_worker, initargs=(self.settings,))
-        return self._pool
+    @property
+    def aborted(self) -> bool:
+        return self._aborted is not None
+
+    def worker_pids(self) -> list[int]:
+        pool = self._pool
+        return list(pool._pool_manager.worker_manager.workers) if pool is not None else []
 
     def submit(self, html: bytes, url: str) -> Future:
-        """A Future of the ExtractedArticle; it fails only with Rejected (a crash included)."""
+        """A Future of the ExtractedArticle; it fails only with Rejected (a crash or the deadline included)."""
         outcome: Future = Future()
-        try:
-            work = self._executor().submit(_extract_in_worker, html, url)
-        except BrokenProcessPool:  # broke since the last page: a new pool takes this one
-            self._replace_pool()
-            work = self._executor().submit(_extract_in_worker, html, url)
+        if self._aborted:
+            outcome.set_exception(Rejected(Reason.EXTRACTION_TIMEOUT, self._aborted))
+            return outcome
+        with self._lock:
+            self._waiting.add(outcome)
+        outcome.add_done_callback(self._forget)
+        work = self._executor().schedule(_extract_in_worker, args=(html, url), timeout=self.timeout)
         work.add_done_callback(lambda done: self._settle(outcome, done, url))
         return outcome
 
+    def _forget(self, outcome: Future) -> None:
+        with self._lock:
+            self._waiting.discard(outcome)
+
     def _settle(self, outcome: Future, done: Future, url: str) -> None:
-        exc = done.exception()
+        try:
+            self._settle_with(outcome, done, url)
+        except InvalidStateError:
+            pass  # settled by abort() already
+
+    def _settle_with(self, outcome: Future, done: Future, url: str) -> None:
+        try:
+            exc = done.exception()
+        except CancelledError:
+            exc = CancelledError()
         if exc is None:
             outcome.set_result(done.result())
         elif isinstance(exc, Rejected):
             outcome.set_exception(exc)
-        elif isinstance(exc, BrokenProcessPool):
-            self._replace_pool()
+        elif isinstance(exc, TimeoutError):
+            self.timeouts += 1
+            logger.warning("extraction of %s passed its %.0fs deadline; its worker is replaced", url, self.timeout)
+            outcome.set_exception(Rejected(Reason.EXTRACTION_TIMEOUT, f"longer than {self.timeout:.0f}s; the worker was replaced"))
+        elif isinstance(exc, CancelledError):
+            outcome.set_exception(Rejected(Reason.EXTRACTION_TIMEOUT, self._aborted or "extraction cancelled"))
+        elif isinstance(exc, ProcessExpired):
+            self.crashes += 1
+            logger.error("an extraction worker died on %s (%s); a new one takes the next pages", url, exc)
             outcome.set_exception(Rejected(Reason.EXTRACTION_ERROR, f"the extraction worker died ({exc})"))
         else:
             logger.error("extraction failed on %s: %r", url, exc)
@@ -131,22 +165,27 @@ class ExtractionPool:
             exc = outcome.exception()
             d.errback(exc) if exc is not None else d.callback(outcome.result())
 
-        # The Future completes in the executor's thread: hand the outcome to the reactor thread.
+        # The Future completes in the pool's thread: hand the outcome to the reactor thread.
         self.submit(html, url).add_done_callback(lambda outcome: reactor.callFromThread(fire, outcome))
         return d
 
-    def _replace_pool(self) -> None:
-        """Once per broken pool (its pending pages all fail with it): new workers for the next pages."""
+    def abort(self, why: str) -> None:
+        """Reject every page waiting or being extracted, and stop the workers, now."""
+        self._aborted = why
         with self._lock:
-            pool = self._pool
-            if pool is None or not getattr(pool, "_broken", False):
-                return
-            self.crashes += 1
-            self._pool = None
-        logger.error("an extraction worker died; its pages are rejected as extraction-error, starting new workers")
-        pool.shutdown(wait=False, cancel_futures=True)
+            pool, self._pool = self._pool, None
+            waiting, self._waiting = self._waiting, set()
+        for outcome in waiting:  # pebble's stop() leaves a running task's future unsettled
+            try:
+                outcome.set_exception(Rejected(Reason.EXTRACTION_TIMEOUT, why))
+            except InvalidStateError:
+                pass
+        if pool is not None:
+            pool.stop()  # the workers are terminated
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()  # nothing is waiting any more when the spider closes
+            pool.join(timeout=10)

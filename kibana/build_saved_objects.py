@@ -45,9 +45,9 @@ AUDIT_VIEW = "newsroom-audit"
 # field `rejections.<reason>` of each crawl-runs document, and the run statuses that are not ok.
 sys.path.insert(0, str(HERE.parent))
 from crawler.rejections import ALL_REASONS as REJECTION_REASONS  # noqa: E402
-from crawler.runner import FAILED, INTERRUPTED, NO_ARTICLES, TIMED_OUT  # noqa: E402
+from crawler.runner import FAILED, INCOMPLETE, INTERRUPTED, NO_ARTICLES, OK_SPOOLED, TIMED_OUT  # noqa: E402
 
-NOT_OK_STATUSES = (FAILED, NO_ARTICLES, TIMED_OUT, INTERRUPTED)
+NOT_OK_STATUSES = (FAILED, NO_ARTICLES, TIMED_OUT, INTERRUPTED, INCOMPLETE, OK_SPOOLED)
 
 # Every article has it (search/writer.py: published, else first seen).
 ARTICLES_TIME_FIELD = "display_date"
@@ -399,8 +399,9 @@ def build() -> list[dict]:
             ["site", "status", "trigger", "duration_seconds", "error_count", "errors", "exit_code"],
             [["started", "desc"]],
             query="status : (" + " or ".join(f'"{status}"' for status in NOT_OK_STATUSES) + ")",
-            description="Runs that failed, archived no article (no-articles: see errors), hit the time limit or were "
-            "interrupted; the next run retries them.",
+            description="Runs that failed, archived no article (no-articles: see errors), hit the time limit, were "
+            "interrupted, left listings for the next run (incomplete) or spooled articles (ok-spooled: run "
+            "`archive flush`); the next run retries them.",
         )
     )
     objects.append(

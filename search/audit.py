@@ -5,7 +5,8 @@ definition definitions/audit.json), written by the archive's service user; admin
 
     sign-in          outcome success|failure, user, address (reason on failure)
     sign-out         user, address
-    export           user, query, filters, format, rows
+    export           user, query, filters, format, rows (the page, the API and `archive search
+                     --format`, recorded as operator:<login name>)
     saved-search     outcome added|removed|feed-rotated|migrated, saved_search, owner, user
     search           user, query, filters (only with [audit] searches = true: a newsroom
                      protects what its reporters look into)
@@ -30,6 +31,22 @@ EVENTS = ("sign-in", "sign-out", "export", "saved-search", "search")
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def search_filters(request) -> dict:
+    """A SearchRequest's filters as the audit trail keeps them (the words go in `query`)."""
+    return {k: v for k, v in (
+        ("sites", list(request.sites)), ("authors", list(request.authors)), ("tags", list(request.tags)),
+        ("languages", list(request.languages)), ("since", str(request.since or "") or None),
+        ("until", str(request.until or "") or None),
+    ) if v}
+
+
+def operator() -> str:
+    """Who a command-line action is recorded as: the operator's login name."""
+    import getpass
+
+    return f"operator:{getpass.getuser()}"
 
 
 @dataclass

@@ -6,6 +6,9 @@ pipe, the HTTP API streams the same text. Every writer takes an iterator of hits
     ndjson  one hit object per line
     csv     a header and one row per hit (lists joined with "; ", highlights unmarked)
 
+With ``archive_base`` (the search page's address), each hit also has ``archive_url``: its page
+in the archive, the link to send a colleague when the original has changed or gone.
+
 CSV is opened in spreadsheets, and a crawled title such as =HYPERLINK("http://x/?"&A1,"…") would
 run there as a formula. So every CSV cell that starts with =, +, -, @, a tab or a carriage
 return gets a leading ' (spreadsheets show the text as it was; strip one leading ' to get the
@@ -17,13 +20,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import unicodedata
 from typing import Iterable, Iterator, TextIO
 
 from search.query import Hit, mark_tags, unmarked
 
 FORMATS = ("csv", "json", "ndjson")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
-EXPORT_COLUMNS = ("url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
+EXPORT_COLUMNS = ("url", "archive_url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
 EARLIER_COLUMNS = ("captured_at", "earlier_version_of")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,12 +44,20 @@ def columns(with_body: bool = False, include_earlier: bool = False) -> tuple[str
     return EXPORT_COLUMNS + (EARLIER_COLUMNS if include_earlier else ()) + (("body",) if with_body else ())
 
 
-def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
+def _row(hit: Hit, archive_base: str | None) -> dict:
+    row = hit.as_dict()
+    if archive_base:
+        row["archive_url"] = f"{archive_base.rstrip('/')}/article/{row.get('earlier_version_of') or hit.id}"
+    return row
+
+
+def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False,
+               archive_base: str | None = None) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns(with_body, include_earlier), extrasaction="ignore")
     writer.writeheader()  # column names are ours: nothing to neutralise
     for hit in hits:
-        row = hit.as_dict()
+        row = _row(hit, archive_base)
         row["authors"] = "; ".join(row["authors"])
         row["tags"] = "; ".join(row["tags"] or [])
         row["snippets"] = " … ".join(unmarked(s) for s in row["snippets"])
@@ -56,38 +69,48 @@ def csv_chunks(hits: Iterable[Hit], with_body: bool = False, include_earlier: bo
         yield buffer.getvalue()
 
 
-def _as_json(hit: Hit) -> str:
-    data = hit.as_dict()
+def _as_json(hit: Hit, archive_base: str | None) -> str:
+    data = _row(hit, archive_base)
     data["snippets"] = [mark_tags(s) for s in data["snippets"]]
     return json.dumps(data, ensure_ascii=False)
 
 
-def json_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
+def json_chunks(hits: Iterable[Hit], archive_base: str | None = None, **_) -> Iterator[str]:
     yield "["
     for n, hit in enumerate(hits):
-        yield ("\n" if n == 0 else ",\n") + _as_json(hit)
+        yield ("\n" if n == 0 else ",\n") + _as_json(hit, archive_base)
     yield "\n]\n"
 
 
-def ndjson_chunks(hits: Iterable[Hit], **_) -> Iterator[str]:
+def ndjson_chunks(hits: Iterable[Hit], archive_base: str | None = None, **_) -> Iterator[str]:
     for hit in hits:
-        yield _as_json(hit) + "\n"
+        yield _as_json(hit, archive_base) + "\n"
 
 
 CHUNKS = {"csv": csv_chunks, "json": json_chunks, "ndjson": ndjson_chunks}
 
 
-def export_chunks(fmt: str, hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False) -> Iterator[str]:
+def export_chunks(fmt: str, hits: Iterable[Hit], with_body: bool = False, include_earlier: bool = False,
+                  archive_base: str | None = None) -> Iterator[str]:
     """The export as text chunks, for a streamed HTTP response."""
     if fmt not in CHUNKS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return CHUNKS[fmt](hits, with_body=with_body, include_earlier=include_earlier)
+    return CHUNKS[fmt](hits, with_body=with_body, include_earlier=include_earlier, archive_base=archive_base)
 
 
-def write_export(fmt: str, hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False) -> int:
+def export_filename(text: str, fmt: str, day: str) -> str:
+    """archive-<the query's words>-<day>.<fmt>, in plain ASCII (küstenschutz → kustenschutz):
+    a download says what it holds and when, and every browser and system keeps the name."""
+    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:60].rstrip("-")
+    return f"archive-{words or 'all'}-{day}.{fmt}"
+
+
+def write_export(fmt: str, hits: Iterable[Hit], out: TextIO, with_body: bool = False, include_earlier: bool = False,
+                 archive_base: str | None = None) -> int:
     """Write the export to a text file; returns how many hits were written."""
     counted = _Counter(hits)
-    for chunk in export_chunks(fmt, counted, with_body=with_body, include_earlier=include_earlier):
+    for chunk in export_chunks(fmt, counted, with_body=with_body, include_earlier=include_earlier, archive_base=archive_base):
         out.write(chunk)
     return counted.count
 

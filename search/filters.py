@@ -1,7 +1,9 @@
 """Filter values checked against the archive, so a typo is refused instead of answering "0 hits".
 
 Sites and languages match case-insensitively (``--site Demo`` is ``demo``); a language may be
-given by name (``--lang german`` is ``de``). Unknown values are refused with the known ones.
+given by name (``--lang german`` is ``de``). Unknown values are refused with the known ones;
+an author nobody by that name wrote for is refused with the closest names ("did you mean
+Maren Okafor?").
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Iterable
 
 from elasticsearch import Elasticsearch
 
-from search.query import SearchRequest, count_noun, tag_filter
+from search.query import SearchRequest, author_filter, count_noun, tag_filter
 
 # Names journalists type for the languages the archive stems (search/analysis.py), in English
 # and in the language itself.
@@ -35,7 +37,7 @@ def validate_filters(
     """The request with its site and language values in the archive's spelling, or UnknownFilter.
 
     configured_sites: site names from settings.toml, accepted even before their first crawl."""
-    if not (request.sites or request.languages or request.tags):
+    if not (request.sites or request.languages or request.tags or request.authors):
         return request
     aggs: dict = {}
     if request.sites:
@@ -44,6 +46,8 @@ def validate_filters(
         aggs["languages"] = {"terms": {"field": "language", "size": 200}}
     for i, tag in enumerate(request.tags):
         aggs[f"tag{i}"] = {"filter": tag_filter((tag,))}
+    for i, author in enumerate(request.authors):
+        aggs[f"author{i}"] = {"filter": author_filter((author,))}
     response = client.search(index=alias, size=0, aggs=aggs, track_total_hits=False)
     found = response.get("aggregations", {})
     sites = _checked_sites(request.sites, _buckets(found, "sites"), configured_sites)
@@ -51,6 +55,9 @@ def validate_filters(
     unknown_tags = [tag for i, tag in enumerate(request.tags) if not found[f"tag{i}"]["doc_count"]]
     if unknown_tags:
         raise UnknownFilter(_unknown_tags_message(client, alias, unknown_tags))
+    unknown_authors = [a for i, a in enumerate(request.authors) if not found[f"author{i}"]["doc_count"]]
+    if unknown_authors:
+        raise UnknownFilter(_unknown_authors_message(client, alias, unknown_authors))
     return replace(request, sites=sites, languages=languages)
 
 
@@ -104,3 +111,27 @@ def _unknown_tags_message(client: Elasticsearch, alias: str, unknown: list[str])
         parts.append(f"no article has the tag or section {tag!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
     common = sorted(counts, key=lambda t: (-counts[t], t))[:12]
     return "; ".join(parts) + (f"; most used tags: {', '.join(common)}" if common else "; the archive has no tags yet")
+
+
+def _unknown_authors_message(client: Elasticsearch, alias: str, unknown: list[str]) -> str:
+    response = client.search(index=alias, size=0, aggs={"authors": {"terms": {"field": "authors.raw", "size": 5000}}})
+    counts = _buckets(response.get("aggregations", {}), "authors")  # names in lowercase (the field's normalizer)
+    parts = []
+    for author in unknown:
+        close = difflib.get_close_matches(author.lower(), list(counts), n=3, cutoff=0.6)
+        # Also a surname typed alone ("okafr" for "Maren Okafor").
+        close += [name for name in counts if name not in close and any(
+            difflib.SequenceMatcher(None, author.lower(), part).ratio() >= 0.8 for part in name.split())][:3 - len(close)]
+        spelled = [_as_written(client, alias, name) for name in close]
+        parts.append(f"no article by {author!r}" + (f" (did you mean {' or '.join(spelled)}?)" if spelled else ""))
+    return "; ".join(parts) + (f"; {len(counts)} authors in the archive" if counts else "; the archive has no authors yet")
+
+
+def _as_written(client: Elasticsearch, alias: str, lowered: str) -> str:
+    """An author's name as an article writes it (the keyword field keeps it in lowercase)."""
+    response = client.search(index=alias, size=1, query={"term": {"authors.raw": lowered}}, source=["authors"])
+    for hit in response["hits"]["hits"]:
+        for name in hit["_source"].get("authors") or []:
+            if name.lower() == lowered:
+                return name
+    return lowered

@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import date
 from contextlib import contextmanager
 from elasticsearch import Elasticsearch, NotFoundError
 from starlette.applications import Starlette
@@ -54,8 +55,9 @@ from archive.config import Settings
 from search.alerts import AlertError
 from search.client import make_client
 from search.errors import explain as explain_elasticsearch
+from search.audit import search_filters
 from search.errors import query_refusal
-from search.export import MEDIA_TYPES, export_chunks
+from search.export import MEDIA_TYPES, export_chunks, export_filename
 from search.filters import UnknownFilter
 from search.query import QuerySyntaxError
 from search.service import iterate, search
@@ -107,13 +109,34 @@ class ErrorMiddleware(BaseHTTPMiddleware):
 
 
 def health(request: Request) -> Response:
+    """For the operator and monitoring: Elasticsearch's status and the article count, or 503
+    with what is wrong and the fix (the page only tells journalists that the archive is down)."""
     state = request.app.state
-    status = state.client.cluster.health()["status"]
     try:
-        count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
-    except NotFoundError:
-        count = 0
+        status = state.client.cluster.health()["status"]
+        try:
+            count = state.client.count(index=state.settings.elasticsearch.articles_alias)["count"]
+        except NotFoundError:
+            count = 0
+    except Exception as exc:  # noqa: BLE001 (explain() re-raises what is not an Elasticsearch failure)
+        code, message = explain(exc, state.settings)
+        return JSONResponse({"elasticsearch": "unavailable", "error": message}, status_code=code)
     return JSONResponse({"elasticsearch": status, "articles": count})
+
+
+def startup_problem(app) -> str | None:
+    """What keeps the archive from answering at start (Elasticsearch down, bad credentials), in
+    one line, or None."""
+    from search.client import check_health
+
+    try:
+        check_health(app.state.client, app.state.settings.elasticsearch)
+    except Exception as exc:  # noqa: BLE001
+        try:
+            return explain(exc, app.state.settings)[1]
+        except Exception:  # noqa: BLE001 (not an Elasticsearch failure: say what it was)
+            return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def article_json(request: Request) -> Response:
@@ -140,7 +163,8 @@ def search_csv(request: Request) -> Response:
         search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
         hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
-        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier))
+        body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                                     archive_base=pages.base_url(request)))
         record_export(request, search_request, "csv", len(hits))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
@@ -157,6 +181,7 @@ def export(request: Request, fmt: str) -> Response:
     es = state.settings.elasticsearch
     params = params_from(request.query_params)
     params.pop("page", None)
+    bom = (params.pop("bom", None) or ["0"])[-1] == "1"
     limit = None
     if "size" in params:
         limit = _positive(params.pop("size")[-1], "size")
@@ -178,25 +203,29 @@ def export(request: Request, fmt: str) -> Response:
         finally:  # recorded with the rows actually sent, also when the download is cut short
             record_export(request, search_request, fmt, rows)
 
-    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier)
-    headers = {"Content-Disposition": f'attachment; filename="archive-search.{fmt}"'}
+    chunks = export_chunks(fmt, every_hit(), with_body=search_request.with_body, include_earlier=search_request.include_earlier,
+                           archive_base=pages.base_url(request))
+    if fmt == "csv" and bom:
+        chunks = _with_bom(chunks)
+    name = export_filename(search_request.text, fmt, date.today().isoformat())
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _with_bom(chunks):
+    """A byte order mark first: Excel then reads the CSV as UTF-8 (küstenschutz, not kÃ¼stenschutz).
+    The page's download asks for it (bom=1); tools get plain UTF-8."""
+    yield "\ufeff"
+    yield from chunks
 
 
 def record_export(request: Request, search_request, fmt: str, rows: int) -> None:
     """The audit trail keeps who exported which search, in which format, how many rows."""
     user = current_user(request)
     access(request).audit.record(
-        "export", user.username if user else None, query=search_request.text, filters=search_request_filters(search_request),
+        "export", user.username if user else None, query=search_request.text, filters=search_filters(search_request),
         format=fmt, rows=rows, address=client_address(request),
     )
-
-
-def search_request_filters(search_request) -> dict:
-    return {k: v for k, v in (
-        ("sites", list(search_request.sites)), ("authors", list(search_request.authors)), ("tags", list(search_request.tags)),
-        ("languages", list(search_request.languages)), ("since", str(search_request.since or "") or None), ("until", str(search_request.until or "") or None),
-    ) if v}
 
 
 def _positive(value: str, name: str) -> int:
@@ -227,6 +256,8 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/articles/{article_id}", article_json),
         Route("/article/{article_id}.json", pages.article_page),
         Route("/article/{article_id}", pages.article_page),
+        Route("/article/{article_id}/captured", pages.captured_view),
+        Route("/article/{article_id}/captured/raw", pages.captured_raw),
         Route("/alerts", pages.alerts_page, methods=["GET"]),
         Route("/alerts", pages.save_search, methods=["POST"]),
         Route("/alerts.json", pages.alerts_page),
@@ -251,7 +282,7 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
     app.state.settings = settings
     app.state.client = client or make_client(settings.elasticsearch)
     app.state.access = access_routes.Access.create(settings, app.state.client)
-    app.state.jinja = pages.make_environment()
+    app.state.jinja = pages.make_environment(settings.newsroom.timezone)
     return app
 
 

@@ -14,7 +14,6 @@ environment (ELASTICSEARCH_USERNAME/PASSWORD, ELASTICSEARCH_API_KEY) always win 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import tempfile
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
+
+from archive.urls import is_loopback_host
 
 SERVICE_USER = "archive"
 
@@ -65,13 +66,7 @@ def credentials_dir() -> Path:
 
 
 def _is_local(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def file_for(url: str) -> Path | None:

@@ -33,6 +33,7 @@ from search.analysis import DEFAULT_LANGUAGE, STEMMERS, fold, query_tokens, stem
 SEARCH_FIELDS = ["title^3", "authors^2", "description^1.5", "body"]
 STEM_SEARCH_FIELDS = ["title_stem^3", "description_stem^1.5", "body_stem"]
 HIGHLIGHT_FIELDS = ("title", "body")
+TAG_BOOST = 0.5  # a word that is only a tag ranks below one in the body
 SORTS = {
     "relevance": [{"_score": "desc"}, {"published": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
     "newest": [{"published": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
@@ -345,8 +346,9 @@ def _term_query(term: Term, languages: tuple[str, ...]) -> dict:
         name = KEYWORD_FIELDS[term.field]
         return {"term": {name: {"value": term.text, "case_insensitive": True}}}
     exact, stemmed = TEXT_FIELDS.get(term.field, (SEARCH_FIELDS, STEM_SEARCH_FIELDS))
+    tagged = _tag_clauses(term) if term.field is None and term.kind in ("word", "phrase") else []
     if term.kind == "phrase":
-        return {"multi_match": {"query": term.text, "type": "phrase", "slop": term.slop, "fields": exact}}
+        return _any([{"multi_match": {"query": term.text, "type": "phrase", "slop": term.slop, "fields": exact}}, *tagged])
     if term.kind == "prefix":
         value = term.text.lower()
         return _any([{"prefix": {f.split("^")[0]: {"value": value, "boost": _boost(f)}}} for f in exact])
@@ -359,7 +361,14 @@ def _term_query(term: Term, languages: tuple[str, ...]) -> dict:
         stem_parts = [{"multi_match": {"query": " ".join(query_tokens(p, languages)), "fields": stemmed}} for p in parts]
         if stem_parts:
             clauses.append(stem_parts[0] if len(stem_parts) == 1 else {"bool": {"must": stem_parts}})
-    return _any(clauses)
+    return _any(clauses + tagged)
+
+
+def _tag_clauses(term: Term) -> list[dict]:
+    """A plain word or phrase that is a tag or a section finds its articles too (Küstenschutz),
+    ranked below a match in the title or the text."""
+    value = term.text.lower()
+    return [{"term": {name: {"value": value, "boost": TAG_BOOST}}} for name in ("tags", "section")]
 
 
 def _any(clauses: list[dict]) -> dict:
@@ -388,6 +397,17 @@ def text_query(text: str, languages: tuple[str, ...] = (), limits: SearchSetting
     if parsed.tree is None:
         return None
     return _tree_query(parsed.tree, tuple(languages))
+
+
+def author_filter(authors: tuple[str, ...]) -> dict:
+    """Exact author names (case-insensitive), or any author whose name has these words."""
+    return {
+        "bool": {
+            "should": [{"terms": {"authors.raw": [a.lower() for a in authors]}}]
+            + [{"match_phrase": {"authors": a}} for a in authors],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def tag_filter(tags: tuple[str, ...]) -> dict:
@@ -433,16 +453,7 @@ def build_query(request: SearchRequest) -> dict:
     if request.sites:
         filters.append({"terms": {"site": list(request.sites)}})
     if request.authors:
-        # Exact author names (case-insensitive), or any author whose name has these words.
-        filters.append(
-            {
-                "bool": {
-                    "should": [{"terms": {"authors.raw": [a.lower() for a in request.authors]}}]
-                    + [{"match_phrase": {"authors": a}} for a in request.authors],
-                    "minimum_should_match": 1,
-                }
-            }
-        )
+        filters.append(author_filter(request.authors))
     if request.tags:
         filters.append(tag_filter(request.tags))
     if request.languages:

@@ -27,10 +27,11 @@ def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict
     # A run that died before any summary still gets a record for each site it was to crawl.
     summaries = {name: outcome.sites.get(name, {}) for name in outcome.requested_sites or outcome.sites}
     for site, summary in sorted(summaries.items()):
-        # A run that archived nothing from one site says so on that site's record only.
+        # Each site's record has its own status (a site that finished before another timed out
+        # stays ok); a site without a summary (the crawl died first) has the run's.
         status, error = outcome.status, outcome.error
-        if status == "no-articles":
-            status, error = summary.get("status", "ok"), summary.get("diagnosis")
+        if summary.get("status"):
+            status, error = summary["status"], summary.get("error")
         docs.append(
             {
                 "run_id": run_id,
@@ -48,6 +49,9 @@ def run_documents(outcome, trigger: str, run_id: str | None = None) -> list[dict
                 "articles_updated": summary.get("articles_updated", 0),
                 "articles_unchanged": summary.get("articles_unchanged", 0),
                 "articles_spooled": summary.get("articles_spooled", 0),
+                "remaining_listings": summary.get("remaining_listings", 0),
+                "over_budget": summary.get("over_budget", 0),
+                "canonical_conflicts": summary.get("canonical_conflicts", 0),
                 "rejected_total": summary.get("rejected_total", 0),
                 "rejections": summary.get("rejections", {}),
                 "errors": ([error] if error else []) + summary.get("errors", []),
@@ -79,6 +83,22 @@ def record_outcome(settings: Settings, outcome, trigger: str) -> list[dict]:
             for doc in docs:
                 out.write(json.dumps(doc) + "\n")
     return docs
+
+
+def flush_pending_runs(settings: Settings) -> int:
+    """Write the run records kept while Elasticsearch was unreachable; how many. Raises
+    TransportError when it still is (the records stay kept)."""
+    pending = _pending_file(settings)
+    backlog = _read_backlog(pending)
+    if not backlog:
+        return 0
+    client = make_client(settings.elasticsearch)
+    ensure_index(client, settings.elasticsearch.runs_index, RUNS_DEFINITION,
+                 replicas=replica_count(client, settings.elasticsearch.replicas))
+    for doc in backlog:
+        client.index(index=settings.elasticsearch.runs_index, id=f"{doc['run_id']}-{doc['site']}", document=doc, refresh="wait_for")
+    pending.unlink(missing_ok=True)
+    return len(backlog)
 
 
 def list_runs(client: Elasticsearch, index: str, site: str | None = None, size: int = 20) -> list[dict]:
@@ -119,3 +139,28 @@ def _read_backlog(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return docs
+
+
+LOW_CONFIDENCE_FIELDS = ["url", "title", "site", "confidence", "body_source", "body_candidates", "word_count", "crawled_at"]
+
+
+def low_confidence_articles(client: Elasticsearch, articles_alias: str, runs_index: str, below: float,
+                            run_id: str | None = None, site: str | None = None) -> tuple[list[dict], list[dict]]:
+    """(the run's records, its articles whose body confidence is below `below`, least sure first).
+    A run's articles are those of its sites crawled while it ran; articles stored before
+    confidence existed have none and are not listed."""
+    records = run_records(client, runs_index, run_id=run_id, site=site)
+    found: list[dict] = []
+    for record in records:
+        query = {"bool": {"filter": [
+            {"term": {"site": record["site"]}},
+            {"range": {"crawled_at": {"gte": record["started"], "lte": record["ended"]}}},
+            {"range": {"confidence": {"lt": below}}},
+        ]}}
+        try:
+            response = client.search(index=articles_alias, query=query, sort=[{"confidence": "asc"}], size=1000,
+                                     _source=LOW_CONFIDENCE_FIELDS)
+        except NotFoundError:
+            continue
+        found.extend({"id": hit["_id"], **hit["_source"]} for hit in response["hits"]["hits"])
+    return records, sorted(found, key=lambda a: a.get("confidence", 0.0))

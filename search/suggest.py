@@ -16,6 +16,16 @@ from search.query import SearchRequest, Suggestion, build_query, parse_query
 
 FEW_HITS = 2  # at most this many hits: offer corrections and operator hints
 MAX_SUGGESTIONS = 3
+# A boolean query typed by a person is a few terms around the operator; a pasted sentence is not.
+OPERATOR_QUERY_MAX_WORDS = 7
+
+
+def typed_as_operator(text: str, op: str) -> bool:
+    """Whether a lowercase and/or/not sits between terms of a short query, as in `tram or ferry`."""
+    words = text.split()
+    if len(words) > OPERATOR_QUERY_MAX_WORDS:
+        return False
+    return any(word == op and 0 < i < len(words) - 1 for i, word in enumerate(words))
 
 
 def suggestions(client: Elasticsearch, index: str, request: SearchRequest, total: int) -> tuple[list[Suggestion], list[str]]:
@@ -26,6 +36,8 @@ def suggestions(client: Elasticsearch, index: str, request: SearchRequest, total
     candidates: list[str] = []
     hints: list[str] = []
     for op in dict.fromkeys(parsed.lowercase_operators):
+        if not typed_as_operator(request.text, op):
+            continue  # prose ("the harbour and the ferry ..."), not a boolean query
         hints.append(f"'{op}' was searched as a word; did you mean {op.upper()}?")
         candidates.append(_replace_word(request.text, op, op.upper(), all_of_them=True))
     words = [w for w in parsed.words if w.lower() not in ("and", "or", "not")]

@@ -159,7 +159,7 @@ class FileUsers:
         for config in self.configs:
             file_realm.remove_user(config, username, self.owner)
         self._update_metadata(username, None)
-        self._wait_until(lambda: not _known(self.es, username), f"{username} is gone")
+        self._wait_until(lambda: _known(self.es, username) is False, f"{username} is gone")
 
     def _wait_until(self, condition, what: str) -> None:
         """The node reloads its users file within resource.reload.interval.high (1 s)."""
@@ -174,18 +174,21 @@ class FileUsers:
 def _signs_in(es: ElasticsearchSettings, username: str, password: str) -> bool:
     from dataclasses import replace
 
+    from elastic_transport import TransportError
     from elasticsearch import AuthenticationException
 
     client = make_client(replace(es, username=username, password=password, api_key=None), max_retries=0)
     try:
         client.security.authenticate()
         return True
-    except AuthenticationException:
+    except (AuthenticationException, TransportError):  # not yet, or a busy node: asked again
         return False
 
 
-def _known(es: ElasticsearchSettings, username: str) -> bool:
-    """The node knows the user (looked up by running as them, as `elastic`)."""
+def _known(es: ElasticsearchSettings, username: str) -> bool | None:
+    """The node knows the user (looked up by running as them, as `elastic`); None: no answer yet
+    (a busy node), so the caller asks again."""
+    from elastic_transport import TransportError
     from elasticsearch import ApiError
 
     client = make_client(es, admin=True, max_retries=0).options(headers={"es-security-runas-user": username})
@@ -194,6 +197,8 @@ def _known(es: ElasticsearchSettings, username: str) -> bool:
         return True
     except ApiError:
         return False
+    except TransportError:
+        return None
 
 
 def directory(es: ElasticsearchSettings) -> NativeUsers | FileUsers:

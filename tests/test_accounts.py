@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import replace
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
@@ -228,10 +229,11 @@ def test_an_export_is_recorded_in_the_audit_with_who_what_and_how_many(browser, 
     browser.delete_all_cookies()
     browser_sign_in(browser, base, user, "/?q=harbour&site=demo")
     total = int(browser.find_element(By.CSS_SELECTOR, ".summary strong").text)
-    for old in browser.downloads.glob("archive-search*.csv"):
+    for old in browser.downloads.glob("archive-*.csv"):
         old.unlink()
     browser.find_element(By.ID, "export-csv").click()
-    wait_for_download(browser.downloads, "archive-search.csv")
+    # The download is named after the query and the day (archive-harbour-YYYY-MM-DD.csv).
+    wait_for_download(browser.downloads, f"archive-harbour-{date.today().isoformat()}.csv")
     deadline = time.monotonic() + 20
     while not (events := site["audit"].read(user=user[0], event="export")) and time.monotonic() < deadline:
         time.sleep(0.3)

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import threading
 import time
 import urllib.request
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
+from archive.cli import AppContext, cli
 from archive.config import AlertSettings, SiteSettings
 from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
@@ -97,18 +100,24 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert "site=demo" in browser.current_url
     assert browser.find_element(By.CSS_SELECTOR, "select[name=site] option[selected]").text == "demo"
 
-    # Export CSV of the whole result set.
+    # Export CSV of the whole result set: named after the search and the day, opening as UTF-8
+    # in a spreadsheet (a byte order mark first), each row with its link into the archive.
     browser.find_element(By.ID, "export-csv").click()
-    exported = wait_for_download(browser.downloads, "archive-search.csv")
-    rows = list(csv.DictReader(exported.open(encoding="utf-8")))
+    exported = wait_for_download(browser.downloads, f"archive-election-{date.today().isoformat()}.csv")
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(exported.open(encoding="utf-8-sig")))
     assert len(rows) == total and all("election" in (r["title"] + r["snippets"]).lower() for r in rows)
+    assert all(r["archive_url"].startswith(base + "/article/") for r in rows)
+    browser.get(rows[0]["archive_url"])  # the link opens the archived copy
+    assert browser.find_element(By.TAG_NAME, "h1").text == rows[0]["title"]
+    browser.back()
 
     # Open an article: metadata, the whole text, the raw capture's date.
     first_title = browser.find_element(By.CSS_SELECTOR, ".hit h2 a").text
     browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
     arrive(browser, "/article/")
     assert browser.find_element(By.TAG_NAME, "h1").text == first_title
-    assert browser.find_element(By.ID, "raw-capture").text.startswith("fetched 20")
+    assert browser.find_element(By.ID, "raw-capture").text.startswith("kept since ")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text p")) >= 3
 
     # Save the search; it is listed with its feed.
@@ -262,6 +271,14 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
+def page_json(driver, url: str) -> dict:
+    """A JSON twin read in the signed-in browser."""
+    import json
+
+    driver.get(url)
+    return json.loads(driver.find_element(By.TAG_NAME, "body").text)
+
+
 def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):
     base = archive["base"]
     browser.set_window_size(390, 844)
@@ -277,3 +294,192 @@ def test_readable_on_a_phone_without_sideways_scrolling(browser, archive):
         assert browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 1
     finally:
         browser.set_window_size(1200, 900)
+
+
+def test_an_error_is_shown_above_the_search_form_with_everything_typed_kept(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?q=%22harbour+closure&site=demo&author=Maren+Okafor&sort=newest")
+    error = browser.find_element(By.ID, "search-error")
+    assert "quote" in error.text.lower()
+    box = browser.find_element(By.ID, "q")
+    assert error.location["y"] < box.location["y"]  # above the form
+    assert box.get_attribute("value") == '"harbour closure'
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=site] option[selected]").text == "demo"
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=author]").get_attribute("value") == "Maren Okafor"
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=sort] option[selected]").text == "newest"
+    box.clear()  # fixing the query keeps the filters
+    box.send_keys('"harbour closure"')
+    box.submit()
+    arrive(browser, "author=Maren")
+    assert "site=demo" in browser.current_url and "sort=newest" in browser.current_url
+    assert not browser.find_elements(By.ID, "search-error")
+
+    # A pasted text too long for a query: the page says so and how long a query may be, never
+    # that the archive is unavailable, and keeps the text to shorten.
+    pasted = " ".join(["the harbour authority said the closure would last until thursday"] * 30)
+    browser.get(base + "/?site=demo&q=" + pasted.replace(" ", "+"))
+    error = browser.find_element(By.ID, "search-error").text
+    assert "the limit is" in error and "cluster" not in error and "unavailable" not in error
+    assert browser.find_element(By.ID, "q").get_attribute("value") == pasted
+
+
+def test_a_page_past_the_end_says_how_many_there_are_and_links_the_last_page(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?sort=newest&page=9999")
+    summary = browser.find_element(By.CSS_SELECTOR, ".summary").text
+    total = int(page_json(browser, base + "/search?sort=newest")["total"])
+    browser.get(base + "/?sort=newest&page=9999")
+    assert total > 10  # several pages
+    assert summary.startswith(f"No articles on page 9,999: {total} articles in all.")
+    assert "0–0" not in summary and not browser.find_elements(By.CSS_SELECTOR, "a[rel=prev]")
+    browser.find_element(By.ID, "last-page").click()
+    arrive(browser, "page=")
+    last = -(-total // 10)
+    assert browser.find_elements(By.CSS_SELECTOR, ".hit")
+    assert f"page {last} of {last}" in browser.find_element(By.CSS_SELECTOR, ".pager").text
+
+
+def test_an_article_reads_its_dates_highlights_the_words_and_goes_back_to_the_results(browser, archive):
+    base = archive["base"]
+    browser.get(base + "/?q=harbour&site=demo&sort=oldest")
+    results = browser.current_url
+    browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+    arrive(browser, "/article/")
+    published = browser.find_element(By.CSS_SELECTOR, "#published time")
+    exact = published.get_attribute("datetime")
+    assert exact[:4] in published.text and not re.search(r"\d{4}-\d{2}", published.text)  # "4 March 2025, 09:00 CET"
+    assert exact in published.get_attribute("title")  # the exact value on hover
+    assert "json-ld" not in browser.find_element(By.CSS_SELECTOR, ".metadata").text
+    assert "warc" not in browser.find_element(By.CSS_SELECTOR, ".metadata").text.lower()
+    marks = browser.find_elements(By.CSS_SELECTOR, "#text mark")
+    assert marks and all("harbour" in m.text.lower() for m in marks)
+    browser.find_element(By.ID, "back-to-results").click()
+    arrive(browser, "q=harbour")
+    assert browser.current_url == results
+
+
+def test_on_a_phone_the_filters_fold_and_the_results_start_on_the_first_screen(browser, archive):
+    base = archive["base"]
+    browser.set_window_size(375, 740)
+    try:
+        browser.get(base + "/?q=harbour")
+        height = browser.execute_script("return window.innerHeight")
+        site_filter = browser.find_element(By.CSS_SELECTOR, "select[name=site]")
+        assert not site_filter.is_displayed()
+        first = browser.find_element(By.CSS_SELECTOR, ".hit h2 a")
+        assert first.location["y"] + first.size["height"] <= height, "the first result is below the fold"
+        browser.find_element(By.CSS_SELECTOR, "label[for=show-filters]").click()
+        assert site_filter.is_displayed()
+        browser.get(base + "/?q=harbour&site=demo")  # filters in use stay open
+        assert browser.find_element(By.CSS_SELECTOR, "select[name=site]").is_displayed()
+    finally:
+        browser.set_window_size(1200, 900)
+    browser.get(base + "/?q=harbour")  # on a wide screen there is nothing to unfold
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=site]").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, "label[for=show-filters]").is_displayed()
+CAPTURED_STATUS = "The page's own script did not run."
+
+
+class ScriptedSite:
+    """One news article whose page carries a script that would rewrite it, and an image on the site."""
+
+    def __init__(self):
+        paragraphs = [
+            f"Paragraph {i} of the ferry story: the island operator cancelled its winter timetable after two of its "
+            "three vessels failed within a week, and commuters queued for the one boat left." for i in range(8)
+        ]
+        article = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Ferry timetable cancelled</title>"
+            "<meta property='og:type' content='article'>"
+            "<meta property='article:published_time' content='2026-01-12T08:00:00+00:00'>"
+            "<style>h1 { color: rgb(0, 90, 0); }</style></head><body><article><h1>Ferry timetable cancelled</h1>"
+            f"<p id='status'>{CAPTURED_STATUS}</p><img src='/pixel.png' alt='harbour'>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs)
+            + "</article><script>document.getElementById('status').textContent = 'THE SCRIPT RAN';"
+              "document.body.insertAdjacentHTML('beforeend', '<p id=injected>injected</p>');</script></body></html>"
+        ).encode()
+        index = b"<!doctype html><html><body><a href='/news/2026/01/12/ferry'>Ferry</a></body></html>"
+        pages = {"/": index, "/news/2026/01/12/ferry": article}
+        self.image_requests = 0
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path == "/pixel.png":
+                    site.image_requests += 1
+                body = pages.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_page_as_captured_is_shown_without_running_its_script(browser, es_settings, es_client, tmp_path, web_admin):
+    site_server = ScriptedSite()
+    site = SiteSettings(name="ferry", start_urls=(site_server.base_url + "/",), allowed_domains=("127.0.0.1",),
+                        article_allow=(r"^/news/",))
+    settings = replace(
+        es_settings,
+        elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-capture-{uuid.uuid4().hex[:8]}"),
+        data_dir=tmp_path / "var",
+        sites=(site,),
+        crawl=replace(es_settings.crawl, download_delay=0.0),
+    )
+    try:
+        outcome = run_sites(settings, ["ferry"], trigger="test").outcome
+        assert outcome.sites["ferry"]["articles_new"] == 1, outcome.sites
+        with running_server(create_app(settings, es_client)) as base:
+            browser_sign_in(browser, base, web_admin)
+            browser.get(base + "/?q=ferry")
+            browser.find_element(By.CSS_SELECTOR, ".hit h2 a").click()
+            arrive(browser, "/article/")
+            assert not browser.find_elements(By.ID, "low-confidence")  # a clean article is not marked
+            browser.find_element(By.ID, "view-captured").click()
+            arrive(browser, "/captured")
+            frame = browser.find_element(By.ID, "capture")
+            assert frame.get_attribute("sandbox") == ""  # every restriction, no allow-scripts
+            browser.switch_to.frame(frame)
+            try:
+                # The capture's text and layout are there; its script changed nothing.
+                assert browser.find_element(By.TAG_NAME, "h1").text == "Ferry timetable cancelled"
+                assert browser.find_element(By.ID, "status").text == CAPTURED_STATUS
+                assert not browser.find_elements(By.ID, "injected")
+                assert "Paragraph 7 of the ferry story" in browser.find_element(By.TAG_NAME, "body").text
+            finally:
+                browser.switch_to.default_content()
+            assert no_script_ran(browser)
+            assert site_server.image_requests == 0  # nothing was fetched from the site
+            # Opened directly, the capture carries the policy that keeps scripts off.
+            raw = browser.find_element(By.ID, "capture").get_attribute("src")
+            session = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
+            with urllib.request.urlopen(urllib.request.Request(raw, headers={"Cookie": session}), timeout=20) as response:
+                policy = response.headers["Content-Security-Policy"]
+            assert "script-src 'none'" in policy and "default-src 'none'" in policy and "sandbox" in policy
+
+            # An article stored with low confidence is marked on its page, with the candidates' lengths.
+            hit = es_client.search(index=settings.elasticsearch.articles_alias, query={"match_all": {}})["hits"]["hits"][0]
+            es_client.update(index=hit["_index"], id=hit["_id"], refresh=True,
+                             doc={"confidence": 0.2, "body_candidates": {"trafilatura": 180, "article-element": 40}})
+            browser.get(f"{base}/article/{hit['_id']}")
+            mark = browser.find_element(By.ID, "low-confidence").text
+            assert "Low confidence" in mark and "trafilatura: 180 words" in mark and "article-element: 40 words" in mark
+        # ...and listed with the run that archived it.
+        listed = CliRunner().invoke(cli, ["runs", "--low-confidence"], obj=AppContext(None, settings))
+        assert listed.exit_code == 0, listed.output
+        assert "1 article with confidence below 0.5" in listed.output and "Ferry timetable cancelled" in listed.output
+        assert "trafilatura 180, article-element 40" in listed.output
+    finally:
+        site_server.close()
+        drop_all(es_client, settings.elasticsearch)

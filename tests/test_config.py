@@ -27,8 +27,11 @@ def test_the_shipped_settings_file_loads():
         ({"crawl": {"obey_robot": True}}, "crawl.obey_robot"),
         ({"schedule": {"cron": "every night"}}, "schedule.cron"),
         ({"schedule": {"timezone": "Mars/Olympus"}}, "schedule.timezone"),
-        ({"sites": [SITE, {**SITE, "article_allow": ["(unclosed"]}]}, "sites[1].article_allow[0]"),
-        ({"sites": [{**SITE, "start_urls": ["ftp://daily.example/"]}]}, "sites[0].start_urls[0]"),
+        ({"sites": [SITE, {**SITE, "name": "other", "article_allow": ["(unclosed"]}]}, 'sites["other"].article_allow[0]'),
+        ({"sites": [{**SITE, "start_urls": ["ftp://daily.example/"]}]}, 'sites["daily"].start_urls[0]'),
+        ({"sites": [{**SITE, "allowed_domains": ["https://daily.example/"]}]}, 'sites["daily"].allowed_domains[0]'),
+        ({"sites": [{**SITE, "allowed_domains": ["daily.example:99999"]}]}, 'sites["daily"].allowed_domains[0]'),
+        ({"crawl": {"extraction_timeout": 0}}, "crawl.extraction_timeout"),
         ({"sites": [{k: v for k, v in SITE.items() if k != "name"}]}, "sites[0].name"),
         ({"sites": [SITE, SITE]}, "duplicate site"),
         ({"elasticsearch": {"url": "localhost:9200"}}, "elasticsearch.url"),
@@ -102,3 +105,52 @@ def test_replicas_are_auto_or_a_number(value, ok):
 def test_extraction_workers_cannot_be_negative():
     with pytest.raises(ConfigError, match="crawl.extraction_workers"):
         settings_from_dict({"crawl": {"extraction_workers": -1}}, env={})
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"crawl": {"download_delay": -1}}, "crawl.download_delay: must be at least 0, got -1"),
+        ({"crawl": {"download_timeout": 0}}, "crawl.download_timeout: must be greater than 0"),
+        ({"crawl": {"retry_times": -2}}, "crawl.retry_times: must be at least 0"),
+        ({"extraction": {"min_words": -5}}, "extraction.min_words: must be at least 0"),
+        ({"elasticsearch": {"bulk_size": 0}}, "elasticsearch.bulk_size: must be at least 1"),
+        ({"demo_site": {"port": 70000}}, "demo_site.port: must be at most 65535"),
+        ({"alerts": {"smtp_port": 0}}, "alerts.smtp_port: must be at least 1"),
+        ({"sites": [{**SITE, "max_depth": -1}]}, 'sites["daily"].max_depth: must be at least 0'),
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_key_and_the_range(raw, message):
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict(raw, env={})
+    assert message in str(caught.value)
+
+
+def test_a_site_is_named_by_its_name_in_errors_not_its_position():
+    mine = {**SITE, "name": "mine", "article_allow": ["(unclosed"]}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict({"sites": [SITE, mine]}, env={})
+    assert str(caught.value).startswith('sites["mine"].article_allow[0]: bad regular expression')
+
+
+def test_settings_are_found_beside_the_installed_archive_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no settings.toml here
+    settings = load_settings(env={"HOME": str(tmp_path)})
+    assert settings.path.resolve() == PROJECT / "settings.toml"
+    assert settings.data_dir == PROJECT / "var"  # relative to the file, not the working folder
+
+
+def test_settings_are_found_in_the_user_config_folder(tmp_path, monkeypatch):
+    import archive.config as config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "INSTALLED_CONFIG", tmp_path / "not-installed" / "settings.toml")
+    folder = tmp_path / "home" / ".config" / "newsroom-archive"
+    folder.mkdir(parents=True)
+    (folder / "settings.toml").write_text('[[sites]]\nname = "mine"\nstart_urls = ["https://mine.example/"]\narticle_allow = ["^/a/"]\n')
+    assert load_settings(env={"HOME": str(tmp_path / "home")}).site("mine")
+    (folder / "settings.toml").unlink()
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"HOME": str(tmp_path / "home")})
+    message = str(caught.value)
+    assert "looked in settings.toml" in message and str(folder / "settings.toml") in message, message

@@ -499,3 +499,37 @@ def test_keep_alive_responses_are_not_held_back_by_nagle(server, site):
     conn.close()
     # 100 responses: >= 4 s with the delay, well under 1 s without it (2.5 s leaves room for load)
     assert elapsed < 2.5, f"100 keep-alive responses took {elapsed:.1f}s"
+
+
+def test_the_demo_site_keeps_running_in_the_background_and_switches_to_the_next_edition(tmp_path):
+    import socket
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from archive.cli import AppContext, cli
+    from archive.config import DemoSiteSettings, settings_from_dict
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = replace(settings_from_dict(SETTINGS, base_dir=ROOT, env={}), data_dir=tmp_path,
+                       demo_site=DemoSiteSettings(port=port))
+    base = f"http://127.0.0.1:{port}"
+    new_path = next(a.path for a in DemoSite(edition=2).articles if a.edition == 2)
+    run = CliRunner()
+    try:
+        started = run.invoke(cli, ["demo-site", "start"], obj=AppContext(None, settings))
+        assert started.exit_code == 0, started.output
+        assert "runs in the background" in started.output
+        assert urllib.request.urlopen(base + "/", timeout=10).status == 200  # after the command returned
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(base + new_path, timeout=10)
+        again = run.invoke(cli, ["demo-site", "start", "--edition", "2"], obj=AppContext(None, settings))
+        assert again.exit_code == 0, again.output
+        assert urllib.request.urlopen(base + new_path, timeout=10).status == 200  # the next night's article
+    finally:
+        stopped = run.invoke(cli, ["demo-site", "stop"], obj=AppContext(None, settings))
+    assert "demo site stopped" in stopped.output
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "/", timeout=5)

@@ -2,9 +2,10 @@
 
 Static checks that need no Docker: the compose file is valid against the Compose Specification's
 JSON schema (vendored in tests/fixtures/compose-spec/, see SOURCE.md there), the Elastic images
-use the version pinned in settings.toml, ports are published on 127.0.0.1 only, no secret is
-written into the compose file, every variable it uses is documented in .env.example, and the
-image runs the scheduler as a non-root user.
+use the version pinned in settings.toml, only the TLS proxy is published beyond 127.0.0.1 and
+the page behind it is configured to require sign-in, no secret is written into the compose
+file, every variable it uses is documented in .env.example, and the image runs the scheduler as
+a non-root user. The proxy's Caddyfile is checked and served by tests/test_proxy.py.
 """
 
 from __future__ import annotations
@@ -193,9 +194,14 @@ def test_elastic_images_use_the_version_pinned_in_settings(services, pinned_vers
     assert services["kibana"]["image"] == f"docker.elastic.co/kibana/kibana:{pinned_version}"
 
 
-def test_every_published_port_is_bound_to_loopback(services):
+PROXY = "proxy"  # the one service published beyond this host
+
+
+def test_only_the_proxy_is_published_beyond_this_host(services):
     published = 0
     for name, service in services.items():
+        if name == PROXY:
+            continue
         for port in service.get("ports") or []:
             published += 1
             if isinstance(port, dict):
@@ -204,9 +210,57 @@ def test_every_published_port_is_bound_to_loopback(services):
                 assert str(port).startswith("127.0.0.1:"), f"{name}: port {port!r} is not bound to 127.0.0.1"
                 resolved = VARIABLE.sub(lambda m: m.group("arg") if m.group("op") in (":-", "-") else "1", str(port))
                 assert re.fullmatch(r"127\.0\.0\.1:\d+:\d+(/tcp|/udp)?", resolved), f"{name}: {port!r}"
-    assert published >= 2  # Elasticsearch and Kibana
+    # Elasticsearch: for the operator on the host only; the page and Kibana: through the proxy only
+    assert published >= 1
     assert services["elasticsearch"]["ports"] == ["127.0.0.1:${ES_PORT:-9200}:9200"]
-    assert services["kibana"]["ports"] == ["127.0.0.1:${KIBANA_PORT:-5601}:5601"]
+    assert "ports" not in services["kibana"] and "ports" not in services["web"]
+    # the proxy: HTTPS (and HTTP/3), and plain HTTP only to redirect and for Let's Encrypt's challenge
+    assert services[PROXY]["ports"] == ["80:80", "443:443", "443:443/udp"]
+    assert "expose" not in services["elasticsearch"] and "network_mode" not in services["elasticsearch"]
+
+
+def test_the_page_behind_the_proxy_requires_sign_in(services):
+    """The page is reached at https://ARCHIVE_HOSTNAME and reads an Elasticsearch with security on,
+    as the archive's own user: the conditions under which `archive serve` asks for a sign-in and
+    marks its cookie Secure."""
+    web = env_entries(services["web"])
+    hostname = "https://${ARCHIVE_HOSTNAME:?set ARCHIVE_HOSTNAME in .env (see .env.example)}"
+    assert web["ARCHIVE_PUBLIC_URL"] == hostname
+    assert env_entries(services["archive"])["ARCHIVE_PUBLIC_URL"] == hostname  # alert links
+    assert env_entries(services[PROXY])["ARCHIVE_HOSTNAME"] == hostname.removeprefix("https://")
+    assert web["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+    assert web["ELASTICSEARCH_USERNAME"] == "${ARCHIVE_ES_USERNAME:-archive}"
+    assert web["ELASTICSEARCH_PASSWORD"].startswith("${ARCHIVE_ES_PASSWORD:?")
+    for name in ("elasticsearch", "es01", "es02", "es03"):
+        assert env_entries(services[name])["xpack.security.enabled"] == "true", name
+    # the proxy reaches the port the page listens on, inside the project's network only
+    assert services["web"]["command"][-2:] == ["--port", "8800"]
+    # uvicorn believes X-Forwarded-For/-Proto from any sender only because no port reaches it
+    # except through the proxy
+    assert web["FORWARDED_ALLOW_IPS"] == "*" and "ports" not in services["web"]
+    for name, service in services.items():
+        if name != "web":
+            assert "FORWARDED_ALLOW_IPS" not in env_entries(service), name
+
+
+def test_kibana_knows_its_public_https_address(services):
+    kibana = env_entries(services["kibana"])
+    assert kibana["SERVER_PUBLICBASEURL"] == "https://${KIBANA_HOSTNAME:?set KIBANA_HOSTNAME in .env (see .env.example)}"
+    assert env_entries(services[PROXY])["KIBANA_HOSTNAME"] == kibana["SERVER_PUBLICBASEURL"].removeprefix("https://")
+    assert kibana["XPACK_SECURITY_SECURECOOKIES"] == "true"  # TLS ends at the proxy
+    assert "SERVER_BASEPATH" not in kibana  # a name of its own, not a path under the archive's
+
+
+def test_the_proxy_serves_the_projects_caddyfile_and_keeps_its_certificates(compose, services):
+    proxy = services[PROXY]
+    assert re.fullmatch(r"caddy:2\.\d+\.\d+", proxy["image"]), "pin a Caddy release"
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert "caddy-data:/data" in proxy["volumes"]  # certificates and the internal CA survive a restart
+    assert env_entries(proxy)["ARCHIVE_TLS"] == "${ARCHIVE_TLS:-internal}"
+    assert proxy["restart"] == "unless-stopped"
+    # neither keeps the other away: a bad settings file (index-setup) leaves Kibana reachable,
+    # a Kibana problem leaves the page reachable
+    assert not _needs(services, PROXY) & {"web", "index-setup", "kibana", "setup"}
 
 
 def _strings(node, path=""):

@@ -280,6 +280,7 @@ def test_rejection_reasons_are_the_named_counters():
     assert set(ALL_REASONS) == {
         "not-article", "too-short", "no-title", "duplicate", "robots", "offsite", "non-html",
         "too-large", "http-error", "too-deep", "too-old", "network-error", "extraction-error", "known-bad",
+        "redirect-loop", "redirect-offsite", "sitemap-too-large", "extraction-timeout", "robots-unreadable",
     }
     rejected = Rejected("too-short", "12 words")
     assert rejected.reason is Reason.TOO_SHORT and str(rejected.reason) == "too-short"
@@ -432,3 +433,50 @@ def test_an_article_whose_article_element_holds_only_the_header_is_archived(extr
     assert html.count("</article>") == 1 and html.index("</article>") < html.index("article-body")
     article = extractor.extract(html, PROSE_URL)
     assert article.word_count > 60 and "Customers will not pay for the fine" in article.body
+
+
+# --- pages nobody tuned for: language, layout, misfiring rules ---------------------------------
+
+def test_a_chinese_article_of_400_characters_is_kept(extractor):
+    # No spaces between words: counted by characters, it is a full article, not a 5-word stub.
+    article = extractor.extract(page("chinese_article.html"), "https://news.example.cn/2025/03/04/desalination.html")
+    assert article.word_count >= 400 and not article.short
+    assert article.language == "zh"
+    assert "每天可以生产十二万吨淡水" in article.body and "珍惜每一滴水" in article.body
+    assert "版权所有" not in article.body
+
+
+def test_word_counts_treat_cjk_characters_as_words():
+    from crawler.text import word_count
+
+    assert word_count("The harbour closed at noon.") == 5
+    assert word_count("海水淡化厂 opened 今日") == 5 + 1 + 2
+
+
+def test_a_news_page_saying_og_type_website_with_teaser_rails_is_kept(extractor):
+    # og:type website and seven linked headlines in the rails: every news page has those.
+    article = extractor.extract(page("website_with_rails.html"),
+                                "https://coastline.example.net/news/ferry-winter-timetable-cancelled-4411")
+    assert article.body.startswith("The island ferry operator has cancelled its winter timetable")
+    assert "compensation for season-ticket holders" in article.body
+    for rail in ("Harbour dredging starts", "Storm warning issued", "Rowing club wins"):
+        assert rail not in article.body
+
+
+def test_a_chrome_rule_that_hits_the_article_keeps_trafilaturas_text(extractor):
+    # The last two paragraphs sit in a box whose class says "read-more": a chrome word. Pruning
+    # them would keep 60% of the article; the scorer keeps trafilatura's whole text instead.
+    html = page("website_with_rails.html")
+    html = html.replace("<p>The regional transport authority", '<div class="read-more-box"><p>The regional transport authority')
+    html = html.replace("who cannot travel.</p>", "who cannot travel.</p></div>")
+    article = extractor.extract(html, "https://coastline.example.net/news/ferry-winter-timetable-cancelled-4411")
+    assert "examining whether the operator had kept the fleet" in article.body
+    assert "compensation for season-ticket holders" in article.body
+    assert article.body_source == "trafilatura"
+    assert article.body_candidates["trafilatura-pruned"] < article.body_candidates["trafilatura"]
+
+
+def test_each_article_stores_how_its_text_was_chosen_and_a_confidence(article):
+    doc = article.to_document()
+    assert doc["body_source"] == "trafilatura" and 0 < doc["confidence"] <= 1
+    assert doc["body_candidates"]["trafilatura"] == article.word_count

@@ -121,7 +121,8 @@ def test_filters_and_sort_become_filters_not_scoring():
 
 def test_title_weighs_more_than_body_and_words_also_match_their_stems():
     body = build_search_body(SearchRequest(text="strikes"))
-    exact, stemmed = body["query"]["bool"]["must"][0]["bool"]["should"]
+    exact, stemmed, *tags = body["query"]["bool"]["must"][0]["bool"]["should"]
+    assert [next(iter(t["term"])) for t in tags] == ["tags", "section"]  # a plain word is also a tag (ranked lower)
     assert "title^3" in exact["multi_match"]["fields"] and "body" in exact["multi_match"]["fields"]
     assert "body_stem" in stemmed["multi_match"]["fields"]
     assert "en_strike" in stemmed["multi_match"]["query"].split()
@@ -129,7 +130,7 @@ def test_title_weighs_more_than_body_and_words_also_match_their_stems():
 
 def test_phrases_search_only_the_exact_fields():
     body = build_search_body(SearchRequest(text='"harbour authority"'))
-    phrase = body["query"]["bool"]["must"][0]["multi_match"]
+    phrase = body["query"]["bool"]["must"][0]["bool"]["should"][0]["multi_match"]
     assert phrase["type"] == "phrase" and not any("_stem" in f for f in phrase["fields"])
 
 

@@ -126,6 +126,13 @@ def test_a_csv_export_holds_every_hit(demo_archive):
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert len(rows) == politics and len({r["url"] for r in rows}) == politics
     assert exported.stderr.strip() == f"exported {politics} articles"
+    # The audit trail keeps the operator's export too: who, what, how many rows.
+    from search.audit import AuditLog
+    from search.client import make_client
+
+    (audited,) = AuditLog(make_client(demo_archive.elasticsearch), demo_archive.elasticsearch.audit_alias).read(event="export")
+    assert audited["user"].startswith("operator:") and (audited["format"], audited["rows"]) == ("csv", politics)
+    assert audited["filters"] == {"tags": ["politics"]}
 
     as_json = json.loads(run(demo_archive, "search", "--tag", "politics", "--format", "json", "--with-body").stdout)
     assert len(as_json) == politics and all(hit["body"] for hit in as_json)

@@ -65,7 +65,7 @@ def test_a_pattern_that_matches_nothing_fails_the_crawl_and_says_why(archive_set
 
 def test_a_full_url_as_pattern_is_refused_naming_the_key():
     raw = {"sites": [{"name": "x", "start_urls": ["http://a.example/"], "article_allow": [r"http://a.example/\d{4}/"]}]}
-    with pytest.raises(ConfigError, match=r"sites\[0\]\.article_allow\[0\]: .* path and query"):
+    with pytest.raises(ConfigError, match=r"sites\[\"x\"\]\.article_allow\[0\]: .* path and query"):
         settings_from_dict(raw, env={})
 
 

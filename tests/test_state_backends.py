@@ -74,12 +74,35 @@ def test_both_backends_remember_the_same_things(state, archive_settings):
     state.close()
 
 
+def test_both_backends_keep_the_listing_cursor(state, archive_settings):
+    from crawler.walk import ListingCursor
+
+    assert state.load_cursor("news") == ListingCursor()  # never walked: not caught up, counted as interrupted
+    state.start_walk("news")
+    state = reopen(state, archive_settings)
+    # A walk that started and never said how it ended (a crawl killed): the next run must know.
+    assert state.load_cursor("news").interrupted
+    left = ListingCursor(frontier=(("https://news.example/world?page=7", 2), ("https://news.example/sport", 1)),
+                         reached_end=True, interrupted=False)
+    state.save_cursor("news", left)
+    state = reopen(state, archive_settings)
+    assert state.load_cursor("news") == left
+    assert state.load_cursor("other") == ListingCursor()  # one cursor per site
+    state.start_walk("news")  # the next walk keeps the frontier it starts from
+    assert state.load_cursor("news").frontier == left.frontier and state.load_cursor("news").interrupted
+    state.close()
+
+
 def test_state_migrate_copies_a_sqlite_state_and_says_how_many(archive_settings):
     sqlite = CrawlState(state_path(archive_settings))
     for i in range(25):
         sqlite.record("news", [f"https://news.example/{i}"], f"d{i}", "2026-03-01T10:00:00+00:00", 200,
                       f'"e{i}"', None, None, "2026-03-01T08:00:00+00:00", f"h{i}")
     sqlite.record_bad("news", "https://news.example/gone", "http-error", "404", POLICY, now=NOW)
+    from crawler.walk import ListingCursor
+
+    cursor = ListingCursor(frontier=(("https://news.example/world?page=3", 1),), reached_end=True, interrupted=False)
+    sqlite.save_cursor("news", cursor)
     before = sqlite.load_site("news")
     sqlite.close()
 
@@ -91,11 +114,12 @@ def test_state_migrate_copies_a_sqlite_state_and_says_how_many(archive_settings)
     moved = ElasticsearchCrawlState(archive_settings.elasticsearch)
     assert moved.load_site("news") == before
     assert list(moved.load_bad("news", now=NOW)) == ["https://news.example/gone"]
+    assert moved.load_cursor("news") == cursor  # the next walk resumes where the SQLite one left off
     moved.close()
     # Again: the same 25, not 50.
     again = CliRunner().invoke(cli, ["state", "migrate"], obj=app)
     assert "copied 25 URLs" in again.output
-    assert state_documents(archive_settings) == 26
+    assert state_documents(archive_settings) == 27  # 25 pages, 1 known-bad, 1 cursor
 
     missing = CliRunner().invoke(cli, ["state", "migrate", "--from", "/nonexistent/state.sqlite"], obj=app)
     assert missing.exit_code == 1 and "no crawl state at /nonexistent/state.sqlite: nothing to migrate" in missing.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from archive.demo_site import DemoSite, pages
 from crawler.extraction import ArticleExtractor
 from crawler.rejections import Reason, Rejected
 from crawler.workers import ExtractionPool
+from hostile_site import links_page
 
 BASE = "http://127.0.0.1:8701"
 
@@ -42,18 +44,30 @@ def test_a_rejection_comes_back_with_its_reason(pool):
     assert caught.value.reason in (Reason.TOO_SHORT, Reason.NOT_ARTICLE)
 
 
-def test_a_dead_worker_costs_its_pages_as_extraction_errors_and_the_next_pages_work(pool, article_page):
+def test_a_dead_worker_costs_its_page_as_an_extraction_error_and_the_next_pages_work(pool, article_page):
     html, url = article_page
     pool.submit(html, url).result(timeout=120)  # the worker is up
-    for pid in list(pool._pool._processes):
+    slow = pool.submit(links_page(40_000), BASE + "/2025/01/01/many-links")
+    time.sleep(1.0)  # it is extracting the slow page now
+    for pid in pool.worker_pids():
         os.kill(pid, signal.SIGKILL)  # what an out-of-memory kill does
-    outcomes = []
-    for _ in range(3):
-        try:
-            outcomes.append(pool.submit(html, url).result(timeout=120).title)
-        except Rejected as rejected:
-            outcomes.append(rejected.reason)
+    with pytest.raises(Rejected) as caught:
+        slow.result(timeout=120)
+    assert caught.value.reason == Reason.EXTRACTION_ERROR
     assert pool.crashes == 1
-    assert all(o == Reason.EXTRACTION_ERROR or isinstance(o, str) for o in outcomes), outcomes
-    # a new worker takes the next page
-    assert pool.submit(html, url).result(timeout=120).title
+    assert pool.submit(html, url).result(timeout=120).title  # a new worker takes the next page
+
+
+def test_a_page_past_its_deadline_is_rejected_and_its_worker_replaced(article_page):
+    html, url = article_page
+    pool = ExtractionPool(ExtractionSettings(), workers=1, timeout=2.0)
+    try:
+        pool.submit(html, url).result(timeout=120)
+        stuck = pool.worker_pids()
+        with pytest.raises(Rejected) as caught:
+            pool.submit(links_page(100_000), BASE + "/2025/01/01/links-100k").result(timeout=120)
+        assert caught.value.reason == Reason.EXTRACTION_TIMEOUT
+        assert pool.submit(html, url).result(timeout=120).title  # the next page is extracted as usual
+        assert pool.worker_pids() and pool.worker_pids() != stuck
+    finally:
+        pool.close()

@@ -21,12 +21,10 @@ def _store(app, create: bool = False):
 
 def _audit(app, client, outcome: str, name: str, owner: str | None, **details) -> None:
     """The CLI acts for the operator: recorded as operator:<login name>."""
-    import getpass
-
-    from search.audit import AuditLog
+    from search.audit import AuditLog, operator
 
     es = app.settings.elasticsearch
-    AuditLog(client, es.audit_alias).record("saved-search", f"operator:{getpass.getuser()}", outcome=outcome,
+    AuditLog(client, es.audit_alias).record("saved-search", operator(), outcome=outcome,
                                              saved_search=name, owner=owner, **details)
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive.scheduling.jobs import run_sites
-from crawler.runner import OK
+from crawler.runner import SUCCESSFUL
 
 
 @click.command()
@@ -25,8 +25,10 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str, queue
     """Crawl sites now and archive their articles.
 
     Progress lines appear every few seconds on stderr; a summary per site is printed at the
-    end. The exit code is 0 when the crawl finished, 1 when it failed or timed out, 3 when
-    another crawl of the site was already running.
+    end. The exit code is 0 when the crawl finished (status ok; also `incomplete` when the page
+    budget left listings for the next run, and `ok-spooled` when Elasticsearch was unreachable
+    and articles wait in the spool), 1 when it failed or timed out, 3 when another crawl of
+    the site was already running.
 
     \b
     Examples:
@@ -68,7 +70,7 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str, queue
         click.echo(json.dumps({"status": outcome.status, "error": outcome.error, "sites": outcome.sites}, indent=2))
     else:
         print_summary(outcome)
-    if outcome.status != OK:
+    if outcome.status not in SUCCESSFUL:
         raise SystemExit(1)
 
 
@@ -93,7 +95,8 @@ def print_summary(outcome) -> None:
         reasons = ", ".join(f"{k} {v}" for k, v in s.get("rejections", {}).items()) or "none"
         console.print(f"[dim]{site} rejections:[/dim] {reasons}")
     if outcome.error:
-        console.print(f"[red]error:[/red] {escape(outcome.error)}")  # patterns hold [a-z]: not markup
+        label = "[red]error:[/red]" if outcome.status not in SUCCESSFUL else "[yellow]warning:[/yellow]"
+        console.print(f"{label} {escape(outcome.error)}")  # patterns hold [a-z]: not markup
 
 
 @click.command()
@@ -110,9 +113,18 @@ def flush(app) -> None:
     from search.spool import Spool
     from search.writer import ArticleWriter
 
+    from search.runs import flush_pending_runs
+
     settings = app.settings
     spool = Spool(settings.data_dir / "spool")
     pending = spool.pending()
+    try:
+        runs = flush_pending_runs(settings)
+    except TransportError as exc:
+        raise click.ClickException(f"Elasticsearch at {settings.elasticsearch.url} is still unreachable ({exc}); "
+                                   f"{pending} articles and the run records stay spooled") from None
+    if runs:
+        click.echo(f"wrote {runs} run records kept while Elasticsearch was unreachable")
     if not pending:
         click.echo(f"nothing spooled in {spool.directory}")
         return

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from archive.commands.crawl import print_summary
 from archive.commands.search import print_hits
-from archive.demo_site import DemoSite, serve_demo_site
+from archive.demo_site import DemoSite, background, serve_demo_site
 from archive.scheduling.jobs import run_sites
 from crawler.runner import OK
 from search.client import ElasticsearchUnavailable, check_health, make_client
@@ -45,13 +45,13 @@ def demo(app, site_name: str, query: str) -> None:
 
     host, port = settings.demo_site.host, settings.demo_site.port
     try:
-        server = serve_demo_site(DemoSite(), host=host, port=port)
-    except OSError as exc:
-        raise click.ClickException(f"cannot serve the demo site on {host}:{port}: {exc} (change [demo_site] port)") from None
-    with server:
-        console.print(f"[bold]1. Demo site[/bold] ({len(server.site.articles)} articles) at {server.base_url}/")
-        console.print(f"[bold]2. Crawling[/bold] site '{site_name}' (progress below)")
-        result = run_sites(settings, [site_name], trigger="demo", stop_event=threading.Event())
+        # In the background: it keeps running after this command, so "original" links work.
+        base_url = background.start(settings.data_dir, host, port, edition=1)
+    except background.DemoSiteError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"[bold]1. Demo site[/bold] ({len(DemoSite().articles)} articles, edition 1) at {base_url}/")
+    console.print(f"[bold]2. Crawling[/bold] site '{site_name}' (progress below)")
+    result = run_sites(settings, [site_name], trigger="demo", stop_event=threading.Event())
     if result.outcome is None:
         raise click.ClickException(f"a crawl of {site_name} is already running")
     outcome = result.outcome
@@ -65,11 +65,41 @@ def demo(app, site_name: str, query: str) -> None:
     console.print("Try more: archive search 'desalinat*' --sort newest · archive search 'tram AND strike' --format json")
     console.print("In a browser: archive serve, then open http://127.0.0.1:8800/ and sign in as a user you add with "
                   "`archive users add me --role admin` (the local node has security on, like production)")
+    console.print(f"The demo site keeps running at {base_url}/ (the articles' original links work). The next night's "
+                  "edition: archive demo-site start --edition 2, then archive crawl --site demo (README: "
+                  "The next edition). Stop it: archive demo-site stop")
 
 
 @click.group("demo-site")
 def demo_site() -> None:
     """The fictional news site the project serves for the demo and the tests."""
+
+
+@demo_site.command("start")
+@click.option("--edition", type=click.IntRange(1, 2), default=1, show_default=True, help="2 = the 'next night' version.")
+@click.pass_obj
+def start_site(app, edition: int) -> None:
+    """Serve the demo site in the background (replacing the one running), at [demo_site] host:port.
+
+    \b
+    Examples:
+      archive demo-site start --edition 2   # the next night: new articles, edited ones
+      archive demo-site stop
+    """
+    settings = app.settings
+    try:
+        url = background.start(settings.data_dir, settings.demo_site.host, settings.demo_site.port, edition=edition)
+    except background.DemoSiteError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"demo site: {url}/ (edition {edition}) runs in the background; `archive demo-site stop` stops it")
+
+
+@demo_site.command("stop")
+@click.pass_obj
+def stop_site(app) -> None:
+    """Stop the demo site started in the background."""
+    pid = background.stop(app.settings.data_dir)
+    click.echo(f"demo site stopped (pid {pid})" if pid else "no demo site was running in the background")
 
 
 @demo_site.command("serve")

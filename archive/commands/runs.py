@@ -13,7 +13,7 @@ from rich.table import Table
 
 from archive.commands import elasticsearch_errors
 from search.client import make_client
-from search.runs import list_runs, run_records
+from search.runs import list_runs, low_confidence_articles, run_records
 
 STATUS_STYLE = {"ok": "green", "failed": "red", "no-articles": "red", "timed-out": "yellow", "interrupted": "yellow"}
 
@@ -27,11 +27,14 @@ def _fetch(settings, site: str | None, limit: int) -> list[dict]:
 @click.command("runs")
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--rejections", is_flag=True, help="List the rejected URLs of RUN (default: the latest run) with reason and detail.")
+@click.option("--low-confidence", "low_confidence", is_flag=True,
+              help="List the articles of RUN (default: the latest run) whose body was chosen with low confidence, "
+                   "with the length of every candidate text.")
 @click.option("--site", metavar="NAME", help="Only this site's runs.")
 @click.option("--limit", "-n", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def runs(app, run_id: str | None, rejections: bool, site: str | None, limit: int, fmt: str) -> None:
+def runs(app, run_id: str | None, rejections: bool, low_confidence: bool, site: str | None, limit: int, fmt: str) -> None:
     """Crawl runs, newest first: when, how long, how it went, what it found.
 
     With --rejections: the URLs a run did not archive, by reason, with what was seen (the first
@@ -44,7 +47,11 @@ def runs(app, run_id: str | None, rejections: bool, site: str | None, limit: int
       archive runs --format json | jq '.[] | select(.status != "ok")'
       archive runs --rejections                 # the latest run
       archive runs --rejections 3f2a9c1b7d4e --site demo
+      archive runs --low-confidence             # articles whose text may be the wrong part of the page
     """
+    if low_confidence:
+        show_low_confidence(app.settings, run_id, site, fmt)
+        return
     if rejections or run_id:
         show_rejections(app.settings, run_id, site, fmt)
         return
@@ -112,6 +119,28 @@ def show_rejections(settings, run_id: str | None, site: str | None, fmt: str) ->
             console.print(f"  not taken as articles ({kind}), e.g.:")
             for sample in kept:
                 console.print(f"    {escape(sample['url'])}  [dim]{escape(sample['why'])}[/dim]", soft_wrap=True)
+
+
+def show_low_confidence(settings, run_id: str | None, site: str | None, fmt: str) -> None:
+    es, below = settings.elasticsearch, settings.extraction.low_confidence
+    with elasticsearch_errors(es.url):
+        records, articles = low_confidence_articles(make_client(es), es.articles_alias, es.runs_index, below,
+                                                    run_id=run_id, site=site)
+    if not records:
+        raise click.ClickException(f"no run {run_id}" if run_id else "no runs recorded" + (f" for {site}" if site else ""))
+    if fmt == "json":
+        click.echo(json.dumps(articles, indent=2))
+        return
+    console = Console(highlight=False)
+    first = records[0]
+    console.print(f"[bold]run {first.get('run_id')} · {', '.join(r['site'] for r in records)} · {_local(first.get('started'))}[/bold]: "
+                  f"{len(articles)} article{'s' if len(articles) != 1 else ''} with confidence below {below}", soft_wrap=True)
+    for a in articles:
+        lengths = ", ".join(f"{source} {words}" for source, words in (a.get("body_candidates") or {}).items())
+        console.print(f"  {a.get('confidence', 0):.2f}  {escape(a.get('title') or '')}", soft_wrap=True)
+        console.print(f"        {escape(a.get('url') or '')}", soft_wrap=True)
+        console.print(f"        kept: {a.get('body_source')} ({a.get('word_count', 0)} words); candidates (words): {escape(lengths)}",
+                      soft_wrap=True)
 
 
 def site_status(settings) -> list[dict]:

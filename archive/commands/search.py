@@ -66,7 +66,8 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
       title:harbour  author:"Maren Okafor"  body:  description:  site:demo  tag:energy  lang:de
     \b
     Exports (--format csv|json|ndjson) hold every hit unless --size is given;
-    json is one JSON array. A count of what was written goes to stderr.
+    json is one JSON array. A count of what was written goes to stderr. In csv, a cell
+    starting with = + - @ (a formula to a spreadsheet) gets a leading '.
     \b
     Examples:
       archive search '"climate summit"' --since 2025-01-01 --sort newest
@@ -105,7 +106,7 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         try:
             request = validate_filters(client, es.articles_alias, request, [s.name for s in app.settings.sites])
             if fmt != "table":
-                _export(client, es, request, fmt, page, size if size_given else None, versions)
+                _export(client, es, request, fmt, page, size if size_given else None, versions, app.settings.alerts.public_url)
                 return
             response = run_search(client, es.articles_alias, request, page=page, versions_alias=versions)
         except QuerySyntaxError as exc:
@@ -115,14 +116,20 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
     print_hits(response, page, size)
 
 
-def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None) -> None:
+def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None,
+            archive_base: str) -> None:
     """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
     if limit is not None and page > 1:
         hits = run_search(client, es.articles_alias, request, page=page, versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
-    written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier)
+    written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
+                           archive_base=archive_base)
     sys.stdout.flush()
+    from search.audit import AuditLog, operator, search_filters
+
+    AuditLog(client, es.audit_alias).record("export", operator(), query=request.text, filters=search_filters(request),
+                                            format=fmt, rows=written)
     note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
     click.echo(f"exported {count_noun(written, 'article')}{note}", err=True)
 

@@ -21,7 +21,11 @@ def serve(app, host: str, port: int) -> None:
     """
     import uvicorn
 
-    from search.http_api import create_app
+    from search.http_api import create_app, startup_problem
 
+    web = create_app(app.settings, bind_host=host)
     click.echo(f"search page on http://{host}:{port}/ (JSON API: /search?q=..., Ctrl-C stops)")
-    uvicorn.run(create_app(app.settings, bind_host=host), host=host, port=port, log_level="warning")
+    problem = startup_problem(web)
+    if problem:  # one line for the operator; the page tells journalists the archive is down
+        click.echo(f"warning: {problem}; the page says the archive is down until it answers (GET /health)", err=True)
+    uvicorn.run(web, host=host, port=port, log_level="warning")

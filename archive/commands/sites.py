@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -97,6 +98,17 @@ def print_report(report) -> None:
         console.print("\n[red]No URL matched article_allow: a crawl would archive nothing.[/red]")
 
 
+def configured_for(settings, url: str):
+    """The configured site that already starts at this URL (its home page), if any."""
+    from archive.urls import canonicalize
+
+    def same(a: str) -> str:
+        return canonicalize(a).rstrip("/")
+
+    wanted = same(url)
+    return next((s for s in settings.sites if any(same(u) == wanted for u in s.start_urls)), None)
+
+
 @sites.command("add")
 @click.argument("url")
 @click.option("--name", help="The site's name in settings (default: from the host name).")
@@ -122,6 +134,12 @@ def add(app, url: str, name: str | None, dry_run: bool, sample_size: int) -> Non
     settings = app.settings
     if not url.startswith(("http://", "https://")):
         raise click.ClickException(f"not an http(s) URL: {url}")
+    existing = configured_for(settings, url)
+    if existing:
+        raise click.ClickException(
+            f"{url} is already configured as site {existing.name!r} (start_urls {list(existing.start_urls)}): "
+            f"check it with `archive sites check {existing.name}`, or edit its entry in the settings file"
+        )
     try:
         proposal = propose(settings, url, name)
     except ValueError as exc:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from archive.config import Settings, credentials_env, settings_from_dict
 from archive.scheduling.locks import LockTaken, site_lock
 from archive.scheduling.slots import CrawlSlot, NoSlot
-from crawler.runner import OK, CrawlOutcome, run_crawl
+from crawler.runner import SUCCESSFUL, CrawlOutcome, run_crawl
 from search.alert_delivery import check_after_crawl
 from search.runs import record_outcome
 
@@ -50,7 +50,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome is not None and self.outcome.status == OK
+        return self.outcome is not None and self.outcome.status in SUCCESSFUL
 
 
 def crawl_job(site_names: list[str], settings_raw: dict, trigger: str = "schedule") -> None:
@@ -94,10 +94,10 @@ def run_sites(
         logger.warning("crawl of %s not started: the scheduler is stopping", label)
         return RunResult(trigger=trigger, sites=[], skipped=names)
     with ExitStack() as locks:
-        sites, skipped = [], []
+        sites, skipped, held = [], [], []
         for name in names:
             try:
-                locks.enter_context(site_lock(settings, name, trigger=trigger, job_id=job_id))
+                held.append(locks.enter_context(site_lock(settings, name, trigger=trigger, job_id=job_id)))
                 sites.append(name)
             except LockTaken as exc:
                 logger.warning("skipped: %s", exc)
@@ -108,9 +108,14 @@ def run_sites(
         _track(sites, +1)
         label = ", ".join(sites)
         try:
+            def started(pid: int) -> None:
+                logger.info("crawl of %s runs as pid %d", label, pid)
+                for lock in held:
+                    lock.crawled_by(pid)
+
             # One of the machine's crawl slots for the child's whole life; the site locks are
             # held while waiting, so a second trigger of a waiting site is skipped as usual.
-            with CrawlSlot(settings.data_dir, settings.schedule.crawl_slots, label, stop_event):
+            with CrawlSlot(settings.data_dir, settings.schedule.crawl_slots, label, stop_event) as slot:
                 logger.info(
                     "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
                 )
@@ -119,7 +124,9 @@ def run_sites(
                     sites,
                     time_limit=settings.crawl.time_limit,
                     stop_event=stop_event,
-                    on_start=lambda pid: logger.info("crawl of %s runs as pid %d", label, pid),
+                    on_start=started,
+                    # Lock files and the slot: the child keeps them held if this process dies.
+                    inherit_fds=tuple(fd for fd in [slot.fd, *(lock.fd for lock in held)] if fd is not None),
                 )
             record_outcome(settings, result.outcome, trigger=trigger)
             _log_outcome(result.outcome)
@@ -138,10 +145,10 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
         s = outcome.sites.get(site, {})
         errors = (1 if outcome.error else 0) + s.get("index_errors", 0)
         logger.log(
-            logging.INFO if outcome.status == OK else logging.ERROR,
+            logging.INFO if s.get("status", outcome.status) == "ok" else logging.WARNING if outcome.status in SUCCESSFUL else logging.ERROR,
             "crawl of %s ended: %s in %.1fs; %d pages, %d new, %d updated, %d unchanged, %d rejected, %d errors%s",
             site,
-            outcome.status,
+            s.get("status", outcome.status),
             outcome.duration_seconds,
             s.get("pages_fetched", 0),
             s.get("articles_new", 0),
@@ -149,7 +156,7 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
             s.get("articles_unchanged", 0),
             s.get("rejected_total", 0),
             errors,
-            f" ({outcome.error})" if outcome.error else "",
+            f" ({s.get('error') or outcome.error})" if s.get("error") or outcome.error else "",
         )
 
 

@@ -52,9 +52,22 @@ class SiteLock:
             os.close(fd)
             raise LockTaken(self.site, read_holder(self.path)) from None
         self._fd = fd
-        info = {"pid": os.getpid(), "trigger": self.trigger, "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._info = {"pid": os.getpid(), "trigger": self.trigger, "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self._write_info()
+
+    def crawled_by(self, pid: int) -> None:
+        """The crawl child holds the lock too (it inherits the descriptor): name it for `archive status`."""
+        self._info["crawl_pid"] = pid
+        self._write_info()
+
+    def _write_info(self) -> None:
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(self._info).encode(), 0)
+
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor: a crawl child given it keeps the lock held if this process dies."""
+        return self._fd
 
     def release(self) -> None:
         if self._fd is None:
@@ -86,8 +99,9 @@ def running_crawl(data_dir: Path, site: str) -> dict | None:
     """Who runs a crawl of the site now, without touching the lock (taking it even briefly could
     make a scheduled run skip). A holder whose process is gone (a crash) does not count."""
     holder = read_holder(lock_path(data_dir, site))
-    if holder and isinstance(holder.get("pid"), int) and psutil.pid_exists(holder["pid"]):
-        return holder
+    pids = [holder.get(k) for k in ("pid", "crawl_pid")] if holder else []
+    if any(isinstance(pid, int) and psutil.pid_exists(pid) for pid in pids):
+        return holder  # the starter, or the crawl it started and that outlived it
     return None
 
 
@@ -144,6 +158,13 @@ class BrokerSiteLock:
         except LockError:  # expired, or taken over: not ours to delete any more
             pass
         self._lock = None
+
+    # The crawl child cannot inherit a Redis key: if the worker dies, its child stops too
+    # (crawler/runner.py) and the key expires by its timeout. Nothing to hand over.
+    fd = None
+
+    def crawled_by(self, pid: int) -> None:
+        pass
 
     def __enter__(self) -> "BrokerSiteLock":
         self.acquire()

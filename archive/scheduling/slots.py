@@ -38,7 +38,7 @@ class CrawlSlot:
 
     def _try_each(self) -> bool:
         for number in range(self.limit):
-            # O_CLOEXEC: the crawl child must not inherit (and so keep) the slot.
+            # O_CLOEXEC: only a crawl child handed the descriptor (inherit_fds) keeps the slot.
             fd = os.open(self.directory / f"slot-{number}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -60,6 +60,11 @@ class CrawlSlot:
                 logger.info("crawl of %s got a crawl slot", self.label)
                 return
         raise NoSlot(f"crawl of {self.label} not started: stopped while waiting for a crawl slot")
+
+    @property
+    def fd(self) -> int | None:
+        """The slot's descriptor: a crawl child given it keeps the slot taken while it still runs."""
+        return self._fd
 
     def release(self) -> None:
         if self._fd is not None:

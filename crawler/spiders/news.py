@@ -17,20 +17,27 @@ from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from archive.config import Settings, SiteSettings
 from crawler import diagnosis, discovery
+from crawler.containment import RefusedRequest
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason, record_rejection
 from crawler.state import BadUrlPolicy, RecheckPolicy, conditional_headers, open_state
 from crawler.warc import Capture
 from crawler.workers import ExtractionPool
-from crawler.urls import canonicalize, document_id, in_domains
+from crawler.urls import SiteScope, canonicalize, document_id
+from crawler.walk import FRONT, RESUMED, ListingWalk
 
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+
+
+class _GivenUp(Exception):
+    """An article page left unfinished by the time limit (not settled: fetched again next run)."""
 
 
 class NewsSpider(scrapy.Spider):
@@ -41,13 +48,18 @@ class NewsSpider(scrapy.Spider):
         self.site = site
         self.app_settings = app_settings
         self.allowed_domains = list(site.allowed_domains)
+        self.scope = SiteScope.of(site)  # hosts with their ports (crawler/containment.py uses it too)
         # Extraction runs in worker processes: the reactor keeps fetching meanwhile.
-        self.extraction = ExtractionPool(app_settings.extraction, app_settings.crawl.extraction_workers or None)
-        self.archived: set[str] = set()  # canonical URLs yielded this run: duplicates stop here
+        self.extraction = ExtractionPool(app_settings.extraction, app_settings.crawl.extraction_workers or None,
+                                         timeout=app_settings.crawl.extraction_timeout)
+        # canonical URL -> (URL it was fetched at, content hash), for articles yielded this run
+        self.archived: dict[str, tuple[str, str]] = {}
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
         state = open_state(app_settings)
         self.known = state.load_site(site.name)  # what earlier runs archived: the incremental part
         self.known_bad = state.load_bad(site.name)  # 404/410, too large, not HTML: left alone for now
+        self.walk = ListingWalk(state.load_cursor(site.name))
+        state.start_walk(site.name)
         state.close()
         crawl = app_settings.crawl
         self.bad_policy = BadUrlPolicy(crawl.bad_url_retry_days, crawl.bad_url_retry_max_days)
@@ -63,7 +75,21 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.on_opened, signal=signals.spider_opened)
         return spider
+
+    def on_opened(self, spider) -> None:
+        from twisted.internet import reactor
+
+        self._time_up = reactor.callLater(self.app_settings.crawl.time_limit, self._stop_at_time_limit)
+
+    def _stop_at_time_limit(self) -> None:
+        # Pages still being extracted are given up at once: Scrapy's close waits for them, and
+        # a hostile page would hold it for minutes. Closed as CLOSESPIDER_TIMEOUT would (whichever
+        # timer fires first), so the run says timed-out even if giving them up left it idle.
+        self.extraction.abort("the crawl's time limit came first")
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="closespider_timeout"))
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -81,6 +107,12 @@ class NewsSpider(scrapy.Spider):
         if decision.kind == diagnosis.ARTICLE:
             self.count("urls/article")
             return
+        if decision.kind != diagnosis.OFFSITE and (miss := diagnosis.near_miss(self.site, url)):
+            kept = self.crawler.stats.get_value("near_misses")
+            if kept is None:
+                kept = []
+                self.crawler.stats.set_value("near_misses", kept)
+            diagnosis.keep_near_miss(kept, miss)
         samples = self.crawler.stats.get_value("url_samples")
         if samples is None:
             samples = {}
@@ -97,8 +129,16 @@ class NewsSpider(scrapy.Spider):
                 self.bad_found[canonicalize(url)] = (reason.value, detail)
 
     def closed(self, reason: str) -> None:
+        timer = getattr(self, "_time_up", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        cursor = self.walk.next_cursor(finished=reason == "finished" and not self._limit_logged)
+        self.crawler.stats.set_value("walk/frontier", len(cursor.frontier))
+        if cursor.frontier:
+            logger.info("%s: %d listing pages wait for the next run, from %s", self.site.name, len(cursor.frontier), cursor.frontier[0][0])
         state = open_state(self.app_settings)
         try:
+            state.save_cursor(self.site.name, cursor)
             for url, (bad_reason, detail) in self.bad_found.items():
                 state.record_bad(self.site.name, url, bad_reason, detail, self.bad_policy)
             # Asked again (their time had come) and answered properly: no longer bad.
@@ -111,11 +151,11 @@ class NewsSpider(scrapy.Spider):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, url: str, callback, depth: int, headers: dict | None = None, **meta) -> scrapy.Request | None:
+    def _request(self, url: str, callback, depth: int, headers: dict | None = None, priority: int = 0, **meta) -> scrapy.Request | None:
         """Every request goes through here: scope, page budget and the error handler."""
         if not url.startswith(("http://", "https://")) or url in self.requested:
             return None
-        if not in_domains(url, self.site.allowed_domains):
+        if not self.scope.allows(url):
             if url not in self.offsite_seen:
                 self.offsite_seen.add(url)
                 self.reject(Reason.OFFSITE, url)
@@ -125,14 +165,20 @@ class NewsSpider(scrapy.Spider):
                 logger.warning("%s: page budget of %d reached; the rest waits for the next run", self.site.name, self.site.max_pages)
                 self._limit_logged = True
             self.count("limits/max_pages_reached")
+            self.walk.link_left(meta.get("listing"))  # the listing that linked it stays on the frontier
             return None
         self.scheduled += 1
         self.requested.add(url)
+        if callback == self.parse_page:
+            self.walk.scheduled(canonicalize(url), depth)
+        elif meta.get("listing"):
+            self.walk.article_requested(meta["listing"])
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
             headers=headers,
+            priority=priority,
             cb_kwargs={"depth": depth},
             meta={"depth": depth, **meta},
         )
@@ -149,7 +195,10 @@ class NewsSpider(scrapy.Spider):
         if site.robots_sitemaps:
             roots = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in site.start_urls + site.feeds})
             requests += [self._request(f"{root}/robots.txt", self.parse_robots, 0) for root in roots]
-        requests += [self._request(u, self.parse_page, 0) for u in site.start_urls]
+        requests += [self._request(u, self.parse_page, 0, origin=FRONT) for u in site.start_urls]
+        # Then where the last walk stopped; listings after sitemaps and articles (lower priority).
+        requests += [self._request(u, self.parse_page, d, priority=-1, origin=RESUMED)
+                     for u, d in self.walk.cursor.frontier if self.site.may_follow(u)]
         return requests
 
     def follow(self, url: str, depth: int, **meta) -> scrapy.Request | None:
@@ -181,8 +230,8 @@ class NewsSpider(scrapy.Spider):
             if depth > self.site.max_depth:
                 self.reject(Reason.TOO_DEEP, url)
                 return None
-            return self._request(url, self.parse_page, depth, **meta)
-        if not in_domains(url, self.site.allowed_domains) and url not in self.offsite_seen:
+            return self._request(url, self.parse_page, depth, priority=-1, **meta)
+        if not self.scope.allows(url) and url not in self.offsite_seen:
             self.offsite_seen.add(url)
             self.reject(Reason.OFFSITE, url)
         return None
@@ -194,7 +243,11 @@ class NewsSpider(scrapy.Spider):
             yield self._request(sitemap_url, self.parse_sitemap, depth)
 
     def parse_sitemap(self, response, depth: int):
-        sitemap = discovery.parse_sitemap(response.body)
+        try:
+            sitemap = discovery.parse_sitemap(response.body)
+        except _DecompressionMaxSizeExceeded as exc:
+            self.reject(Reason.SITEMAP_TOO_LARGE, response.url, f"{len(response.body)} bytes gzipped, over 50 MB decompressed ({exc})")
+            return
         if sitemap is None:
             self.count("discovery/invalid_sitemaps")
             logger.warning("not a sitemap: %s", response.url)
@@ -218,6 +271,7 @@ class NewsSpider(scrapy.Spider):
 
     async def parse_page(self, response, depth: int):
         """A home or section page: follow its article links and its pagination."""
+        self.walk.parsed(_asked_for(response.request))
         if not self._is_html(response):
             return
         if self.site.is_article_url(canonicalize(response.url)):
@@ -229,18 +283,42 @@ class NewsSpider(scrapy.Spider):
             yield request
 
     def _listing_links(self, response, depth: int):
-        links = [canonicalize(url) for url in page_links(response)]
+        listing = _asked_for(response.request) if response.request else canonicalize(response.url)
+        origin = response.meta.get("origin", FRONT)
+        links = [canonicalize(url) for url in self._page_links(response)]
         articles = [u for u in links if self.site.is_article_url(u)]
-        if self.known and depth > 0 and articles and not any(u not in self.known for u in articles):
-            # Caught up: a listing of only known articles; its older pages hold nothing new.
+        if (self.known and depth > 0 and articles and not any(u not in self.known for u in articles)
+                and self.walk.may_stop_at_known(origin)):
+            # Caught up: a listing of only known articles, and its older pages were walked before.
             self.count("incremental/caught_up_listings")
             links = articles
         for url in links:
-            yield self.follow(url, depth + 1)
+            yield self.follow(url, depth + 1, listing=listing, origin=origin)
+
+    def _page_links(self, response) -> list[str]:
+        links = page_links(response)
+        cap = self.app_settings.crawl.max_links_per_page
+        if len(links) > cap:
+            self.count("links/capped_pages")
+            self.count("links/left_out", len(links) - cap)
+            logger.warning("%s: %d links, only the first %d taken (crawl.max_links_per_page)", response.url, len(links), cap)
+            links = links[:cap]
+        return links
 
     # -- articles ---------------------------------------------------------------------------
 
     async def parse_article(self, response, depth: int):
+        settled = True
+        try:
+            async for result in self._article(response, depth):
+                yield result
+        except _GivenUp:
+            settled = False  # stopped by the time limit: its listing stays on the frontier
+        finally:
+            if settled:
+                self.walk.article_settled(response.meta.get("listing"))
+
+    async def _article(self, response, depth: int):
         if response.status == 304:
             self.count("articles/not_modified")
             yield NotModifiedItem(url=canonicalize(response.url), fetched_at=_now())
@@ -251,19 +329,30 @@ class NewsSpider(scrapy.Spider):
             article = await maybe_deferred_to_future(self.extraction.extract(response.body, response.url))
         except Rejected as rejected:
             self.reject(rejected.reason, response.url, rejected.detail)
+            if self.extraction.aborted:
+                raise _GivenUp() from None
             # Wide article patterns (even '/') also match sections: a listing is still followed.
             if rejected.reason == Reason.NOT_ARTICLE and depth <= self.site.max_depth and self.site.may_follow(canonicalize(response.url)):
                 for request in self._listing_links(response, depth):
                     yield request
             return
-        canonical = canonicalize(self._canonical_url(article.canonical_url, response.url))
-        if canonical in self.archived:
-            self.reject(Reason.DUPLICATE, response.url, f"same article as {canonical}")
-            return
+        own = canonicalize(response.url)
+        canonical = self._canonical_url(article, own, response.meta.get("own_url", False))
+        claim = self.archived.get(canonical)
+        if claim is not None:
+            claimed_by, claimed_hash = claim
+            if claimed_hash == article.content_hash or claimed_by == own:
+                self.reject(Reason.DUPLICATE, response.url, f"same article as {canonical}")
+                return
+            # The page at its own URL takes its record back from a page that claimed it, and
+            # that page is fetched again to be stored under its own URL.
+            self._canonical_conflict(claimed_by, canonical)
+            yield scrapy.Request(claimed_by, callback=self.parse_article, errback=self.on_error, dont_filter=True,
+                                 cb_kwargs={"depth": depth}, meta={"depth": depth, "own_url": True})
         if self.site.max_age_days and article.published and self._too_old(article.published):
             self.reject(Reason.TOO_OLD, response.url, article.published)
             return
-        self.archived.add(canonical)
+        self.archived[canonical] = (own, article.content_hash)
         self.count("articles/extracted")
         now = _now()
         requested = response.request.url if response.request else canonical
@@ -291,16 +380,36 @@ class NewsSpider(scrapy.Spider):
             ),
         )
         # Related links inside articles lead to more articles; listings stay depth-bounded.
-        for url in page_links(response):
+        for url in self._page_links(response):
             url = canonicalize(url)
             if self.site.is_article_url(url) and depth < self.site.max_depth + 2:
                 yield self.follow(url, depth + 1)
 
-    def _canonical_url(self, declared: str | None, fetched: str) -> str:
-        """The page's canonical link wins, unless it points off the configured site."""
-        if declared and declared.startswith(("http://", "https://")) and in_domains(declared, self.site.allowed_domains):
-            return declared
-        return fetched
+    def _canonical_url(self, article, own: str, keep_own: bool) -> str:
+        """The page's canonical link wins, unless it points off the site, or to another article
+        known under that URL with a different text (a page cannot take over another's record)."""
+        declared = article.canonical_url
+        if keep_own or not declared or not declared.startswith(("http://", "https://")) or not self.scope.allows(declared):
+            return own
+        canonical = canonicalize(declared)
+        if canonical == own:
+            return own
+        claim = self.archived.get(canonical)
+        known = self.known.get(canonical)
+        other_hash = claim[1] if claim else (known.content_hash if known else None)
+        if other_hash and other_hash != article.content_hash:
+            self._canonical_conflict(own, canonical)
+            return own
+        return canonical
+
+    def _canonical_conflict(self, page: str, claimed: str) -> None:
+        self.count("canonical/conflicts")
+        samples = self.crawler.stats.get_value("canonical/conflict_samples") or []
+        if len(samples) < 20:
+            samples.append({"url": page, "claimed": claimed})
+            self.crawler.stats.set_value("canonical/conflict_samples", samples)
+        logger.warning("%s declares the canonical URL %s, another article with a different text; stored under its own URL",
+                       page, claimed)
 
     # -- filters ----------------------------------------------------------------------------
 
@@ -334,10 +443,27 @@ class NewsSpider(scrapy.Spider):
 
     # -- failures ---------------------------------------------------------------------------
 
+    def on_dropped(self, request, spider=None) -> None:
+        """Scrapy's duplicate filter drops a redirect to a URL fetched already: said, not silent."""
+        if request.meta.get("redirect_urls"):
+            self.reject(Reason.DUPLICATE, request.meta["redirect_urls"][0], f"redirects to {request.url}, fetched already this run")
+            self.walk.article_settled(request.meta.get("listing"))
+
     def on_error(self, failure):
         request = failure.request
-        if failure.check(HttpError):
+        self._settle_failed(request, failure)
+        if failure.check(RefusedRequest):
+            refused = failure.value
+            self.reject(refused.reason, request.url, refused.detail)
+            if refused.reason == Reason.TOO_LARGE:
+                self.remember_bad(request, Reason.TOO_LARGE, refused.detail[:200])
+            logger.info("%s: %s", refused.reason, refused.detail)
+        elif failure.check(HttpError):
             status = failure.value.response.status
+            if status in (404, 410) and request.callback == self.parse_robots:
+                # No robots.txt: no Sitemap lines, and everything is allowed (as crawlers read it).
+                logger.info("%s answered HTTP %d: no robots.txt sitemaps", request.url, status)
+                return
             self.count(f"http_errors/{status}")
             self.reject(Reason.HTTP_ERROR, request.url, f"HTTP {status}")
             if status in (404, 410):
@@ -358,6 +484,23 @@ class NewsSpider(scrapy.Spider):
             self.reject(Reason.NETWORK_ERROR, request.url, repr(failure.value))
             logger.warning("could not fetch %s: %s", request.url, failure.value)
 
+    def _settle_failed(self, request, failure) -> None:
+        """A listing that failed for now (5xx, network) is walked again next run; one that is
+        gone (404, refused) is done. An article request that failed is settled either way."""
+        if request.callback == self.parse_page:
+            if failure.check(RefusedRequest):
+                temporary = failure.value.reason == Reason.ROBOTS_UNREADABLE
+            elif failure.check(HttpError):
+                temporary = failure.value.response.status >= 500
+            else:
+                temporary = not failure.check(IgnoreRequest, DownloadCancelledError)
+            if temporary:
+                self.walk.failed(_asked_for(request))
+            else:
+                self.walk.parsed(_asked_for(request))
+        else:
+            self.walk.article_settled(request.meta.get("listing"))
+
 
 # Links to files (images, PDFs, archives...) are never pages to crawl.
 _FILE_LINK = re.compile(r"\.(?:" + "|".join(re.escape(e) for e in IGNORED_EXTENSIONS) + r")$", re.IGNORECASE)
@@ -369,6 +512,11 @@ def page_links(response) -> list[str]:
     against each ignored extension in turn)."""
     urls = (response.urljoin(href.strip()) for href in response.xpath("//a/@href").getall() if href.strip())
     return [u for u in dict.fromkeys(urls) if not _FILE_LINK.search(urlsplit(u).path)]
+
+
+def _asked_for(request) -> str:
+    """The URL the spider requested, before any redirect: the walk knows its listings by it."""
+    return canonicalize((request.meta.get("redirect_urls") or [request.url])[0])
 
 
 def _now() -> str:

@@ -11,12 +11,12 @@ import calendar
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from search.filters import validate_filters
-from search.query import SORTS, SearchRequest, check_size
+from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, count_noun, highlight_query, text_query
 from search.service import get_article, search
 from search.versions import captures, changes
 
@@ -133,6 +133,39 @@ def url_with(path: str, params: Params, **changes) -> str:
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
+def typed_query(params: Params) -> dict:
+    """The form's fields exactly as typed (for a page that could not search with them)."""
+
+    def one(name: str) -> str:
+        return (params.get(name) or [""])[-1]
+
+    return {
+        "q": one("q"),
+        "site": list(params.get("site", [])),
+        "author": list(params.get("author", [])),
+        "tag": list(params.get("tag", [])),
+        "lang": list(params.get("lang", [])),
+        "since": one("since"),
+        "until": one("until"),
+        "edited": one("edited") in ("1", "true", "yes", "on"),
+        "include_earlier": one("include_earlier") in ("1", "true", "yes", "on"),
+        "briefs": one("briefs") not in ("0", "false", "no", "off"),
+        "sort": one("sort") or "relevance",
+        "size": one("size"),
+    }
+
+
+def back_link(value: str | None) -> dict | None:
+    """The results an article was opened from: only this server's search page (never another
+    site: the link is shown on the page), with the words to highlight."""
+    if not value or len(value) > 4000:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path != "/":
+        return None
+    return {"url": value, "q": (parse_qs(parts.query).get("q") or [""])[-1]}
+
+
 def month_bounds(month: str) -> tuple[str, str]:
     year, number = (int(part) for part in month.split("-")[:2])
     return f"{year:04d}-{number:02d}-01", f"{year:04d}-{number:02d}-{calendar.monthrange(year, number)[1]:02d}"
@@ -144,14 +177,20 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     request = validated(client, settings, request)
     known = known_values(client, es.articles_alias)
     response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
+    here = url_with("/", params)  # this page of results, for the articles' "back to results"
     params = {k: v for k, v in params.items() if k != "page"}
     last_page = max(1, -(-min(response.total, 10_000_000) // request.size))
     first = (page - 1) * request.size + 1
     selected_sites = set(request.sites)
+    beyond = page > last_page and response.total > 0
     return {
         "total": response.total,
         "page": page,
         "hits": [_hit(h) for h in response.hits],
+        "results_url": here,
+        # A page past the end says so, as the CLI does, with the way to the last page.
+        "beyond": {"message": f"No articles on page {page:,}: {count_noun(response.total, 'article')} in all.",
+                   "last": url_with("/", params, page=last_page), "last_page": last_page} if beyond else None,
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
         "facets": {"sites": dict(response.sites), "months": dict(response.months)},
@@ -172,7 +211,7 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         "showing": {"from": first if response.hits else 0, "to": first + len(response.hits) - 1 if response.hits else 0},
         "pages": {
             "last": last_page,
-            "previous": url_with("/", params, page=page - 1) if page > 1 else None,
+            "previous": url_with("/", params, page=page - 1) if 1 < page <= last_page else None,
             "next": url_with("/", params, page=page + 1) if page < last_page else None,
         },
         "facet_links": {
@@ -189,7 +228,7 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         },
         "links": {
             "json": url_with("/search", params, page=page),
-            "export_csv": url_with("/export.csv", params, size=None),
+            "export_csv": url_with("/export.csv", params, size=None, bom=1),  # opens in Excel as UTF-8
             "export_json": url_with("/export.json", params, size=None),
             "export_ndjson": url_with("/export.ndjson", params, size=None),
         },
@@ -205,15 +244,18 @@ def _hit(hit) -> dict:
     return data
 
 
-def article_context(client: Elasticsearch, settings, key: str) -> dict | None:
+def article_context(client: Elasticsearch, settings, key: str, highlight: str | None = None) -> dict | None:
     """The article as the API always returned it (id, then its fields, body included), plus its
-    captures, the changes between them, and the raw capture kept in the WARC store."""
+    captures, the changes between them, and the raw capture kept in the WARC store; with
+    ``highlight`` (the words searched), the body with those words marked."""
     es = settings.elasticsearch
     article = get_article(client, es.articles_alias, key)
     if article is None:
         return None
     history = captures(client, es.versions_alias, article)
+    marked = highlighted_body(client, es.articles_alias, article, highlight) if highlight else None
     return {
+        **({"body_marked": marked} if marked else {}),
         **article,
         "versions": [
             {"captured_at": c.captured_at, "title": c.title, "content_hash": c.content_hash, "current": c.current}
@@ -226,7 +268,32 @@ def article_context(client: Elasticsearch, settings, key: str) -> dict | None:
             for e in changes(history)
         ],
         "raw_capture": raw_capture(settings.warc_read_dir, article),
+        # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
+        "low_confidence": article.get("confidence") is not None and article["confidence"] < settings.extraction.low_confidence,
     }
+
+
+def highlighted_body(client: Elasticsearch, alias: str, article: dict, text: str) -> str | None:
+    """The whole body with the searched words (and their inflected forms) marked, or None."""
+    languages = tuple(filter(None, [article.get("language")]))
+    try:
+        words = text_query(text, languages)
+        extra = highlight_query(text, languages)
+    except QuerySyntaxError:  # a query that does not parse highlights nothing
+        return None
+    if words is None:
+        return None
+    response = client.search(
+        index=alias, size=1, source=False,
+        query={"ids": {"values": [article["id"]]}},
+        highlight={
+            "pre_tags": [MARK_PRE], "post_tags": [MARK_POST], "max_analyzed_offset": 999_999,
+            "fields": {"body": {"number_of_fragments": 0}},
+            "highlight_query": {"bool": {"should": [words, *([extra] if extra else [])]}},
+        },
+    )
+    hits = response["hits"]["hits"]
+    return (hits[0].get("highlight", {}).get("body") or [None])[0] if hits else None
 
 
 def diff_lines(diff: str) -> list[dict]:

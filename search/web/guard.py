@@ -3,7 +3,9 @@ response carries: one ASGI middleware, so the search page, the API and sign-in a
 
 - Security headers on every response: a Content-Security-Policy with frame-ancestors 'none'
   (no other site can frame a page and click "Remove" through it), X-Frame-Options,
-  X-Content-Type-Options: nosniff, Referrer-Policy.
+  X-Content-Type-Options: nosniff, Referrer-Policy. A response that sets its own
+  Content-Security-Policy and X-Frame-Options keeps them: only the page as captured does
+  (search/web/capture.py: no script at all, framed by this server's own article page only).
 - The Host header must name this server: the host of ARCHIVE_PUBLIC_URL or the address it is
   bound to. Another name (DNS rebinding: evil.example resolving to 127.0.0.1) is refused, so
   no page, link or check ever works from an attacker's name.
@@ -21,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
+
+from archive.urls import is_loopback_host
 
 CSRF_FIELD = "csrf_token"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -36,6 +39,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+# Headers a response may set for itself (both, or neither is kept).
+OWN_FRAMING = frozenset({b"content-security-policy", b"x-frame-options"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 DRAIN_BYTES = 4 * 1024 * 1024  # an oversized body is read (not kept) this far, to answer 413 cleanly
 
@@ -51,7 +56,7 @@ class GuardSettings:
         public = (urlsplit(self.public_url).hostname or "").lower()
         bound = self.bound_host.strip("[]").lower()
         hosts = {public} | ({bound} if not _is_wildcard(bound) else set())
-        if _is_loopback(public) or _is_loopback(bound):
+        if is_loopback_host(public) or is_loopback_host(bound):
             hosts.update(LOOPBACK_NAMES)  # names no other site can make a browser resolve
         return frozenset(h for h in hosts if h)
 
@@ -94,8 +99,10 @@ class RequestGuard:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(SECURITY_HEADERS)]
-                message = {**message, "headers": headers + SECURITY_HEADERS}
+                own = message.get("headers", [])
+                keep = OWN_FRAMING if OWN_FRAMING <= {k.lower() for k, _ in own} else frozenset()
+                headers = [(k, v) for k, v in own if k.lower() not in dict(SECURITY_HEADERS) or k.lower() in keep]
+                message = {**message, "headers": headers + [(k, v) for k, v in SECURITY_HEADERS if k not in keep]}
             await send(message)
 
         headers = _headers(scope)
@@ -209,13 +216,6 @@ def _host_name(host: str) -> str | None:
     return parts.hostname
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_wildcard(host: str) -> bool:

@@ -2,6 +2,7 @@
 
     /                       search page            twin: /search (and /search.json)
     /article/<id>           one article, versions and diffs   twin: /article/<id>.json
+    /article/<id>/captured  the page as it was captured, in a sandboxed frame (search/web/capture.py)
     /alerts                 saved searches, and the form to save one   twin: /alerts.json
     /alerts/<name>          what a saved search reported      twin: /alerts/<name>.json
     /alerts/<name>.atom     its Atom feed
@@ -32,9 +33,23 @@ from search.alerts import AlertError, AlertStore, SavedSearch, check_recipients
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError
+from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError
 from search.web.access import client_address, current_user, es_for
-from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, search_context, url_with, validated
+from search.web import dates
+from search.web.context import (
+    BadRequest,
+    article_context,
+    back_link,
+    params_from,
+    request_from_params,
+    search_context,
+    typed_query,
+    url_with,
+    validated,
+    whole_number,
+)
+from search.service import get_article
+from search.web.capture import CAPTURE_HEADERS, IFRAME_SANDBOX, CaptureUnavailable, captured_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -71,13 +86,17 @@ def web_url(url: str | None) -> str:
     return url if url and url.lower().startswith(("http://", "https://")) else "#"
 
 
-def make_environment() -> Environment:
+def make_environment(timezone: str = "UTC") -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True),
                       finalize=_finalize)
     env.filters["marked"] = marked
     env.filters["web_url"] = web_url
     env.filters["day"] = lambda value: (value or "")[:10] or "no date"
     env.filters["moment"] = lambda value: (value or "").replace("T", " ")[:19] or "never"
+    # Dates as people write them, in the newsroom's zone; the exact value on hover.
+    env.filters["when"] = lambda value, missing="never", source=None: dates.time_element(value, timezone, True, missing, source)
+    env.filters["whenday"] = lambda value: dates.time_element(value, timezone, with_time=False)
+    env.filters["date_source"] = dates.source_words
     return env
 
 
@@ -101,11 +120,34 @@ def search_page(request: Request) -> Response:
     state = request.app.state
     params = params_from(request.query_params)
     context = search_context(es_for(request), state.settings, params)
+    # The form's choices as this reader may see them, for a page that shows an error instead.
+    _known_by_reader(request)[_reader(request)] = context["known"]
     if state.settings.audit.searches and (params.get("q") or any(params.get(k) for k in ("site", "author", "tag", "lang"))):
         user = getattr(request.state, "user", None)
         state.access.audit.record("search", user.username if user else None, query=(params.get("q") or [""])[-1],
                                   filters={k: v for k, v in params.items() if k != "q"}, address=client_address(request))
     return twin(request, context, "search.html", request.url.path != "/")
+
+
+def _reader(request: Request) -> str | None:
+    user = current_user(request)
+    return user.username if user else None
+
+
+def _known_by_reader(request: Request) -> dict:
+    if not hasattr(request.app.state, "known_by_reader"):
+        request.app.state.known_by_reader = {}
+    return request.app.state.known_by_reader
+
+
+def search_form_with_error(request: Request, message: str, status: int) -> Response:
+    """The search page with the error above the form and everything the user typed kept."""
+    params = params_from(request.query_params)
+    known = _known_by_reader(request).get(_reader(request)) or {"sites": [], "languages": [], "tags": []}
+    query = typed_query(params)
+    known = {**known, "sites": sorted({*known["sites"], *query["site"]}), "languages": sorted({*known["languages"], *query["lang"]})}
+    context = {"error": message, "query": query, "known": known, "sorts": list(SORTS), "total": 0, "hits": []}
+    return render(request, "search.html", context, status=status)
 
 
 # --- one article ----------------------------------------------------------------------------
@@ -114,11 +156,41 @@ def search_page(request: Request) -> Response:
 def article_page(request: Request) -> Response:
     state = request.app.state
     key = request.path_params["article_id"]
-    context = article_context(es_for(request), state.settings, key)
+    back = back_link(request.query_params.get("back"))
+    context = article_context(es_for(request), state.settings, key, highlight=back["q"] if back else None)
     as_json = request.url.path.endswith(".json")
     if context is None:
         return error_response(request, 404, f"no archived article with id {key!r}", as_json)
-    return twin(request, {"article": context} if not as_json else context, "article.html", as_json)
+    return twin(request, context if as_json else {"article": context, "back": back}, "article.html", as_json)
+
+
+def captured_view(request: Request) -> Response:
+    """The article page's "page as captured": our frame around a sandboxed iframe of the capture."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    if article is None:
+        return error_response(request, 404, f"no archived article with id {key!r}", False)
+    try:
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return error_response(request, 404, f"no page as captured for this article: {exc}", False)
+    return render(request, "captured.html", {"article": article, "capture": page, "sandbox": IFRAME_SANDBOX})
+
+
+def captured_raw(request: Request) -> Response:
+    """The captured HTML itself, under a policy that lets nothing run or load (search/web/capture.py)."""
+    state = request.app.state
+    key = request.path_params["article_id"]
+    article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, key)
+    try:
+        if article is None:
+            raise CaptureUnavailable(f"no archived article with id {key!r}")
+        page = captured_page(state.settings.data_dir, article)
+    except CaptureUnavailable as exc:
+        return Response(str(exc), status_code=404, media_type="text/plain; charset=utf-8", headers=CAPTURE_HEADERS)
+    media_type = f"text/html; charset={page.charset}" if page.charset else "text/html"
+    return Response(page.html, media_type=media_type, headers=CAPTURE_HEADERS)
 
 
 # --- saved searches -------------------------------------------------------------------------
@@ -314,7 +386,15 @@ async def rotate_feed(request: Request) -> Response:
 # --- errors -----------------------------------------------------------------------------------
 
 
+# What a journalist reads when Elasticsearch is down; the operator's detail goes to the log and /health.
+UNAVAILABLE = "The archive is down; the newsroom's administrator has been told. Please try again in a few minutes."
+
+
 def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
     if as_json:
         return MarkedJSONResponse({"error": message}, status_code=status)
+    if status == 400 and request.url.path == "/":
+        return search_form_with_error(request, message, status)
+    if status >= 500:
+        message = UNAVAILABLE
     return render(request, "error.html", {"status": status, "message": message}, status=status)
