@@ -9,6 +9,11 @@ better, or to rebuild an index from scratch.
 
 Nothing already archived is lost: a capture the extractor now rejects is counted under its
 reason and the stored document is left as it is. No site is contacted.
+
+With a broker (crawls on several machines), the work is split by WARC file: ``plan`` reads
+every capture once here and picks the newest of each URL, as above; each file's chosen records
+(``FileJob``: its path and offsets) go to whichever `archive worker` is free, which extracts
+them with ``reextract_file`` (archive/scheduling/reextract_jobs.py queues and collects them).
 """
 
 from __future__ import annotations
@@ -161,6 +166,15 @@ class ReextractResult:
 
 
 @dataclass(frozen=True)
+class FileJob:
+    """The records of one WARC file to extract again: the newest capture of each of their URLs."""
+
+    site: str
+    file: str                 # relative to the WARC folder, as in WarcLocation
+    offsets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ReextractProgress:
     site: str
     phase: str        # "scan" (reading captures) or "extract"
@@ -186,31 +200,17 @@ def reextract(
     reached. Per-page problems are counted, never raised.
     """
     started = time.monotonic()
-    names = tuple(site_names)
-    sites = settings.select_sites(names)
     root = settings.warc_read_dir  # the shared folder every machine reads, when there is one
     result = ReextractResult()
-
-    todo = []
-    for site in sites:
-        if warc_files(root, site.name):
-            todo.append(site)
-        elif names:
-            raise NoCaptures(site.name, root / site.name)
-        else:
-            result.skipped.append(site.name)
-    if not todo:
-        raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
+    todo = _sites_with_captures(settings, site_names, result)
 
     ensure_all(client, settings.elasticsearch)
     writer = ArticleWriter(client, settings.elasticsearch)
     every = max(1, progress_every)
-    # The crawl's extraction pool, sized the same way (one crawl's share of the memory budget).
-    pool = ExtractionPool(settings.extraction, settings.crawl.extraction_workers
-                          or workers_within_budget(settings.crawl.memory_budget_mb, 1))
+    pool = extraction_pool(settings)
     try:
         for site in todo:
-            _reextract_site(root, site.name, pool, writer, settings.elasticsearch.bulk_size, result, on_progress, every)
+            _reextract_site(root, site, pool, writer, settings.elasticsearch.bulk_size, result, on_progress, every)
     finally:
         pool.close()
 
@@ -220,11 +220,93 @@ def reextract(
     return result
 
 
+def _sites_with_captures(settings: Settings, site_names: Iterable[str], result: ReextractResult) -> list[str]:
+    """The sites to rebuild; sites without captures are skipped (all-sites mode) or an error (named)."""
+    names = tuple(site_names)
+    sites = settings.select_sites(names)
+    root = settings.warc_read_dir
+    todo = []
+    for site in sites:
+        if warc_files(root, site.name):
+            todo.append(site.name)
+        elif names:
+            raise NoCaptures(site.name, root / site.name)
+        else:
+            result.skipped.append(site.name)
+    if not todo:
+        raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
+    return todo
+
+
+def extraction_pool(settings: Settings) -> ExtractionPool:
+    """The crawl's extraction pool, sized the same way (one crawl's share of the memory budget)."""
+    return ExtractionPool(settings.extraction, settings.crawl.extraction_workers
+                          or workers_within_budget(settings.crawl.memory_budget_mb, 1),
+                          timeout=settings.crawl.extraction_timeout)
+
+
+def plan(settings: Settings, site_names: Iterable[str] = (), on_progress: ProgressCallback | None = None,
+         progress_every: int = PROGRESS_EVERY) -> tuple[ReextractResult, list[FileJob]]:
+    """Read every capture once and pick the newest of each URL; the picks grouped by WARC file,
+    one job per file. The result holds what the reading found (captures, URLs, rejections)."""
+    result = ReextractResult()
+    root = settings.warc_read_dir
+    jobs = []
+    for site in _sites_with_captures(settings, site_names, result):
+        counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+        newest = _newest_captures(root, site, counts, result, on_progress, max(1, progress_every))
+        counts.urls = len(newest)
+        by_file: dict[str, list[int]] = {}
+        for location, _fetched_at in newest.values():
+            by_file.setdefault(location.file, []).append(location.offset)
+        jobs += [FileJob(site, file, tuple(sorted(offsets))) for file, offsets in sorted(by_file.items())]
+    return result, jobs
+
+
+def reextract_file(settings: Settings, client: Elasticsearch, job: FileJob) -> SiteReextract:
+    """One file's share of a split re-extraction, on a worker: its chosen records, extracted
+    and written. The counts cover only what this file's records gave."""
+    counts = SiteReextract(site=job.site)
+    root = settings.warc_read_dir
+    path = (root / job.file).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        counts.error(f"{job.file} is not in this machine's WARC folder {root}: set warc.storage to a folder every "
+                     "crawl machine mounts")
+        return counts
+    pool = extraction_pool(settings)
+    try:
+        locations = [WarcLocation(job.file, offset) for offset in job.offsets]
+        _extract(root, job.site, locations, pool, ArticleWriter(client, settings.elasticsearch),
+                 settings.elasticsearch.bulk_size, counts)
+    finally:
+        pool.close()
+    return counts
+
+
 def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: ArticleWriter, bulk_size: int,
                     result: ReextractResult, on_progress: ProgressCallback | None, every: int) -> None:
     counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
     newest = _newest_captures(root, site, counts, result, on_progress, every)
     counts.urls = len(newest)
+
+    def extracted(done: int) -> None:
+        if on_progress and done % every == 0:
+            on_progress(ReextractProgress(site, "extract", done, len(newest), result))
+
+    _extract(root, site, [location for _canonical, (location, _at) in sorted(newest.items())], pool, writer,
+             bulk_size, counts, extracted)
+    if on_progress:  # written too: the last figures
+        on_progress(ReextractProgress(site, "extract", len(newest), len(newest), result))
+    logger.info(
+        "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
+        site, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
+        counts.rejected_total, len(counts.errors) + counts.failed,
+    )
+
+
+def _extract(root: Path, site: str, locations: list[WarcLocation], pool: ExtractionPool, writer: ArticleWriter,
+             bulk_size: int, counts: SiteReextract, on_done: Callable[[int], None] | None = None) -> None:
+    """Extract the captures at ``locations`` in the pool and write them, in bulk batches."""
     batch: dict[str, dict] = {}
     pending: deque = deque()  # pages in the pool, in order; a window keeps memory bounded
     window = pool.workers * 8
@@ -238,25 +320,23 @@ def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: Article
             counts.add_write(writer.write(dict(batch)))
             batch.clear()
 
-    for done, (canonical, (location, _fetched_at)) in enumerate(sorted(newest.items()), start=1):
+    for done, location in enumerate(locations, start=1):
         capture = _readable_capture(root, location, counts)
         if capture is not None:
+            canonical = _canonical_of(capture)
             pending.append((canonical, location, capture.url, capture.fetched_at, pool.submit(capture.content(), capture.url)))
         while pending and (len(pending) >= window or pending[0][-1].done()):
             settle(pending.popleft())
-        if on_progress and done % every == 0:
-            on_progress(ReextractProgress(site, "extract", done, len(newest), result))
+        if on_done:
+            on_done(done)
     while pending:
         settle(pending.popleft())
     if batch:
         counts.add_write(writer.write(batch))
-    if on_progress:
-        on_progress(ReextractProgress(site, "extract", len(newest), len(newest), result))
-    logger.info(
-        "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
-        site, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
-        counts.rejected_total, len(counts.errors) + counts.failed,
-    )
+
+
+def _canonical_of(capture) -> str:
+    return capture.canonical_url or canonicalize(capture.url)
 
 
 def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
@@ -269,7 +349,7 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
     for location, capture in iter_captures(root, site):
         counts.captures += 1
         try:
-            canonical = capture.canonical_url or canonicalize(capture.url)
+            canonical = _canonical_of(capture)
         except Exception as exc:  # noqa: BLE001 - a bad URL in one record stops nothing
             counts.error(f"{location.file}@{location.offset}: unusable URL {capture.url!r}: {exc}")
             continue

@@ -23,6 +23,7 @@ import logging
 import socket
 
 from archive.config import Settings
+from archive.scheduling import reextract_jobs
 from archive.scheduling.locks import broker_address, lock_timeout
 
 logger = logging.getLogger("archive.scheduler")
@@ -40,12 +41,14 @@ class QueueError(RuntimeError):
 def make_app(settings: Settings):
     from celery import Celery
 
-    app = Celery("archive", broker=settings.queue.broker_url, set_as_current=False)
+    # Results only for re-extraction jobs (their counts come back to `archive reextract`).
+    app = Celery("archive", broker=settings.queue.broker_url, backend=settings.queue.broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,  # acknowledged once the crawl has ended
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # no job waits on a busy worker while another is free
-        task_ignore_result=True,  # the run record in Elasticsearch is the result
+        task_ignore_result=True,  # a crawl's run record in Elasticsearch is its result
+        result_expires=86400,
         task_default_queue=QUEUE_NAME,
         # A job a dead worker held goes back on the queue once its visibility timeout (as long as
         # the site lock's) has passed; live workers look for such jobs every 10 seconds.
@@ -58,7 +61,13 @@ def make_app(settings: Settings):
         worker_send_task_events=False,
     )
     app.task(name=TASK_NAME, bind=True)(_crawl_site)
+    reextract_jobs.register(app)
     return app
+
+
+def worker_settings() -> Settings:
+    """The settings of the worker machine this job runs on."""
+    return _worker_settings
 
 
 def enqueue(settings: Settings, site_names, trigger: str = "schedule") -> list[tuple[str, str]]:
@@ -121,5 +130,5 @@ def run_worker(settings: Settings, concurrency: int, name: str | None = None) ->
                 broker_address(settings), settings.data_dir)
     app.worker_main([
         "worker", "--pool=threads", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={hostname}",
-        f"--queues={QUEUE_NAME}", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        f"--queues={QUEUE_NAME},{reextract_jobs.QUEUE_NAME}", "--without-gossip", "--without-mingle", "--without-heartbeat",
     ])
