@@ -5,7 +5,8 @@ which one crawl process handles. The scheduler (or `archive crawl --queue`) enqu
 per site; `archive worker` on each crawl machine takes jobs and runs each exactly as the
 scheduler runs a crawl without a broker (``jobs.run_sites``: lock, crawl slot, child process,
 run record, alerts), with the worker machine's own settings.toml, data folder and credentials.
-A job carries only the site's name and the trigger.
+A job carries only the site's name and the trigger. Workers also take `archive reextract`'s
+per-WARC-file jobs (archive/scheduling/reextract_jobs.py), from a queue of their own.
 
 - Late acknowledgement (``task_acks_late``) with one job reserved at a time per crawl slot: a
   job is removed from the broker only when its crawl has ended. When a worker dies, Redis gives
