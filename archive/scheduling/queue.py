@@ -39,11 +39,13 @@ class QueueError(RuntimeError):
     """The broker cannot take the jobs."""
 
 
-def make_app(settings: Settings):
+def make_app(settings: Settings, results: bool = False):
+    """The Celery app; ``results``: with Redis as result store too, for the workers and for
+    `archive reextract` (its per-file counts come back that way; crawls' results are their run records)."""
     from celery import Celery
 
-    # Results only for re-extraction jobs (their counts come back to `archive reextract`).
-    app = Celery("archive", broker=settings.queue.broker_url, backend=settings.queue.broker_url, set_as_current=False)
+    app = Celery("archive", broker=settings.queue.broker_url, backend=settings.queue.broker_url if results else None,
+                 set_as_current=False)
     app.conf.update(
         task_acks_late=True,  # acknowledged once the crawl has ended
         task_reject_on_worker_lost=True,
@@ -124,7 +126,7 @@ def run_worker(settings: Settings, concurrency: int, name: str | None = None) ->
 
     global _worker_settings
     _worker_settings = settings
-    app = make_app(settings)
+    app = make_app(settings, results=True)
     worker_shutting_down.connect(lambda **_: jobs.STOP.set(), weak=False)
     hostname = name or f"archive@{socket.gethostname()}"
     logger.info("worker %s: %d crawl(s) at once, broker %s, data folder %s", hostname, concurrency,

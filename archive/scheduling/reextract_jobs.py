@@ -46,8 +46,10 @@ def reextract_on_workers(settings: Settings, client: Elasticsearch, site_names: 
     started = time.monotonic()
     result, jobs = plan(settings, site_names, on_progress=on_progress)
     ensure_all(client, settings.elasticsearch)  # before any worker writes
-    app = make_app(settings)
+    app = make_app(settings, results=True)
     try:
+        with app.connection_for_write() as connection:  # a dead broker said at once, not after the result store's retries
+            connection.ensure_connection(max_retries=1)
         pending = {app.send_task(TASK_NAME, args=[job.site, job.file, list(job.offsets)], queue=QUEUE_NAME,
                                  retry=True, retry_policy={"max_retries": 3, "interval_start": 1}): job
                    for job in jobs}
