@@ -239,7 +239,10 @@ class AlertSettings:
     public_url: str = "http://127.0.0.1:8800"  # where readers reach `archive serve` (links in feeds, mail)
     webhook_url: str = ""
     webhook_timeout: float = 5.0
-    webhook_attempts: int = 3
+    webhook_attempts: int = 3  # tries within one delivery round (1 s, 2 s apart)
+    deliver_every: float = 20.0  # seconds between delivery rounds (crawl process, scheduler)
+    retry_first: float = 60.0  # seconds before the first retry of a failed delivery; doubles, at most an hour
+    retry_hours: float = 24.0  # a delivery still failing this long after its first try is given up (and shown)
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str | None = field(default=None, repr=False)
@@ -694,7 +697,8 @@ RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
     SearchSettings: {name: (1, None) for name in ("max_query_chars", "max_query_terms", "max_fuzzy_chars",
                                                   "max_query_depth", "max_body_bytes")},
     WebSettings: {"session_idle_hours": (0.0, None)},
-    AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535)},
+    AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535),
+                    "deliver_every": (0.0, None), "retry_first": (0.0, None), "retry_hours": (0.0, None)},
 }
 
 

@@ -27,7 +27,9 @@ from crawler.items import ArticleItem, NotModifiedItem
 from crawler.state import CrawlState, open_state
 from crawler.warc import WarcStore
 from search.client import make_client
+from search.alert_matching import QueuedMatcher
 from search.indices import ensure_all
+from search.outbox import DeliveryLoop
 from search.spool import Spool
 from search.writer import ArticleWriter, WriteResult
 
@@ -50,6 +52,7 @@ class ArchivePipeline:
         self.site = ""
         self.last_flush = time.monotonic()
         self._one_writer = defer.DeferredLock()  # batches are written one after another, in order
+        self.delivery: DeliveryLoop | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -61,7 +64,8 @@ class ArchivePipeline:
         self.state = open_state(self.settings)
         self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=self.settings.warc.shared_dir)
         client = make_client(self.settings.elasticsearch)
-        self.writer = ArticleWriter(client, self.settings.elasticsearch)
+        # Batches are matched against saved searches beside the writes, not between them.
+        self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=QueuedMatcher(client, self.settings.elasticsearch))
         try:
             ensure_all(client, self.settings.elasticsearch)
             if self.spool.files():
@@ -69,6 +73,8 @@ class ArchivePipeline:
                 self._count(self.spool.replay(self.writer), prefix="spool_replayed")
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
+        # Saved searches' matches go out while the crawl runs, not when it ends.
+        self.delivery = DeliveryLoop(self.settings).start()
 
     async def process_item(self, item, spider=None):
         if isinstance(item, NotModifiedItem):
@@ -88,6 +94,10 @@ class ArchivePipeline:
         await maybe_deferred_to_future(self.flush())
         self.warc.close()
         self.state.close()
+        # The last batches matched, then delivered, before the crawl ends.
+        await maybe_deferred_to_future(threads.deferToThread(self.writer.alerts.close))
+        if self.delivery is not None:
+            await maybe_deferred_to_future(threads.deferToThread(self.delivery.stop))
 
     def flush(self) -> defer.Deferred:
         """Hand the buffered batch to the writer thread, after the batches before it; the

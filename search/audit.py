@@ -7,7 +7,7 @@ definition definitions/audit.json), written by the archive's service user; admin
     sign-out         user, address
     export           user, query, filters, format, rows (the page, the API and `archive search
                      --format`, recorded as operator:<login name>)
-    saved-search     outcome added|removed|feed-rotated|migrated, saved_search, owner, user
+    saved-search     outcome added|followed|removed|feed-rotated|migrated, saved_search, owner, user
     search           user, query, filters (only with [audit] searches = true: a newsroom
                      protects what its reporters look into)
 

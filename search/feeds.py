@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 
 from archive.text import clean_text
-from search.alerts import Match, SavedSearch
+from search.alerts import CHANGED, EDITED, FIRST, Match, SavedSearch
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -50,14 +50,17 @@ def atom_feed(search: SavedSearch, matches: list[Match], base_url: str) -> bytes
     _add(feed, "generator", "newsroom-archive")
     for match in matches:  # newest first, as the store returns them
         entry = _add(feed, "entry")
-        _add(entry, "id", f"{base}/alerts/{search.key}/{match.article_id}")
-        _add(entry, "title", ("Edited: " if match.change == "edited" else "") + (match.title or match.url))
+        # A followed article has one entry per change: the change's time keeps their ids apart.
+        suffix = f"/{match.matched_at}" if match.change == CHANGED else ""
+        _add(entry, "id", f"{base}/alerts/{search.key}/{match.article_id}{suffix}")
+        prefix = {EDITED: "Edited: ", CHANGED: "Changed: ", FIRST: "First appearance: "}.get(match.change, "")
+        _add(entry, "title", prefix + (match.title or match.url))
         _add(entry, "updated", _when(match.matched_at, created))
         if match.published:
             _add(entry, "published", _when(match.published, created))
         _add(entry, "link", href=f"{base}/article/{match.article_id}", rel="alternate", type="text/html")
         _add(entry, "link", href=match.url, rel="related", title="original")
-        _add(entry, "summary", match.plain_snippet or "(no snippet)")
+        _add(entry, "summary", _change_text(match.diff) if match.diff else (match.plain_snippet or "(no snippet)"))
         if match.site:
             _add(entry, "category", term=match.site, label=match.site)
     ET.indent(feed)
@@ -68,3 +71,10 @@ def _filters(search: SavedSearch) -> str:
     parts = [f"{label} {', '.join(values)}" for label, values in
              (("site", search.sites), ("author", search.authors), ("tag", search.tags), ("language", search.languages)) if values]
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _change_text(diff: dict) -> str:
+    """What changed, as the article page's diff shows it, in plain text."""
+    lines = [f"Headline was: {diff.get('title_before')}"] if diff.get("title_changed") else []
+    lines += [f"+ {p}" for p in diff.get("added", [])] + [f"- {p}" for p in diff.get("removed", [])]
+    return "\n".join(lines) or "(the text changed)"

@@ -5,7 +5,8 @@ Pages (HTML; each has a JSON twin built from the same context, see search/web/pa
     GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&briefs=0&sort=&size=&page=
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
-                                          POST /alerts/<name>/check and /alerts/<name>/remove
+                                          POST /alerts/<name>/check and /alerts/<name>/remove,
+                                          POST /article/<id>/follow (for the signed-in user)
     GET  /alerts/<name>.atom              the saved search's Atom feed (signed in)
     GET  /feeds/<token>.atom              the same feed at its secret address, for feed readers
                                           (no session; POST /alerts/<name>/rotate-feed replaces it)
@@ -266,6 +267,7 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/alerts/{name}", pages.alert_page),
         Route("/alerts/{name}/check", pages.check_search, methods=["POST"]),
         Route("/alerts/{name}/remove", pages.remove_search, methods=["POST"]),
+        Route("/article/{article_id}/follow", pages.follow_article, methods=["POST"]),
         Route("/alerts/{name}/rotate-feed", pages.rotate_feed, methods=["POST"]),
         Route("/feeds/{token}.atom", pages.token_feed),
         Mount("/static", app=StaticFiles(directory=pages.TEMPLATES.parent / "static"), name="static"),

@@ -231,6 +231,18 @@ def _upgraded(document: dict) -> dict:
     return with_stems(document)
 
 
+def ensure_alert_fields(client: Elasticsearch, alias: str) -> None:
+    """Give a saved-searches index made by an older version the fields of today's definition
+    (the outbox's state and times): adding fields is allowed on a live index; idempotent. The
+    alert matcher calls it once per process, before it first writes to the index."""
+    wanted = load_definition(ALERTS_DEFINITION)["mappings"]["properties"]
+    mappings = client.indices.get_mapping(index=alias).body.values()
+    have = {name for m in mappings for name in (m.get("mappings", {}).get("properties") or {})}
+    missing = {name: spec for name, spec in wanted.items() if name not in have}
+    if missing:  # a read first: a mapping update is a cluster-state change, not for every process start
+        client.indices.put_mapping(index=alias, properties=missing)
+
+
 def current_index(client: Elasticsearch, alias: str) -> str | None:
     """The versioned index the alias points at, or None."""
     try:

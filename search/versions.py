@@ -62,3 +62,25 @@ def changes(history: list[Capture]) -> list[Change]:
 def _lines(body: str) -> list[str]:
     # Paragraphs are the unit a reader compares; blank separators are noise in a diff.
     return [p.strip() for p in body.split("\n") if p.strip()]
+
+
+def what_changed(before_title: str, before_body: str, after_title: str, after_body: str, limit: int = 20) -> dict:
+    """An edit as an alert tells it: the headline before and after, and the paragraphs removed
+    and added, as the article page's diff shows them (at most `limit` of each, each cut at 1,000
+    characters: a rewritten article is a link to its page, not a copy in a chat message)."""
+    removed, added = [], []
+    for n, line in enumerate(difflib.unified_diff(_lines(before_body), _lines(after_body), lineterm="", n=0)):
+        if (n < 2 and line.startswith(("--- ", "+++ "))) or line.startswith("@@ "):  # headers and hunk markers only:
+            continue  # a paragraph that starts with "--" is a paragraph
+        if line.startswith("-"):
+            removed.append(line[1:][:1000])
+        elif line.startswith("+"):
+            added.append(line[1:][:1000])
+    return {
+        "title_before": before_title,
+        "title_after": after_title,
+        "title_changed": before_title != after_title,
+        "removed": removed[:limit],
+        "added": added[:limit],
+        "more": max(0, len(removed) - limit) + max(0, len(added) - limit),
+    }

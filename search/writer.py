@@ -3,7 +3,9 @@
 Document id = hash of the canonical URL, so a re-crawl overwrites rather than duplicates.
 Before writing, the stored content hashes are fetched: an unchanged article costs no write,
 a changed one keeps its first-seen date and its previous text goes to the versions index.
-Per-document errors are counted and reported, never fatal.
+Per-document errors are counted and reported, never fatal. Every stored batch is then matched
+against the saved searches (search/alert_matching.py), whoever writes: a crawl, re-extraction
+or the spool's replay.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from elasticsearch import Elasticsearch, helpers
 
 from archive.config import ElasticsearchSettings
+from search.alert_matching import AlertMatcher
 from search.analysis import with_stems
 
 logger = logging.getLogger(__name__)
@@ -54,11 +57,14 @@ def display_date(document: dict) -> str | None:
 
 
 class ArticleWriter:
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings):
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, alerts: AlertMatcher | None = None):
+        """alerts: how stored batches are matched against saved searches; by default at once,
+        after each write (a crawl passes a QueuedMatcher, which matches beside its writes)."""
         self.client = client
         self.alias = settings.articles_alias
         self.versions_alias = settings.versions_alias
         self.chunk_size = settings.bulk_size
+        self.alerts = alerts or AlertMatcher(client, settings)
 
     def write(self, documents: dict[str, dict]) -> WriteResult:
         """documents: doc id -> document. Raises only when Elasticsearch cannot be reached."""
@@ -68,6 +74,7 @@ class ArticleWriter:
         stored = self._stored(list(documents))
         actions = []
         outcome: dict[str, str] = {}
+        previous_text: dict[str, dict] = {}  # updated articles: what they said before (followed articles' diffs)
         for doc_id, document in documents.items():
             previous = stored.get(doc_id)
             if previous is None:
@@ -79,6 +86,7 @@ class ArticleWriter:
                 continue
             else:
                 outcome[doc_id] = "updated"
+                previous_text[doc_id] = {"title": previous.get("title"), "body": previous.get("body")}
                 actions.append(self._version_action(doc_id, previous))
                 document = {
                     **document,
@@ -90,6 +98,12 @@ class ArticleWriter:
             # The store fills the folded, stemmed fields itself, whoever built the document.
             actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": with_stems(document)})
 
+        marker_id = None
+        if outcome and self.alerts.active():
+            # In the same bulk request as the articles, before them: a batch stored is a batch
+            # that will be matched, even if this process dies right after storing it.
+            marker_id, marker = self.alerts.marker(sorted(outcome))
+            actions.insert(0, marker)
         for ok, item in helpers.streaming_bulk(
             self.client,
             actions,
@@ -101,6 +115,10 @@ class ArticleWriter:
         ):
             info = next(iter(item.values()))
             doc_id = info.get("_id", "")
+            if doc_id == marker_id:
+                if not ok:
+                    logger.error("could not record the batch for saved searches: %s", info.get("error"))
+                continue
             if info.get("_index", "").startswith(self.versions_alias):
                 if not ok:
                     logger.error("could not keep the earlier version of %s: %s", doc_id, info.get("error"))
@@ -120,6 +138,8 @@ class ArticleWriter:
                 message = f"{doc_id}: {error.get('type', 'error')}: {error.get('reason', error)}"
                 result.errors.append(message)
                 logger.error("Elasticsearch rejected %s", message)
+        if marker_id is not None:
+            self.alerts.after_write(marker_id, result.new_ids, {i: previous_text[i] for i in result.updated_ids}, documents)
         return result
 
     def _stored(self, ids: list[str]) -> dict[str, dict]:

@@ -1,13 +1,17 @@
 """Saved searches and alerts, against the real Elasticsearch, with real local receivers:
-an HTTP server for the webhook and aiosmtpd for e-mail. The feed is read with feedparser."""
+an HTTP server for the webhook and aiosmtpd for e-mail. The feed is read with feedparser.
+Articles are matched as the writer stores them; deliveries go through the outbox."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import signal
 import socket
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -25,10 +29,11 @@ from archive.config import AlertSettings
 from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
 from archive.urls import canonicalize, document_id
-from search.alert_delivery import check_and_deliver
-from search.alerts import EDITED, NEW, AlertError, AlertStore, SavedSearch
+from crawler.runner import run_crawl
+from search.alerts import CHANGED, EDITED, FIRST, NEW, AlertError, AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
+from search.outbox import check as check_and_deliver, deliver_due
 from search.writer import ArticleWriter
 from _web import signed_in_everywhere
 
@@ -51,8 +56,9 @@ def store(es_client, archive_settings):
 
 
 def write(es_client, settings, *docs):
+    """Store articles as a crawl does (the writer matches them), then make all of it searchable now."""
     ArticleWriter(es_client, settings.elasticsearch).write(dict(docs))
-    es_client.indices.refresh(index=settings.elasticsearch.articles_alias)
+    es_client.indices.refresh(index=f"{settings.elasticsearch.articles_alias},{settings.elasticsearch.alerts_alias}")
 
 
 def test_new_means_archived_after_saving_each_article_once_edits_once(es_client, archive_settings, store):
@@ -61,24 +67,21 @@ def test_new_means_archived_after_saving_each_article_once_edits_once(es_client,
           article("plan", "Harbour dredging plan", "The port wants dredging of the channel.", before),
           article("tram", "Tram timetable", "Trams run every ten minutes.", before),
           article("other", "Dredging elsewhere", "Dredging on another site.", before, site="other"))
-    saved = store.add(SavedSearch(name="dredging", query="dredging", sites=("news",)))
-    assert store.check(saved).new == []  # what was there when it was saved is never "new"
+    store.add(SavedSearch(name="dredging", query="dredging", sites=("news",)))
+    assert store.matches("dredging") == []  # what was there when it was saved is never "new"
 
+    # Matched as the writer stores them: no check, no crawl end needed.
     write(es_client, archive_settings,
           article("starts", "Dredging starts at the harbour", "Work boats began dredging today.", at(1)),
           article("budget", "Council budget", "The council passed its budget.", at(1)),
           article("tram", "Tram timetable", "Trams run every ten minutes, except during dredging.", at(1)),  # edited: now matches
           article("plan", "Harbour dredging plan", "The port wants dredging of the channel, and more.", at(1)),  # matched before
           article("other2", "More dredging", "Dredging on the other site again.", at(1), site="other"))
-    result = store.check(store.require("dredging"))
-    found = {m.title: m.change for m in result.new}
-    assert found == {"Dredging starts at the harbour": NEW, "Tram timetable": EDITED}
-    assert store.check(store.require("dredging")).new == []  # marked as seen
+    assert {m.title: m.change for m in store.matches("dredging")} == {"Dredging starts at the harbour": NEW, "Tram timetable": EDITED}
 
     write(es_client, archive_settings,
-          article("tram", "Tram timetable", "Trams run every ten minutes, except during dredging works.", at(2)),  # again
+          article("tram", "Tram timetable", "Trams run every ten minutes, except during dredging works.", at(2)),  # again: once ever
           article("more", "Dredging halted by storm", "Dredging stopped.", at(2)))
-    assert [m.title for m in store.check(store.require("dredging")).new] == ["Dredging halted by storm"]
     assert [m.title for m in store.matches("dredging")][:1] == ["Dredging halted by storm"]
     assert len(store.matches("dredging")) == 3
 
@@ -89,6 +92,8 @@ def test_saved_searches_refuse_bad_names_duplicates_and_unreadable_queries(store
         store.add(SavedSearch(name="beat", query="tram"))
     with pytest.raises(AlertError, match="lowercase letters"):
         store.add(SavedSearch(name="My Beat", query="tram"))
+    with pytest.raises(AlertError, match="lowercase letters"):
+        store.add(SavedSearch(name="beat2\n", query="tram"))  # a trailing newline would break mail headers
     with pytest.raises(ValueError, match="unclosed quote"):
         store.add(SavedSearch(name="broken", query='"harbour'))
     with pytest.raises(AlertError, match=r"no saved search named 'nope' \(saved: beat\)"):
@@ -96,10 +101,41 @@ def test_saved_searches_refuse_bad_names_duplicates_and_unreadable_queries(store
     assert store.remove("beat") == 0 and store.list() == []
 
 
+def test_a_query_elasticsearch_would_refuse_is_refused_when_saved(es_client, archive_settings, store):
+    write(es_client, archive_settings, article("any", "Harbour news", "The harbour authority met.", at(-60)))
+    with pytest.raises(AlertError, match="Elasticsearch refuses this query, so it cannot be saved"):
+        store.add(SavedSearch(name="wide", query='"harbour authority"~9999999999'))
+    with pytest.raises(ValueError, match="the limit is"):  # search.max_query_chars, before Elasticsearch is asked
+        store.add(SavedSearch(name="huge", query=" ".join(["harbour"] * 120_000)))
+    assert store.list() == []  # nothing stored to fail later
+
+
+def test_one_saved_search_with_an_error_never_stops_the_others(es_client, archive_settings, store, caplog):
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    store.add(SavedSearch(name="broken", query="ferry"))
+    store.add(SavedSearch(name="zebra", query="timetable"))
+    # A query stored before saving checked it (an older version stored "harbour authority"~9999999999):
+    # Elasticsearch refuses the whole multi-search request that carries it.
+    alias = archive_settings.elasticsearch.alerts_alias
+    source = es_client.get(index=alias, id="search:broken")["_source"]
+    source["compiled"] = {"query": {"match_phrase": {"body": {"query": "ferry", "slop": 9999999999}}}}
+    es_client.index(index=alias, id="search:broken", document=source, refresh=True)
+    write(es_client, archive_settings, article("fares", "Ferry timetable", "The ferry timetable changes.", at(1)))
+    assert [m.title for m in store.matches("ferry")] == ["Ferry timetable"]
+    assert [m.title for m in store.matches("zebra")] == ["Ferry timetable"]
+    assert store.matches("broken") == []
+    assert "9999999999" in store.require("broken").error["message"]
+    assert any("saved search broken" in p for p in store.problems())
+    listed = CliRunner().invoke(cli, ["alerts", "list", "--format", "json"], obj=AppContext(None, archive_settings))
+    assert [s["name"] for s in json.loads(listed.output) if s["error"]] == ["broken"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("saved search broken: Elasticsearch refused its query")
+
+
 class Receiver:
     """A local webhook endpoint: answers with the queued statuses (then 200) and keeps every body."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), port: int = 0):
         self.statuses = list(statuses)
         self.bodies: list[dict] = []
         receiver = self
@@ -115,7 +151,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -154,13 +190,12 @@ def test_new_matches_go_out_by_webhook_with_retry_and_by_mail(es_client, archive
         email_to=("desk@newsroom.test",), email_from="archive@newsroom.test"))
     store.add(SavedSearch(name="ferry", query="ferry"))
     write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise by five percent.", at(1)))
-    (result,) = check_and_deliver(es_client, settings)
-    assert [m.title for m in result.new] == ["Ferry fares rise"]
-    assert result.delivery["webhook"]["ok"] and result.delivery["webhook"]["attempts"] == 2
-    assert result.delivery["email"]["ok"]
+    report = deliver_due(es_client, settings)
+    assert report.delivered == 1 and not report.failures
     assert len(webhook.bodies) == 2  # the failed attempt and the retry
     body = webhook.bodies[-1]
     assert body["saved_search"] == "ferry" and body["new"] == 1
+    assert body["text"].startswith("1 new article for “ferry”:") and "Ferry fares rise http://archive.test:8800/article/" in body["text"]
     assert body["matches"][0]["title"] == "Ferry fares rise"
     assert body["matches"][0]["archive_url"].startswith("http://archive.test:8800/article/")
     assert body["feed"].startswith("http://archive.test:8800/feeds/")  # the secret address a feed reader can use
@@ -168,31 +203,91 @@ def test_new_matches_go_out_by_webhook_with_retry_and_by_mail(es_client, archive
     assert mail.rcpt_tos == ["desk@newsroom.test"]
     text = mail.content.decode("utf-8")
     assert "1 new article for" in text and "Ferry fares rise" in text and "http://archive.test:8800/article/" in text
+    assert re.search(r"^Date: \w{3}, \d{2} \w{3} \d{4} ", text, re.M)
+    assert re.search(r"^Message-ID: <alert-[0-9a-f]{32}@newsroom\.test>", text, re.M)
+    assert "List-Unsubscribe: <http://archive.test:8800/alerts/ferry>" in text
+    (match,) = store.matches("ferry")
+    assert match.state == "delivered" and match.delivery["webhook"]["ok"] and match.delivery["email"]["ok"]
 
     # Nothing new: nothing is sent.
-    check_and_deliver(es_client, settings)
+    deliver_due(es_client, settings)
     assert len(webhook.bodies) == 2 and len(mailbox.messages) == 1
 
 
-def test_a_dead_webhook_is_recorded_and_the_check_still_marks_matches(es_client, archive_settings, store):
-    dead = Receiver()
-    url = dead.url
-    dead.close()  # nothing listens there any more
-    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=url, webhook_attempts=2, webhook_timeout=1.0))
+def test_a_webhook_down_for_the_first_delivery_gets_the_alert_once_later(es_client, archive_settings, store):
+    receiver = Receiver()
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    receiver.close()  # the chat server is down when the match is found
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url, webhook_attempts=1, webhook_timeout=2.0,
+                                                               retry_first=4.0))
     store.add(SavedSearch(name="ferry", query="ferry"))
     store.add(SavedSearch(name="fares", query="fares"))
     write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
-    results = check_and_deliver(es_client, settings)
-    assert [len(r.new) for r in results] == [1, 1]  # matches are marked even though delivery failed
-    first, second = (store.require(name).last_delivery["webhook"] for name in ("fares", "ferry"))
-    assert first["ok"] is False and "unreachable" in first["error"] and first["attempts"] == 2
-    # A dead webhook is not retried for every saved search of the same round: that could hold a crawl's end for minutes.
-    assert second["ok"] is False and "not tried: the webhook failed earlier" in second["error"]
-    out = CliRunner().invoke(cli, ["alerts", "list"], obj=AppContext(None, settings))
-    assert "FAILED" in out.output
+    first = deliver_due(es_client, settings)
+    assert first.delivered == 0 and first.retrying == 2
+    failing = [m for name in ("ferry", "fares") for m in store.matches(name)]
+    assert all(m.state == "pending" and "retrying at" in m.delivery_status for m in failing)
+    assert any("unreachable" in m.delivery_status for m in failing)
+    assert all(receiver.url not in m.delivery_status for m in failing)  # the webhook's URL is a secret
+    out = CliRunner().invoke(cli, ["alerts", "show", "ferry"], obj=AppContext(None, settings))
+    assert "retrying at" in out.output and "unreachable" in out.output
+
+    revived = Receiver(port=port)  # back up
+    try:
+        assert deliver_due(es_client, settings).delivered == 0  # not due yet: retried after its backoff
+        time.sleep(4.5)
+        second = deliver_due(es_client, settings)
+        assert second.delivered == 2
+        assert sorted(b["saved_search"] for b in revived.bodies) == ["fares", "ferry"]  # once each
+        time.sleep(4.5)
+        deliver_due(es_client, settings)
+        assert len(revived.bodies) == 2
+        (match,) = store.matches("ferry")
+        assert match.state == "delivered" and match.delivery["webhook"]["attempts"] == 2
+    finally:
+        revived.close()
 
 
-def test_cli_add_list_check_remove(es_client, archive_settings):
+def test_a_delivery_failing_past_the_retry_window_is_given_up_and_shown(es_client, archive_settings, store):
+    dead = Receiver()
+    dead.close()
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=dead.url, webhook_attempts=1, webhook_timeout=1.0,
+                                                               retry_first=1.0, retry_hours=0.0005))  # 1.8 s
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
+    deliver_due(es_client, settings)
+    time.sleep(2.5)
+    assert deliver_due(es_client, settings).given_up == 1
+    (match,) = store.matches("ferry")
+    assert match.state == "failed" and match.delivery_status.startswith("FAILED")
+    listed = CliRunner().invoke(cli, ["alerts", "list", "--format", "json"], obj=AppContext(None, settings))
+    assert json.loads(listed.output)[0]["failed_deliveries"] == 1
+    status = CliRunner().invoke(cli, ["status"], obj=AppContext(None, settings))
+    assert "warning: saved search ferry: 1 match(es) not delivered after retries" in " ".join(status.output.split())
+
+
+def test_a_digest_search_sends_its_matches_together_at_its_hour(es_client, archive_settings, store):
+    receiver = Receiver()
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url))
+    hour = (datetime.now(timezone.utc) + timedelta(hours=3)).hour
+    try:
+        store.add(SavedSearch(name="ferry", query="ferry", digest_hour=hour))
+        write(es_client, settings, article("fares", "Ferry fares rise", "Ferry fares rise.", at(1)))
+        write(es_client, settings, article("strike", "Ferry strike", "The ferry crews strike.", at(2)))
+        assert deliver_due(es_client, settings).delivered == 0 and receiver.bodies == []  # not yet: at its hour
+        due = {m.next_attempt_at for m in store.matches("ferry")}
+        (moment,) = due
+        assert datetime.fromisoformat(moment).hour == hour and datetime.fromisoformat(moment).minute == 0
+        assert deliver_due(es_client, settings, now=datetime.fromisoformat(moment)).delivered == 2
+        (digest,) = receiver.bodies  # one message with both
+        assert sorted(m["title"] for m in digest["matches"]) == ["Ferry fares rise", "Ferry strike"]
+        with pytest.raises(AlertError, match="hour from 0 to 23"):
+            store.add(SavedSearch(name="late", query="ferry", digest_hour=24))
+    finally:
+        receiver.close()
+
+
+def test_cli_add_list_check_show_remove(es_client, archive_settings):
     run = lambda *args: CliRunner().invoke(cli, ["alerts", *args], obj=AppContext(None, archive_settings))  # noqa: E731
     ensure_all(es_client, archive_settings.elasticsearch)
     write(es_client, archive_settings, article("old", "Old ferry story", "Ferry news.", at(-60)))
@@ -205,13 +300,60 @@ def test_cli_add_list_check_remove(es_client, archive_settings):
     assert [(s["name"], s["query"], s["sites"]) for s in listed] == [("ferries", "ferry", ["news"])]
     write(es_client, archive_settings, article("new", "New ferry timetable", "Ferry timetable.", at(1)))
     checked = run("check", "ferries")
-    assert checked.exit_code == 0 and "ferries: 1 new article" in checked.output and "New ferry timetable" in checked.output
+    assert checked.exit_code == 0 and "ferries: 1 new article since" in checked.output and "New ferry timetable" in checked.output
     assert "Old ferry story" not in checked.output
-    assert "ferries: 0 new articles" in run("check").output
+    again = run("check")
+    assert re.search(r"ferries: nothing new since \d{4}-\d\d-\d\d \d\d:\d\d; last reported: New ferry timetable", again.output)
+    shown = json.loads(run("show", "ferries", "--format", "json").output)
+    assert [(m["title"], m["change"], m["delivery_status"]) for m in shown] == [("New ferry timetable", "new", "feed only")]
+    assert "nothing reported since 2999-01-01" in run("show", "ferries", "--since", "2999-01-01").output
     unknown = run("check", "nope")
     assert unknown.exit_code == 1 and "no saved search named 'nope'" in unknown.output
     assert "removed 'ferries' (1 reported match with it)" in run("remove", "ferries").output
     assert "no saved searches" in run("list").output
+
+
+def test_following_an_article_reports_its_edit_with_the_changed_paragraphs(es_client, archive_settings, store):
+    receiver = Receiver()
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url))
+    url = "https://news.example/2025/closure"
+    try:
+        write(es_client, settings, article("closure", "Harbour closed", "The harbour closed on Monday.\n\nCranes stood still.", at(-60)))
+        followed = CliRunner().invoke(cli, ["alerts", "follow", url], obj=AppContext(None, settings))
+        assert followed.exit_code == 0 and "following " + url in followed.output, followed.output
+        write(es_client, settings, article("closure", "Harbour closed", "The harbour closed on Monday.\n\nCranes stood still.", at(1)))
+        assert deliver_due(es_client, settings).delivered == 0  # unchanged text: nothing to tell
+        write(es_client, settings, article("closure", "Harbour reopens", "The harbour closed on Monday.\n\nCranes moved again on Friday.", at(2)))
+        deliver_due(es_client, settings)
+        (body,) = receiver.bodies
+        (change,) = body["matches"]
+        assert change["change"] == CHANGED and change["title"] == "Harbour reopens"
+        assert change["diff"]["title_before"] == "Harbour closed" and change["diff"]["removed"] == ["Cranes stood still."]
+        assert change["diff"]["added"] == ["Cranes moved again on Friday."]
+        assert "1 change to a followed article" in body["text"]
+        write(es_client, settings, article("closure", "Harbour reopens", "Cranes moved again on Friday. Ships left.", at(3)))
+        deliver_due(es_client, settings)
+        assert len(receiver.bodies) == 2  # each change, not once ever
+        with running_server(create_app(settings, es_client)) as base:
+            # the feed's secret address, as the webhook names it: a feed reader needs no session
+            feed = feedparser.parse(urllib.request.urlopen(base + urllib.parse.urlsplit(body["feed"]).path, timeout=20).read())
+        assert len(feed.entries) == 2 and "Cranes moved again on Friday." in feed.entries[1].summary
+    finally:
+        receiver.close()
+
+
+def test_a_first_appearance_search_reports_exactly_one_article(es_client, archive_settings, store):
+    write(es_client, archive_settings, article("old", "Old news", "Nothing about it yet.", at(-60)))
+    store.add(SavedSearch(name="hydrogen", query='"hydrogen ferry"', first_appearance=True))
+    write(es_client, archive_settings,
+          article("a", "Port plans", "A hydrogen ferry is planned.", at(1)),
+          article("b", "Again", "The hydrogen ferry again.", at(1)))
+    write(es_client, archive_settings, article("c", "Third", "The hydrogen ferry, a third time.", at(2)))
+    (first,) = store.matches("hydrogen")
+    assert first.change == FIRST and first.title in ("Port plans", "Again")
+    assert store.require("hydrogen").quiet
+    with pytest.raises(AlertError, match="already appears in 3 archived articles"):
+        store.add(SavedSearch(name="late", query='"hydrogen ferry"', first_appearance=True))
 
 
 def post_form(url: str, fields: list[tuple[str, str]], origin: str) -> tuple[int, str]:
@@ -287,7 +429,7 @@ def test_an_alert_saved_before_the_next_night_gets_exactly_the_new_matches(es_cl
             store.add(SavedSearch(name="election", query="election"))
             store.add(SavedSearch(name="edit", query=f'"{phrase}"'))
             server.set_edition(2)
-            assert run_sites(settings, ["demo"], trigger="test").ok  # checks the saved searches when it ends
+            assert run_sites(settings, ["demo"], trigger="test").ok  # matched as stored, delivered by the crawl itself
 
             url = lambda slug: canonicalize(server.base_url + second.article(slug).path)  # noqa: E731
             election_new = {s for s in new_slugs if re.search(r"\belection", second.article(s).title + " " + second.article(s).body_text, re.I)}
@@ -326,16 +468,62 @@ def _phrase_only_an_edit_added(first: dict, second: DemoSite) -> tuple[str, str]
     raise AssertionError("edition 2 has no edit that adds a phrase of its own")
 
 
-def test_a_failing_check_after_a_crawl_is_one_log_line_and_never_an_exception(archive_settings, caplog):
-    from search.alert_delivery import check_after_crawl
+def test_a_failing_delivery_round_is_one_log_line_and_never_an_exception(archive_settings, caplog):
+    from search.outbox import deliver_round
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     down = replace(archive_settings, elasticsearch=replace(archive_settings.elasticsearch, url=f"http://127.0.0.1:{port}", request_timeout=1.0))
-    check_after_crawl(down)  # must not raise: the crawl's outcome stands
+    assert deliver_round(down) is None  # must not raise: a crawl or the scheduler goes on
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and errors[0].startswith("saved searches could not be checked after the crawl")
+    assert len(errors) == 1 and errors[0].startswith("saved searches: delivery round failed")
+
+
+@pytest.mark.e2e
+def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_once(es_client, es_settings, tmp_path, demo_sites):
+    """The crawl stores a matching article and is killed (SIGKILL) before its delivery round:
+    the next crawl delivers the alert, once."""
+    receiver = Receiver()
+    site = DemoSite()
+    word = "election"
+    with serve_demo_site(site, port=0) as server:
+        settings = replace(
+            es_settings,
+            elasticsearch=es_settings.elasticsearch.with_index_prefix(f"test-kill-{uuid.uuid4().hex[:8]}"),
+            data_dir=tmp_path / "var",
+            sites=demo_sites(server.base_url),
+            crawl=replace(es_settings.crawl, download_delay=0.3),  # slow enough to be killed mid-way
+            alerts=AlertSettings(webhook_url=receiver.url, deliver_every=3600.0),  # no round before the kill
+        )
+        store = AlertStore(es_client, settings.elasticsearch)
+        try:
+            ensure_all(es_client, settings.elasticsearch)
+            store.add(SavedSearch(name="vote", query=word))
+            pids = []
+            crawl = threading.Thread(target=run_crawl, args=(settings, ["demo"]), kwargs={"on_start": pids.append})
+            crawl.start()
+            deadline = time.monotonic() + 120
+            while not store.matches("vote") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert store.matches("vote"), "no matching article was stored"
+            os.killpg(pids[0], signal.SIGKILL)  # stored and matched, not delivered
+            crawl.join(timeout=60)
+            assert receiver.bodies == []
+            stored = {m.url for m in store.matches("vote", limit=500)}
+
+            restarted = replace(settings, crawl=replace(settings.crawl, download_delay=0.0))
+            assert run_sites(restarted, ["demo"], trigger="test").outcome is not None  # delivers at its end
+            delivered = [m["url"] for b in receiver.bodies for m in b["matches"]]
+            assert stored <= set(delivered)
+            assert len(delivered) == len(set(delivered))  # each once
+            assert {m.url for m in store.matches("vote", limit=500)} == set(delivered)
+            assert all(m.state == "delivered" for m in store.matches("vote", limit=500))
+        finally:
+            receiver.close()
+            from search.indices import drop_all
+
+            drop_all(es_client, settings.elasticsearch)
 
 
 def test_owned_searches_mail_their_owner_and_recipients_and_older_ones_migrate(es_client, archive_settings, receivers, journalists):

@@ -27,6 +27,7 @@ from archive.cli import AppContext, cli
 from archive.config import AlertSettings, SiteSettings
 from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
+from archive.urls import canonicalize, document_id
 from search.http_api import create_app, running_server
 from search.indices import drop_all
 from _web import browser, browser_sign_in, wait_for_download  # noqa: F401 (fixture)
@@ -72,7 +73,7 @@ def served_archive(es_settings, es_client, tmp_path_factory, demo_sites):
             drop_all(es_client, settings.elasticsearch)
 
 
-def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_nights_article(browser, archive):
+def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_nights_article(browser, archive, web_admin):
     base, server = archive["base"], archive["server"]
     browser.get(base + "/")
     assert browser.find_element(By.CSS_SELECTOR, "meta[name=viewport]")
@@ -130,7 +131,17 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert feed_url.startswith(base + "/feeds/") and feed_url.endswith(".atom")  # its secret address
     assert feedparser.parse(fetch(feed_url)).entries == []  # fetched without a session, as a feed reader does
 
-    # The next night: edition 2 is crawled, and the crawl checks the saved search by itself.
+    # Follow an article that the next night's edition edits.
+    earlier = {a.slug: a for a in DemoSite(edition=1).articles}
+    edited = next(a for a in DemoSite(edition=2).articles if a.slug in earlier and a.body_text != earlier[a.slug].body_text)
+    browser.get(base + "/article/" + document_id(canonicalize(server.base_url + edited.path)))
+    browser.find_element(By.ID, "follow").click()
+    arrive(browser, "/alerts/follow-")
+    follow_page = browser.current_url.split("?")[0]
+    assert "Each change of the article appears below" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert browser.find_element(By.ID, "owner").text == web_admin[0]  # the signed-in journalist's follow
+
+    # The next night: edition 2 is crawled; its articles are matched as they are stored.
     server.set_edition(2)
     assert run_sites(archive["settings"], ["demo"], trigger="test").ok
     feed = feedparser.parse(fetch(feed_url))
@@ -141,6 +152,12 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert any("election" in t.lower() for t in titles)
     browser.get(base + "/alerts/election-beat")
     assert {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".hit h3 a")} == set(titles)
+
+    # The followed article's change, with the paragraphs that changed.
+    browser.get(follow_page)
+    (change,) = browser.find_elements(By.CSS_SELECTOR, ".hit")
+    assert change.find_element(By.CSS_SELECTOR, ".edited").text == "changed"
+    assert change.find_elements(By.CSS_SELECTOR, ".diff ins") or change.find_elements(By.CSS_SELECTOR, ".diff del")
 
     # An edited article shows what changed, the headline change called out.
     browser.get(base + "/?edited=1&sort=newest")

@@ -30,10 +30,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from archive.cli import AppContext, cli
 from archive.urls import document_id
 from crawler.extraction import ArticleExtractor
-from search.alert_delivery import check_and_deliver
 from search.alerts import AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import clean_stored, ensure_all
+from search.outbox import check as check_and_deliver
 from search.writer import ArticleWriter
 from test_browser import arrive, browser, no_script_ran  # noqa: F401 (fixture)
 from _web import browser_sign_in, sign_in

@@ -102,7 +102,7 @@ def _started(settings) -> BackgroundScheduler:
 def _stored(settings) -> dict[str, datetime]:
     scheduler = _started(settings)
     try:
-        return {job.id: job.next_run_time for job in scheduler.get_jobs()}
+        return {job.id: job.next_run_time for job in scheduler.get_jobs(jobstore="default")}
     finally:
         scheduler.shutdown(wait=False)
 
@@ -124,7 +124,8 @@ def test_jobs_follow_the_settings(tmp_path):
         found = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert sorted(found) == ["crawl:alpha", "crawl:beta"]
+    assert sorted(found) == ["alerts:deliver", "crawl:alpha", "crawl:beta"]
+    assert found["alerts:deliver"].trigger.interval.total_seconds() == settings.alerts.deliver_every
     job = found["crawl:alpha"]
     assert job.func_ref == "archive.scheduling.jobs:crawl_job"
     assert job.args[0] == ["alpha"] and job.args[1]["data_dir"] == str(tmp_path / "var")

@@ -76,17 +76,22 @@ def alerts() -> None:
     """Saved searches that tell you what is new on your beat.
 
     \b
-    After every crawl run, each saved search reports the articles that are new (or were edited
-    and now match) once: in its Atom feed (/alerts/NAME.atom on `archive serve`), and by
-    webhook and e-mail where configured ([alerts] in settings.toml, ARCHIVE_SMTP_* variables).
-    Each saved search belongs to a journalist (--owner, an Elasticsearch user with an archive
-    role); its mail goes to the owner's e-mail and its own recipients. A search without an owner
-    belongs to the admins; `migrate --owner` gives the older ones an owner.
+    Articles are matched against every saved search as they are stored; each saved search
+    reports an article that is new (or was edited and now matches) once: in its Atom feed
+    (its secret /feeds/TOKEN.atom address on `archive serve`), and by webhook and e-mail where
+    configured ([alerts] in settings.toml, ARCHIVE_SMTP_* variables), within about a minute,
+    retried until it goes out. Each saved search belongs to a journalist (--owner, an
+    Elasticsearch user with an archive role); its mail goes to the owner's e-mail and its own
+    recipients. A search without an owner belongs to the admins; `migrate --owner` gives the
+    older ones an owner.
     \b
     Examples:
       archive alerts add harbour '"harbour authority"' --site demo --owner priya
+      archive alerts add first-hydrogen '"hydrogen ferry"' --first-appearance --owner priya
+      archive alerts follow http://127.0.0.1:8701/2025/03/04/veyra-harbour-closed-after-crane-collapse --owner priya
       archive alerts list --owner priya --format json     # with each one's secret feed_url
-      archive alerts check harbour --owner priya          # now, without waiting for a crawl
+      archive alerts show harbour --owner priya --since 2025-03-01
+      archive alerts check             # deliver what is due; what each search reported since the last check
       archive alerts rotate-feed harbour --owner priya    # a new feed address; the old one stops
       archive alerts remove harbour --owner priya
       archive alerts migrate --owner chief                # searches saved before owners existed
@@ -103,15 +108,17 @@ def alerts() -> None:
 @click.option("--owner", help="The journalist it belongs to (an Elasticsearch user); without it: the admins'.")
 @click.option("--email-to", "email_to", multiple=True, help="Also mail its alerts here (repeatable).")
 @click.option("--webhook", "webhook_url", default="", help="Its own webhook (e.g. a desk's chat channel).")
+@click.option("--first-appearance", is_flag=True, help="Report only the first article that matches, then stay quiet.")
+@click.option("--digest-hour", type=click.IntRange(0, 23), default=None,
+              help="Send one digest a day at this hour (UTC) instead of each match at once.")
 @click.pass_obj
 @_errors
-def add(app, name, query, sites, authors, tags, languages, owner, email_to, webhook_url) -> None:
+def add(app, name, query, sites, authors, tags, languages, owner, email_to, webhook_url, first_appearance, digest_hour) -> None:
     """Save a search: from now on, new matching articles are reported once each."""
     from search.alert_delivery import feed_link
-    from search.alerts import SavedSearch
+    from search.alerts import SavedSearch, check_recipients
     from search.filters import validate_filters
     from search.query import SearchRequest
-    from search.alerts import check_recipients
 
     check_recipients(tuple(email_to), webhook_url)
     owner_email = _owner_email(app, owner)
@@ -122,10 +129,83 @@ def add(app, name, query, sites, authors, tags, languages, owner, email_to, webh
         raise click.UsageError("give a QUERY or a filter: an empty saved search would report every article")
     saved = store.add(SavedSearch(name=name, query=request.text, sites=request.sites, authors=request.authors,
                                   tags=request.tags, languages=request.languages, owner=owner or None,
-                                  owner_email=owner_email, email_to=tuple(email_to), webhook_url=webhook_url))
+                                  owner_email=owner_email, email_to=tuple(email_to), webhook_url=webhook_url,
+                                  first_appearance=first_appearance, digest_hour=digest_hour))
     _audit(app, client, "added", saved.name, saved.owner, query=saved.query)
     whose = f" for {saved.owner}" if saved.owner else " (the admins')"
-    click.echo(f"saved {saved.name!r}{whose}; new matches after each crawl, feed: {feed_link(app.settings.alerts, saved)}")
+    when = f"a digest daily at {digest_hour:02d}:00 UTC" if digest_hour is not None else "new matches as they are archived"
+    if first_appearance:
+        when = "the first article that matches, once"
+    click.echo(f"saved {saved.name!r}{whose}; {when}, feed: {feed_link(app.settings.alerts, saved)}")
+
+
+@alerts.command("follow")
+@click.argument("url")
+@click.option("--name", default="", help="Name of the follow (default: follow-<article id>).")
+@click.option("--owner", help="The journalist told of the changes (an Elasticsearch user); without it: the admins'.")
+@click.pass_obj
+@_errors
+def follow(app, url, name, owner) -> None:
+    """Be told when an archived article changes: its headline and changed paragraphs."""
+    from search.alert_delivery import feed_link
+    from search.alerts import AlertError
+    from search.service import get_article
+
+    client, store = _store(app, create=True)
+    article = get_article(client, app.settings.elasticsearch.articles_alias, url)  # any URL it was reached under
+    if article is None:
+        raise AlertError(f"no archived article at {url}: `archive search` finds the URL of the one to follow")
+    saved = store.follow(article["id"], name=name, owner=owner or None, owner_email=_owner_email(app, owner))
+    _audit(app, client, "followed", saved.name, saved.owner, article_id=article["id"])
+    click.echo(f"following {url} as {saved.name!r}; each change is reported, feed: {feed_link(app.settings.alerts, saved)}")
+
+
+@alerts.command("show")
+@click.argument("name")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Only what was reported after this date (UTC).")
+@click.option("--owner", help="Whose saved search (without it: one without an owner).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+@_errors
+def show(app, name, since, owner, fmt) -> None:
+    """What a saved search reported: date, new or edited, title, URL and how its delivery went."""
+    _, store = _store(app)
+    search = store.require(name, owner)
+    matches = store.matches(search.name, limit=1000, since=since.isoformat() if since else None, owner=search.owner)
+    if fmt == "json":
+        click.echo(json.dumps([m.as_dict() for m in matches], indent=2, ensure_ascii=False))
+        return
+    if not matches:
+        click.echo(f"{name}: nothing reported{' since ' + since.date().isoformat() if since else ''} (saved {search.created_at[:19]})")
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{name}: {len(matches)} reported", title_justify="left")
+    for column in ("reported", "change", "title", "url", "delivery"):
+        table.add_column(column)
+    for m in matches:
+        table.add_row(m.matched_at[:19], m.change, escape(m.title or ""), escape(m.url or ""), escape(m.delivery_status))
+    Console().print(table)
+
+
+@alerts.command("deliver")
+@click.pass_obj
+@_errors
+def deliver(app) -> None:
+    """Send what is due now (new matches, retries, digests). The scheduler and running crawls do it on their own."""
+    from search.outbox import deliver_due
+
+    client, _ = _store(app)
+    report = deliver_due(client, app.settings)
+    click.echo(f"delivered {report.delivered}, retrying later {report.retrying}, given up {report.given_up}"
+               + (f"; matched {report.recovered} batch(es) a stopped process left" if report.recovered else ""))
+    for line in report.failures:
+        click.echo(f"  failed: {line}", err=True)
+    if report.failures:
+        raise SystemExit(1)
 
 
 @alerts.command("list")
@@ -139,9 +219,10 @@ def list_command(app, owner, fmt) -> None:
 
     _, store = _store(app)
     searches = store.list(owner=owner)
+    failed = store.failed_deliveries()
     if fmt == "json":
-        click.echo(json.dumps([{**s.as_dict(), "feed_url": feed_link(app.settings.alerts, s)} for s in searches],
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps([{**s.as_dict(), "feed_url": feed_link(app.settings.alerts, s), "failed_deliveries": failed.get(s.key, 0)}
+                               for s in searches], indent=2, ensure_ascii=False))
         return
     if not searches:
         click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
@@ -151,13 +232,18 @@ def list_command(app, owner, fmt) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(searches)} saved search{'es' if len(searches) != 1 else ''}")
-    for column in ("name", "owner", "query", "filters", "saved", "last checked", "last delivery"):
+    for column in ("name", "owner", "query", "filters", "saved", "last checked", "last delivery", "problems"):
         table.add_column(column)
     for s in searches:
         filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in (("site", s.sites), ("author", s.authors), ("tag", s.tags), ("lang", s.languages)) if v)
+        filters += "; ".join(x for x in ((" first appearance" + (" (reported)" if s.quiet else "")) if s.first_appearance else "",
+                                          f" digest {s.digest_hour:02d}:00 UTC" if s.digest_hour is not None else "") if x)
         delivery = ", ".join(f"{ch} {'ok' if st.get('ok') else 'FAILED: ' + str(st.get('error'))}"
                              for ch, st in s.as_dict()["last_delivery"].items()) or "-"
-        table.add_row(escape(s.name), escape(s.owner or "(admins)"), escape(s.query), escape(filters), s.created_at[:19], (s.last_checked_at or "never")[:19], escape(delivery))
+        problems = "; ".join(p for p in (f"query refused: {s.error['message']}" if s.error.get("message") else "",
+                                         f"{failed[s.key]} delivery(ies) given up" if failed.get(s.key) else "") if p) or "-"
+        table.add_row(escape(s.name), escape(s.owner or "(admins)"), escape(s.query), escape(filters.strip()), s.created_at[:19],
+                      (s.last_checked_at or "never")[:19], escape(delivery), escape(problems))
     Console().print(table)
 
 
@@ -214,28 +300,35 @@ def migrate(app, owner) -> None:
 @click.pass_obj
 @_errors
 def check(app, name, owner, fmt) -> None:
-    """Print what is new for one saved search (or all) and mark it seen; sends webhook/e-mail if configured."""
-    from search.alert_delivery import article_link, check_and_deliver
+    """Deliver what is due, then print what each saved search (or one) reported since the last check."""
+    from search.alert_delivery import article_link
+    from search.outbox import check as check_searches
 
     client, _ = _store(app)
-    results = check_and_deliver(client, app.settings, name, owner)
+    results = check_searches(client, app.settings, name, owner)
     if fmt == "json":
-        click.echo(json.dumps([{"name": r.search.name, "new": [m.as_dict() for m in r.new], "delivery": r.delivery} for r in results],
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps([{"name": r.search.name, "since": r.since, "new": [m.as_dict() for m in r.new], "delivery": r.delivery,
+                                "last": r.last.as_dict() if r.last else None} for r in results], indent=2, ensure_ascii=False))
         return
     if not results:
         click.echo("no saved searches: add one with `archive alerts add NAME QUERY`")
     failed = False
     for result in results:
         count = len(result.new)
-        click.echo(f"{result.search.name}: {count} new article{'s' if count != 1 else ''}")
+        if not count:
+            last = f"{result.last.title} ({result.last.matched_at[:16].replace('T', ' ')})" if result.last else "nothing yet"
+            click.echo(f"{result.search.name}: nothing new since {(result.since or '')[:16].replace('T', ' ')}; last reported: {last}")
+        else:
+            click.echo(f"{result.search.name}: {count} new article{'s' if count != 1 else ''} since {(result.since or '')[:16].replace('T', ' ')}")
         for match in result.new:
-            label = " [edited]" if match.change == "edited" else ""
+            label = f" [{match.change}]" if match.change != "new" else ""
             click.echo(f"  {match.title}{label}\n    {match.site} · {(match.published or 'no date')[:10]} · {match.url}\n"
-                       f"    {article_link(app.settings.alerts, match.article_id)}")
+                       f"    {article_link(app.settings.alerts, match.article_id)} · {match.delivery_status}")
+        if result.search.error.get("message"):
+            click.echo(f"  query refused by Elasticsearch: {result.search.error['message']}", err=True)
         for channel, status in result.delivery.items():
             if not status.get("ok"):
                 failed = True
-                click.echo(f"  {channel} delivery failed: {status.get('error')}", err=True)
+                click.echo(f"  {channel} delivery failed (retried later): {status.get('error')}", err=True)
     if failed:
         raise SystemExit(1)

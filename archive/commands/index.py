@@ -66,6 +66,11 @@ def migrate(app) -> None:
             cleaned = clean_stored(client, state.alias)
             click.echo(f"cleaned {cleaned} document{'s' if cleaned != 1 else ''} of {state.alias} "
                        "(control characters or non-characters in their text)" if cleaned else f"clean: {state.alias}")
+        from search.alerts import AlertStore
+
+        recompiled = AlertStore(client, es).recompile_all()  # the query language may compile them differently now
+        if recompiled:
+            click.echo(f"saved searches: {recompiled} compiled again for matching")
 
 
 @index.command("drop")

@@ -212,6 +212,20 @@ def status(app, fmt: str) -> None:
             next_run,
         )
     console.print(table)
+    for line in _alert_problems(app.settings):
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
+
+
+def _alert_problems(settings) -> list[str]:
+    """Saved searches whose query Elasticsearch refuses or whose deliveries were given up."""
+    from search.alerts import AlertStore
+    from search.client import make_client
+
+    try:
+        store = AlertStore(make_client(settings.elasticsearch), settings.elasticsearch)
+        return store.problems()
+    except Exception as exc:  # noqa: BLE001 (the crawl table stands without it)
+        return [f"saved searches could not be read: {type(exc).__name__}"]
 
 
 def _local(iso: str | None) -> str:

@@ -21,7 +21,6 @@ from archive.config import Settings, credentials_env, settings_from_dict
 from archive.scheduling.locks import LockTaken, site_lock
 from archive.scheduling.slots import CrawlSlot, NoSlot
 from crawler.runner import SUCCESSFUL, CrawlOutcome, run_crawl
-from search.alert_delivery import check_after_crawl
 from search.runs import record_outcome
 
 logger = logging.getLogger("archive.scheduler")
@@ -135,9 +134,15 @@ def run_sites(
             result.sites, result.skipped = [], names
         finally:
             _track(sites, -1)
-    if result.outcome is not None:
-        check_after_crawl(settings)  # saved searches learn what the run archived; never raises
     return result
+
+
+def deliver_job(settings_raw: dict) -> None:
+    """The scheduler's delivery round for saved searches (retries, digests, what a crawl left):
+    every alerts.deliver_every seconds. Never raises."""
+    from search.outbox import deliver_round
+
+    deliver_round(settings_from_dict(settings_raw, env=credentials_env(os.environ)))
 
 
 def _log_outcome(outcome: CrawlOutcome) -> None:

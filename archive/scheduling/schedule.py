@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler, SchedulerNotRunningError
@@ -35,6 +36,7 @@ from archive.scheduling import jobs
 logger = logging.getLogger("archive.scheduler")
 
 ALL_SITES_JOB = "crawl:all"
+DELIVERY_JOB = "alerts:deliver"
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,11 @@ def create_scheduler(settings: Settings, scheduler_class: type[BaseScheduler] = 
             logger.info("removed job %s: its site is no longer configured", old)
 
     scheduler = scheduler_class(
-        jobstores={"default": SQLAlchemyJobStore(url=jobstore_url(settings))},
-        # One thread per job: sites crawl side by side, so none waits past its misfire grace.
-        executors={"default": ThreadPoolExecutor(max_workers=max(1, len(specs)))},
+        # The delivery job is rebuilt at every start from the settings: kept in memory, not stored.
+        jobstores={"default": SQLAlchemyJobStore(url=jobstore_url(settings)), "memory": MemoryJobStore()},
+        # One thread per job: sites crawl side by side, so none waits past its misfire grace;
+        # one more for the alert deliveries.
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, len(specs)) + 1)},
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
@@ -195,6 +199,11 @@ def create_scheduler(settings: Settings, scheduler_class: type[BaseScheduler] = 
             replace_existing=True,
             **options,
         )
+    scheduler.add_job(
+        "archive.scheduling.jobs:deliver_job", trigger="interval", seconds=settings.alerts.deliver_every, args=[raw],
+        id=DELIVERY_JOB, name="deliver saved-search alerts", jobstore="memory", replace_existing=True,
+        misfire_grace_time=None,
+    )
     return scheduler
 
 

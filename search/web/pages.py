@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from archive.text import clean_text
-from search.alert_delivery import check_and_deliver
 from search.alerts import AlertError, AlertStore, SavedSearch, check_recipients
+from search.outbox import check as check_searches
 from search.feeds import atom_feed
 from search.indices import ALERTS_DEFINITION, ensure_index
 from search.filters import UnknownFilter
@@ -251,10 +251,12 @@ def _feed_url(request: Request, search: SavedSearch) -> str | None:
 def alerts_context(request: Request, params: dict | None = None) -> dict:
     settings = request.app.state.settings
     user = current_user(request)
+    store = _store(request)
+    failed = store.failed_deliveries()
     return {
         "saved_searches": [
             {**s.as_dict(), "page": _page_link(request, s), "feed_url": _feed_url(request, s),
-             "results": url_with("/", _search_params(s))}
+             "results": url_with("/", _search_params(s)), "failed_deliveries": failed.get(s.key, 0)}
             for s in _visible(request)
         ],
         "draft": params or {},
@@ -315,6 +317,7 @@ def alert_context(request: Request, name: str) -> dict:
     search = find_search(request, name)
     return {
         "saved_search": search.as_dict(),
+        "failed_deliveries": store.failed_deliveries().get(search.key, 0),
         "feed_url": _feed_url(request, search),
         "actions": {"check": _page_link(request, search, "/check"), "remove": _page_link(request, search, "/remove"),
                     "rotate": _page_link(request, search, "/rotate-feed")},
@@ -356,10 +359,32 @@ def _feed(request: Request, search: SavedSearch) -> Response:
 
 async def check_search(request: Request) -> Response:
     search = await run_in_threadpool(find_search, request, request.path_params["name"])
-    results = await run_in_threadpool(check_and_deliver, request.app.state.client, request.app.state.settings,
+    results = await run_in_threadpool(check_searches, request.app.state.client, request.app.state.settings,
                                       search.name, search.owner)
     return RedirectResponse(_page_link(request, search) + ("&" if "?" in _page_link(request, search) else "?")
                             + f"checked={len(results[0].new)}", status_code=303)
+
+
+async def follow_article(request: Request) -> Response:
+    """"Follow this article" on the article page: a saved search of the signed-in user, told of
+    each change. Only an article this user may read can be followed."""
+    state = request.app.state
+    user = current_user(request)
+
+    def follow() -> SavedSearch:
+        article = get_article(es_for(request), state.settings.elasticsearch.articles_alias, request.path_params["article_id"])
+        if article is None:
+            raise AlertError(f"no archived article with id {request.path_params['article_id']!r}")
+        ensure_index(state.client, state.settings.elasticsearch.alerts_alias, ALERTS_DEFINITION)
+        saved = _store(request).follow(article["id"], owner=user.username if user else None,
+                                       owner_email=user.email if user else None)
+        state.access.audit.record("saved-search", user.username if user else None, outcome="followed",
+                                  saved_search=saved.name, owner=saved.owner, article_id=article["id"],
+                                  address=client_address(request))
+        return saved
+
+    saved = await run_in_threadpool(follow)
+    return RedirectResponse(_page_link(request, saved) + "?saved=1", status_code=303)  # the user's own: no ?owner=
 
 
 async def remove_search(request: Request) -> Response:

@@ -1,0 +1,249 @@
+"""The outbox: match entries waiting to be sent, sent in rounds, retried, never dropped.
+
+A match entry (search/alert_matching.py creates it, state "pending") is due at once, or at its
+saved search's digest hour. A delivery round:
+
+1. matches batches a dead writer left unmatched (``AlertMatcher.recover``);
+2. claims the due entries with a lease (an optimistic-concurrency update), so two processes
+   running rounds at once (a crawl, the scheduler, `archive alerts deliver`) never both send one;
+3. sends each saved search's claimed entries together, by each channel that has not yet taken
+   them (webhook, e-mail);
+4. records each entry's attempts: "delivered" only once every channel took it; otherwise retried
+   after alerts.retry_first seconds, doubling up to an hour, for alerts.retry_hours; then
+   "failed", shown on the saved search's page, in `alerts list` and `archive status`.
+
+Who runs rounds: the crawl process every alerts.deliver_every seconds while it runs and once at
+its end (``DeliveryLoop``), the scheduler every alerts.deliver_every seconds (retries and digests
+when no crawl runs), and `archive alerts deliver` / `alerts check` on demand. An entry is marked
+delivered only after its send succeeded; a process killed between sending and recording sends
+it again after the lease (the same `delivery_id` / Message-ID, so a receiver can drop it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from archive.config import Settings
+from search.alert_matching import AlertMatcher
+from search.alerts import DELIVERED, FAILED, PENDING, AlertStore, CheckResult, SavedSearch, match_from_source
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a claimed entry is another round's again after this (its sender died)
+BATCH = 1000  # due entries claimed at a time
+SENDERS = 8  # saved searches' messages sent side by side
+
+
+@dataclass
+class RoundReport:
+    delivered: int = 0  # entries every channel took (or feed-only entries)
+    retrying: int = 0  # entries to be tried again later
+    given_up: int = 0  # entries still failing after alerts.retry_hours
+    recovered: int = 0  # batches matched for a writer that died first
+    failures: list[str] = field(default_factory=list)  # one line per saved search and channel that failed
+    by_search: dict[str, dict] = field(default_factory=dict)  # saved search key -> channel -> outcome
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | None = None, now: datetime | None = None,
+                sleep=time.sleep) -> RoundReport:
+    """One delivery round (see the module's description): everything due now, claimed a
+    thousand at a time. Raises only when Elasticsearch cannot be reached; a channel's failure
+    is recorded and retried, never raised."""
+    report = RoundReport()
+    es = settings.elasticsearch
+    matcher = AlertMatcher(client, es)
+    if not matcher.active():
+        return report  # nothing was ever saved
+    report.recovered = matcher.recover()
+    now = now or datetime.now(timezone.utc)
+    dead: set[str] = set()  # channels that failed this round: not tried again for every saved search
+    while True:
+        claimed = _claim(client, es.alerts_alias, now, names)
+        if not claimed:
+            break
+        _deliver_claimed(client, settings, claimed, now, dead, sleep, report)
+        if len(claimed) < BATCH:
+            break
+    if report.given_up:
+        logger.error("saved searches: %d match(es) given up after %.0f h of failed deliveries (see `archive alerts list`)",
+                     report.given_up, settings.alerts.retry_hours)
+    return report
+
+
+def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[dict], now: datetime, dead: set[str], sleep,
+                     report: RoundReport) -> None:
+    es = settings.elasticsearch
+    groups: dict[str, list[dict]] = {}
+    for hit in claimed:
+        groups.setdefault(hit["_source"]["name"], []).append(hit)
+    docs = client.mget(index=es.alerts_alias, ids=[f"search:{n}" for n in groups])["docs"]
+    searches = {search.key: search for search in (SavedSearch.from_source(d["_source"]) for d in docs if d.get("found"))}
+    actions = []
+    for name in [n for n in groups if n not in searches]:  # removed while its matches waited: nothing to tell anyone
+        actions += [{"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in groups.pop(name)]
+    # A few saved searches' messages at a time: a thousand searches with news must not wait in line.
+    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="alert-send") as pool:
+        outcomes = dict(zip(groups, pool.map(lambda n: _send(settings, searches[n], groups[n], dead, sleep), groups)))
+    for name, hits in groups.items():
+        search, outcome = searches[name], outcomes[name]
+        for hit in hits:
+            action, state = _recorded(settings, search, hit, outcome, now)
+            actions.append(action)
+            if state == DELIVERED:
+                report.delivered += 1
+            elif state == FAILED:
+                report.given_up += 1
+            else:
+                report.retrying += 1
+        if outcome:
+            report.by_search[name] = outcome
+            # Replaced, not merged (a partial update merges objects, and a failure must not keep
+            # the last success's "status": 200): emptied, then set, in order, in one request.
+            actions += [{"_op_type": "update", "_index": es.alerts_alias, "_id": search.doc_id, "doc": {"last_delivery": value}}
+                        for value in (None, outcome)]
+        for channel, status in outcome.items():
+            if status["ok"]:
+                logger.info("alert %s: %d match(es) sent by %s", name, len(hits), channel)
+            else:
+                report.failures.append(f"{name}: {channel}: {status['error']}")
+                logger.error("alert %s: %s delivery failed (retried later): %s", name, channel, status["error"])
+    from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
+    helpers.bulk(client, actions, raise_on_error=False, refresh=True)  # the next claim and `alerts check` see them
+
+
+def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:
+    filters = [{"term": {"kind": "match"}}, {"term": {"state": PENDING}}, {"range": {"next_attempt_at": {"lte": _iso(now)}}}]
+    if names:
+        filters.append({"terms": {"name": names}})
+    query = {"bool": {"filter": filters, "must_not": [{"range": {"lease_until": {"gt": _iso(now)}}}]}}
+    try:
+        client.indices.refresh(index=alias)  # entries the writer created a moment ago
+        hits = client.search(index=alias, query=query, size=BATCH, seq_no_primary_term=True,
+                             sort=[{"next_attempt_at": "asc"}])["hits"]["hits"]
+    except NotFoundError:
+        return []
+    if not hits:
+        return []
+    from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
+
+    lease = {"lease_until": _iso(now + LEASE)}
+    claims = ({"_op_type": "update", "_index": h["_index"], "_id": h["_id"], "doc": lease,
+               "if_seq_no": h["_seq_no"], "if_primary_term": h["_primary_term"]} for h in hits)
+    won = {item["update"]["_id"] for ok, item in helpers.streaming_bulk(client, claims, raise_on_error=False) if ok}
+    return [h for h in hits if h["_id"] in won]  # the others were claimed by another round
+
+
+def _send(settings: Settings, search: SavedSearch, hits: list[dict], dead: set[str], sleep) -> dict:
+    from search.alert_delivery import channel_target, channels_for, send  # here: mail and HTTP modules load only to send
+
+    outcome: dict = {}
+    for channel in channels_for(settings.alerts, search):
+        waiting = [match_from_source(h["_source"]) for h in hits if not ((h["_source"].get("delivery") or {}).get(channel) or {}).get("ok")]
+        if not waiting:
+            continue
+        target = channel_target(settings.alerts, search, channel)
+        if target in dead:
+            outcome[channel] = {"ok": False, "skipped": True, "at": _iso(datetime.now(timezone.utc)),
+                                "error": f"not tried: the {channel} failed earlier in this round"}
+            continue
+        outcome[channel] = send(channel, settings.alerts, search, waiting, sleep=sleep)
+        if not outcome[channel]["ok"]:
+            dead.add(target)
+    return outcome
+
+
+def _recorded(settings: Settings, search: SavedSearch, hit: dict, outcome: dict, now: datetime) -> tuple[dict, str]:
+    """The update that records one entry's round, and its state after it."""
+    from search.alert_delivery import channels_for
+
+    source = hit["_source"]
+    delivery = dict(source.get("delivery") or {})
+    for channel, status in outcome.items():
+        previous = delivery.get(channel) or {}
+        if previous.get("ok"):
+            continue
+        tries = int(previous.get("attempts") or 0) + (0 if status.get("skipped") else 1)
+        delivery[channel] = {"ok": status["ok"], "attempts": tries, "at": status["at"], **({"error": status["error"]} if not status["ok"] else {})}
+    channels = channels_for(settings.alerts, search)
+    first_attempt = _parse(source.get("first_attempt_at")) or now
+    doc = {"delivery": delivery, "lease_until": None, "first_attempt_at": _iso(first_attempt)}
+    if all((delivery.get(c) or {}).get("ok") for c in channels):
+        state = DELIVERED
+        doc["delivered_at"] = _iso(now)
+    elif now - first_attempt >= timedelta(hours=settings.alerts.retry_hours):
+        state = FAILED
+    else:
+        state = PENDING
+        tries = max([int((delivery.get(c) or {}).get("attempts") or 0) for c in channels] or [1])
+        wait = min(settings.alerts.retry_first * 2 ** max(tries - 1, 0), 3600.0)
+        doc["next_attempt_at"] = _iso(now + timedelta(seconds=wait))
+    doc["state"] = state
+    return {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": doc}, state
+
+
+def deliver_round(settings: Settings) -> RoundReport | None:
+    """A round for a loop or a job: never raises; a failure is one log line."""
+    from search.client import make_client
+
+    try:
+        return deliver_due(make_client(settings.elasticsearch), settings)
+    except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl or the scheduler)
+        logger.error("saved searches: delivery round failed (%s: %s); the next round retries", type(exc).__name__, exc)
+        return None
+
+
+class DeliveryLoop:
+    """Delivery rounds in a thread while a crawl runs, every alerts.deliver_every seconds, and
+    one when it stops: matches go out within about a minute of being stored."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
+
+    def start(self) -> "DeliveryLoop":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.alerts.deliver_every):
+            deliver_round(self.settings)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        deliver_round(self.settings)
+
+
+def check(client: Elasticsearch, settings: Settings, name: str | None = None, owner: str | None = None) -> list[CheckResult]:
+    """`alerts check` and the page's Check now: deliver what is due, then tell each saved search
+    (or one; or all of one owner) what it reported since its last check."""
+    store = AlertStore(client, settings.elasticsearch)
+    searches = [store.require(name, owner)] if name else store.list(owner=owner)
+    if not searches:
+        return []
+    everything = name is None and owner is None
+    report = deliver_due(client, settings, names=None if everything else [s.key for s in searches])
+    results = store.check(searches, everything=everything)
+    for result in results:
+        result.delivery = report.by_search.get(result.search.key, {})
+    return results
