@@ -95,8 +95,9 @@ class MemorySampler(threading.Thread):
                 for p in family:
                     try:
                         total += p.memory_info().rss
-                        crawls += "crawler.run" in p.cmdline()
-                    except psutil.NoSuchProcess:
+                        # Not a crawl's extraction worker caught between fork and exec (same command line).
+                        crawls += "crawler.run" in p.cmdline() and "crawler.run" not in p.parent().cmdline()
+                    except (psutil.NoSuchProcess, AttributeError):
                         pass
             if total > self.peak:
                 self.peak = total
