@@ -29,7 +29,7 @@ from crawler.warc import WarcStore
 from search.client import make_client
 from search.alert_matching import QueuedMatcher
 from search.indices import ensure_all
-from search.outbox import DeliveryLoop
+from search.outbox import DeliveryLoop, ImmediateSender
 from search.spool import Spool
 from search.writer import ArticleWriter, WriteResult
 
@@ -64,8 +64,10 @@ class ArchivePipeline:
         self.state = open_state(self.settings)
         self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=self.settings.warc.shared_dir)
         client = make_client(self.settings.elasticsearch)
-        # Batches are matched against saved searches beside the writes, not between them.
-        self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=QueuedMatcher(client, self.settings.elasticsearch))
+        # Batches are matched against saved searches beside the writes, not between them, and
+        # what they match is sent right then (ImmediateSender), not at the next delivery round.
+        matcher = QueuedMatcher(client, self.settings.elasticsearch, deliver=ImmediateSender(client, self.settings))
+        self.writer = ArticleWriter(client, self.settings.elasticsearch, alerts=matcher)
         try:
             ensure_all(client, self.settings.elasticsearch)
             if self.spool.files():

@@ -3,7 +3,9 @@
 Elasticsearch's percolator would be the conventional engine, but it is the `percolator` module,
 which the development node (Elastic's integ-test-zip distribution) does not have: a mapping with
 a `percolator` field is refused there ("The mapper type [percolator] ... does not exist"), and the
-archive's mapping must run everywhere. So each batch is matched with one multi-search: every
+archive's mapping must run everywhere; nor is the module published on Maven Central for this
+version (neither org.elasticsearch.plugin:percolator-client nor a percolator module artifact
+exists there for 9.5.4), so it cannot be added to the node. So each batch is matched with one multi-search: every
 saved search's compiled query (what `archive search` runs, stems included), restricted to the
 batch's ids. The cost grows with batches × saved searches, but each query only visits the
 batch's documents; benchmarks/alerts_scale.py measures it.
@@ -23,14 +25,15 @@ import queue
 import re
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 
 from archive.config import ElasticsearchSettings
 from search.alerts import (
-    CHANGED, COMPILED_WITH, EDITED, FIRST, MATCH_FIELDS, NEW, PENDING, AlertStore, SavedSearch, es_reason, utcnow,
+    CHANGED, COMPILED_WITH, EDITED, FIRST, LEASE, MATCH_FIELDS, NEW, PENDING, AlertStore, SavedSearch, es_reason, utcnow,
 )
 from search.analysis import fold, language_code, stem
 from search.query import MARK_POST, MARK_PRE, SearchRequest, build_search_body, parse_query
@@ -47,11 +50,18 @@ STALE_MARKER = timedelta(minutes=2)  # a live writer matches its batch within se
 class MatchOutcome:
     entries: int = 0  # match entries created (each to be delivered)
     errors: int = 0  # saved searches Elasticsearch refused
+    leased: list[dict] = field(default_factory=list)  # created entries due now, claimed by this matcher to send at once
 
 
 class AlertMatcher:
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings):
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings,
+                 deliver: Callable[[list[dict]], object] | None = None):
+        """deliver: given the entries a batch created that are due now, sends them at once. The
+        entries are created claimed (a lease, as a delivery round claims them), so no round
+        sends them too, and no claim costs a write; if this process dies first, the lease
+        expires and the next round sends them. Without it, the delivery rounds send them."""
         self.client = client
+        self.deliver = deliver
         self.settings = settings
         self.alias = settings.alerts_alias
         self.articles = settings.articles_alias
@@ -96,6 +106,8 @@ class AlertMatcher:
         try:
             outcome = self.match(new_ids, updated, documents)
             helpers.bulk(self.client, ({"_op_type": "delete", "_index": self.alias, "_id": m} for m in marker_ids), raise_on_error=False)
+            if outcome.leased and self.deliver is not None:
+                self.deliver(outcome.leased)  # never raises (search/outbox.py ImmediateSender)
             return outcome
         except Exception as exc:  # noqa: BLE001 (matching must never fail a write)
             logger.error("saved searches not matched yet for %d stored article(s) (%s: %s); the next delivery round retries",
@@ -153,7 +165,7 @@ class AlertMatcher:
             entry = self._entry(search, search.follows, current, snippet, CHANGED, now, diff=diff)
             entry["_id"] = f"match:{search.key}:{search.follows}:{(current.get('content_hash') or uuid.uuid4().hex)[:16]}"
             entries.append(entry)
-        outcome.entries = self._create(entries)
+        outcome.entries, outcome.leased = self._create(entries)
         return outcome
 
     def saved_searches(self) -> list[SavedSearch]:
@@ -205,7 +217,8 @@ class AlertMatcher:
         lines = []
         for group in groups:
             should = [{"bool": {"must": [compiled["query"]], "_name": search.key}} for search, compiled in group]
-            lines += [{}, {"query": {"bool": {"filter": [{"ids": {"values": ids}}], "should": should, "minimum_should_match": 1}},
+            # All in filter context: which searches match is the question, not how well (no scores).
+            lines += [{}, {"query": {"bool": {"filter": [{"ids": {"values": ids}}, {"bool": {"should": should, "minimum_should_match": 1}}]}},
                            "size": len(ids), "_source": list(MATCH_FIELDS)}]
         try:
             responses = self.client.msearch(index=self.articles, searches=lines)["responses"]
@@ -284,34 +297,39 @@ class AlertMatcher:
 
     def _entry(self, search: SavedSearch, article_id: str, source: dict, snippet: str, change: str, now: str,
                diff: dict | None = None) -> dict:
+        due = due_time(search, now)
         document = {
             "kind": "match", "name": search.key, "search_id": search.doc_id, "owner": search.owner,
             "article_id": article_id, "url": source.get("url"), "title": source.get("title"), "site": source.get("site"),
             "published": source.get("published"), "first_seen": source.get("first_seen") or source.get("crawled_at"),
             "content_hash": source.get("content_hash"), "snippet": snippet, "change": change, "matched_at": now,
-            "state": PENDING, "next_attempt_at": due_time(search, now), "delivery": {},
+            "state": PENDING, "next_attempt_at": due, "delivery": {},
         }
+        if self.deliver is not None and due <= now:
+            document["lease_until"] = (_instant(now) + LEASE).isoformat(timespec="milliseconds")
         if diff:
             document["diff"] = diff
         return {"_op_type": "create", "_index": self.alias, "_id": f"match:{search.key}:{article_id}", "_source": document}
 
-    def _create(self, entries: list[dict]) -> int:
+    def _create(self, entries: list[dict]) -> tuple[int, list[dict]]:
+        """Creates the entries; returns how many were created, and those of them created leased."""
         from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
-        created = 0
         if not entries:
-            return 0
+            return 0, []
+        by_id = {entry["_id"]: entry for entry in entries}
+        created: list[dict] = []
         # Not refreshed here (a refresh per batch costs the crawl): the delivery round refreshes
         # before it claims, and the feed and page see them within a second.
         for ok, item in helpers.streaming_bulk(self.client, entries, raise_on_error=False, max_retries=3):
             info = item["create"]
             if ok:
-                created += 1
+                created.append(by_id[info["_id"]])
             elif info.get("status") != 409:  # 409: reported before, by this or another process
                 logger.error("match entry %s not stored: %s", info.get("_id"), info.get("error"))
         if created:
-            logger.info("saved searches: %d new match(es) to deliver", created)
-        return created
+            logger.info("saved searches: %d new match(es) to deliver", len(created))
+        return len(created), [entry for entry in created if entry["_source"].get("lease_until")]
 
     # --- recovery ---------------------------------------------------------------------------
 
@@ -358,8 +376,9 @@ class QueuedMatcher(AlertMatcher):
     MAX_ARTICLES = 1000  # matched in one go at most
     QUEUE = 10  # batches waiting at most
 
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings):
-        super().__init__(client, settings)
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings,
+                 deliver: Callable[[list[dict]], object] | None = None):
+        super().__init__(client, settings, deliver)
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE)
         self._thread = threading.Thread(target=self._run_queue, name="alert-matching", daemon=True)
         self._thread.start()

@@ -6,6 +6,9 @@ pipe, the HTTP API streams the same text. Every writer takes an iterator of hits
     ndjson  one hit object per line
     csv     a header and one row per hit (lists joined with "; ", highlights unmarked)
 
+Exports hold every copy of a story (wire and syndicated copies), each with its ``story``: the id
+of the story's first copy, the same for all its copies.
+
 With ``archive_base`` (the search page's address), each hit also has ``archive_url``: its page
 in the archive, the link to send a colleague when the original has changed or gone.
 
@@ -28,7 +31,9 @@ from search.query import Hit, mark_tags, unmarked
 
 FORMATS = ("csv", "json", "ndjson")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
-EXPORT_COLUMNS = ("url", "archive_url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language", "edited")
+# Every copy of a story is a row of its own; `story` (the id of the story's first copy) groups them.
+EXPORT_COLUMNS = ("url", "archive_url", "title", "site", "authors", "published", "score", "snippets", "tags", "section", "language",
+                  "edited", "story")
 EARLIER_COLUMNS = ("captured_at", "earlier_version_of")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -3,6 +3,7 @@
 Pages (HTML; each has a JSON twin built from the same context, see search/web/pages.py):
 
     GET  /                                search page: ?q=&site=&author=&tag=&lang=&since=&until=&edited=1&briefs=0&sort=&size=&page=
+                                          &copies=all (every copy of a story) &by=week &q2=&q3= (compare on the chart)
     GET  /article/<id>                    one article: metadata, text, versions and diffs, raw capture
     GET  /alerts, /alerts/<name>          saved searches; POST /alerts saves one,
                                           POST /alerts/<name>/check and /alerts/<name>/remove,
@@ -18,6 +19,7 @@ JSON API (parameters as `archive search`; repeat site/author/tag/lang for severa
     GET /search?q=...                     one page of hits with facets, did-you-mean suggestions and hints
                                           (the search page's twin)
     GET /search.csv?q=...                 every hit as CSV (streamed); one page with size= (and page=)
+    GET /coverage.csv?q=...&q2=&q3=&by=   matching articles per day, week or month (the page's chart)
     GET /export.csv|.json|.ndjson?q=...   every hit, streamed with search_after (no 10,000 cap); size=N
                                           stops after N; .json is one JSON array; with_body=1 adds the text
     include_earlier=1                     (any search or export) also searches earlier versions of
@@ -39,6 +41,7 @@ why. Bound to 127.0.0.1 unless told otherwise. Every request passes search/web/g
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import threading
 import time
 from datetime import date
@@ -66,7 +69,9 @@ from search.web import access as access_routes
 from search.web import pages
 from search.web.guard import BodyTooLarge, GuardSettings, RequestGuard, csrf_token, new_secret
 from search.web.access import access, client_address, current_user, es_for
-from search.web.context import BadRequest, whole_number, article_context, params_from, request_from_params, validated
+from search.web.context import (
+    BadRequest, article_context, coverage_csv, params_from, request_from_params, validated, whole_number,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +168,19 @@ def search_csv(request: Request) -> Response:
         search_request, page = request_from_params(params)
         search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        hits = search(es_for(request), es.articles_alias, search_request, page=page, versions_alias=es.versions_alias).hits
+        every_copy = replace(search_request, all_copies=True)  # exports list every copy, each with its story
+        hits = search(es_for(request), es.articles_alias, every_copy, page=page, versions_alias=es.versions_alias).hits
         body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
                                      archive_base=pages.base_url(request)))
         record_export(request, search_request, "csv", len(hits))
         return Response(body, media_type=MEDIA_TYPES["csv"])
     return export(request, "csv")
+
+
+def coverage_csv_route(request: Request) -> Response:
+    """The search page's coverage chart as CSV: a period per row, a column per query."""
+    name, body = coverage_csv(es_for(request), request.app.state.settings, params_from(request.query_params))
+    return Response(body, media_type=MEDIA_TYPES["csv"], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def export_route(fmt: str):
@@ -249,6 +261,7 @@ def create_app(settings: Settings, client: Elasticsearch | None = None, bind_hos
         Route("/search", pages.search_page),
         Route("/search.json", pages.search_page),
         Route("/search.csv", search_csv),
+        Route("/coverage.csv", coverage_csv_route),
         Route("/export.csv", export_route("csv")),
         Route("/export.json", export_route("json")),
         Route("/export.ndjson", export_route("ndjson")),

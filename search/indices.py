@@ -21,8 +21,9 @@ AUDIT_DEFINITION = "audit.json"
 # Bump when a definition changes incompatibly; `archive index migrate` then reindexes.
 DEFINITION_VERSION = 1
 # Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
-# language-aware matching, see search/analysis.py).
-VERSIONS = {ARTICLES_DEFINITION: 2}
+# language-aware matching, see search/analysis.py); v3: story and story_bands (copies of one
+# text grouped, see search/stories.py).
+VERSIONS = {ARTICLES_DEFINITION: 3}
 
 
 def load_definition(name: str) -> dict:
@@ -178,7 +179,8 @@ def ensure_all(client: Elasticsearch, es_settings) -> list[IndexState]:
 
 def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
     """Bring the articles and versions indices to their current definition (alias swap, old index kept),
-    filling the *_stem fields and cleaning the text (clean_stored); creates them if absent."""
+    filling the *_stem fields and the story band hashes, and cleaning the text (clean_stored);
+    creates them if absent. Stories are then given by search.stories.assign_stored."""
 
     states = []
     replicas = replica_count(client, es_settings.replicas)
@@ -188,9 +190,18 @@ def migrate_all(client: Elasticsearch, es_settings) -> list[IndexState]:
         except NotFoundError:
             states.append(ensure_index(client, alias, ARTICLES_DEFINITION, replicas=replicas))
             continue
-        states.append(migrate(client, alias, ARTICLES_DEFINITION, definition_version(ARTICLES_DEFINITION), transform=_upgraded,
+        transform = _upgraded_article if alias == es_settings.articles_alias else _upgraded
+        states.append(migrate(client, alias, ARTICLES_DEFINITION, definition_version(ARTICLES_DEFINITION), transform=transform,
                               replicas=replicas))
     return states
+
+
+def _upgraded_article(document: dict) -> dict:
+    """An article as today's writer would store it, with its story's band hashes; its story is
+    set afterwards, oldest first (search.stories.assign_stored)."""
+    from search.stories import with_bands
+
+    return _upgraded(with_bands(document))
 
 
 def clean_stored(client: Elasticsearch, alias: str) -> int:

@@ -12,6 +12,10 @@ saved search's digest hour. A delivery round:
    after alerts.retry_first seconds, doubling up to an hour, for alerts.retry_hours; then
    "failed", shown on the saved search's page, in `alerts list` and `archive status`.
 
+A crawl does not wait for a round: its matcher creates the entries due now already claimed
+(leased) and sends them right after matching their batch (``ImmediateSender``, steps 3 and 4
+without the claim's write per entry); what fails there is retried by the rounds.
+
 Who runs rounds: the crawl process every alerts.deliver_every seconds while it runs and once at
 its end (``DeliveryLoop``), the scheduler every alerts.deliver_every seconds (retries and digests
 when no crawl runs), and `archive alerts deliver` / `alerts check` on demand. An entry is marked
@@ -32,11 +36,10 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from archive.config import Settings
 from search.alert_matching import AlertMatcher
-from search.alerts import DELIVERED, FAILED, PENDING, AlertStore, CheckResult, SavedSearch, match_from_source
+from search.alerts import DELIVERED, FAILED, LEASE, PENDING, AlertStore, CheckResult, SavedSearch, match_from_source
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)  # a claimed entry is another round's again after this (its sender died)
 BATCH = 1000  # due entries claimed at a time
 SENDERS = 8  # saved searches' messages sent side by side
 
@@ -89,7 +92,7 @@ def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | No
 
 
 def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[dict], now: datetime, dead: set[str], sleep,
-                     report: RoundReport) -> None:
+                     report: RoundReport, refresh: bool = True) -> None:
     es = settings.elasticsearch
     groups: dict[str, list[dict]] = {}
     for hit in claimed:
@@ -115,10 +118,8 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
                 report.retrying += 1
         if outcome:
             report.by_search[name] = outcome
-            # Replaced, not merged (a partial update merges objects, and a failure must not keep
-            # the last success's "status": 200): emptied, then set, in order, in one request.
             actions += [{"_op_type": "update", "_index": es.alerts_alias, "_id": search.doc_id, "doc": {"last_delivery": value}}
-                        for value in (None, outcome)]
+                        for value in _last_delivery_writes(search.last_delivery, outcome, now)]
         for channel, status in outcome.items():
             if status["ok"]:
                 logger.info("alert %s: %d match(es) sent by %s", name, len(hits), channel)
@@ -127,7 +128,55 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
                 logger.error("alert %s: %s delivery failed (retried later): %s", name, channel, status["error"])
     from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
-    helpers.bulk(client, actions, raise_on_error=False, refresh=True)  # the next claim and `alerts check` see them
+    # Refreshed after a round: the next claim and `alerts check` see them. Not after each batch
+    # a crawl sends (a forced refresh per batch costs the crawl; a search sees them within a second).
+    helpers.bulk(client, actions, raise_on_error=False, refresh=refresh)
+
+
+def _last_delivery_writes(stored: dict, outcome: dict, now: datetime) -> list:
+    """The saved search's last delivery, as partial updates: none when it says what the stored
+    one says and that is under a minute old (a crawl sends a search's news every few seconds:
+    a write each time would cost more than the news); the outcome alone when it has the stored
+    one's keys (a partial update merges objects: then merging is replacing); else emptied, then
+    set, in order, in one request, so a failure never keeps the last success's "status": 200."""
+    def shape(delivery: dict) -> dict:
+        return {channel: (bool(status.get("ok")), status.get("error"), tuple(sorted(status)))
+                for channel, status in (delivery or {}).items() if isinstance(status, dict)}
+
+    same = shape(stored) == shape(outcome)
+    times = [_parse(status.get("at")) for status in (stored or {}).values() if isinstance(status, dict)]
+    if same and times and all(t is not None and now - t < timedelta(minutes=1) for t in times):
+        return []
+    return [outcome] if same else [None, outcome]
+
+
+class ImmediateSender:
+    """Sends at once the entries a crawl's matcher has just created, claimed (AlertMatcher's
+    `deliver`): no claim, no wait for the next round. A webhook or mail server that failed is
+    not tried again by the next batches for alerts.retry_first seconds (their entries wait for
+    the rounds' retries instead): a dead endpoint must not hold up every batch of a crawl.
+    Never raises: what is not sent stays for the rounds (its lease expires)."""
+
+    def __init__(self, client: Elasticsearch, settings: Settings):
+        self.client = client
+        self.settings = settings
+        self._failed_until: dict[str, datetime] = {}  # target -> when to try it again
+
+    def __call__(self, entries: list[dict]) -> RoundReport | None:
+        now = datetime.now(timezone.utc)
+        dead = {target for target, until in self._failed_until.items() if until > now}
+        tried_dead = set(dead)
+        report = RoundReport()
+        hits = [{"_index": e["_index"], "_id": e["_id"], "_source": e["_source"]} for e in entries]
+        try:
+            _deliver_claimed(self.client, self.settings, hits, now, dead, time.sleep, report, refresh=False)
+        except Exception as exc:  # noqa: BLE001 (a delivery problem must never stop a crawl)
+            logger.error("saved searches: %d new match(es) not sent yet (%s: %s); a delivery round sends them after %d min",
+                         len(hits), type(exc).__name__, exc, LEASE.seconds // 60)
+            return None
+        for target in dead - tried_dead:
+            self._failed_until[target] = now + timedelta(seconds=self.settings.alerts.retry_first)
+        return report
 
 
 def _claim(client: Elasticsearch, alias: str, now: datetime, names: list[str] | None) -> list[dict]:

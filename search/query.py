@@ -23,7 +23,7 @@ dangling operator, an unknown field) is refused with a message that says how to 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from archive.config import SearchSettings
@@ -39,6 +39,9 @@ SORTS = {
     "newest": [{"published": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
     "oldest": [{"published": {"order": "asc", "missing": "_last"}}, {"url": "asc"}],
 }
+COPIES_LISTED = 20  # copies a collapsed hit names (its sites are counted among these)
+COPY_ORDER = [{"display_date": {"order": "asc", "missing": "_last"}}, {"url": "asc"}]  # the earliest copy first
+INTERVALS = ("day", "week", "month")
 # Earlier versions share their article's URL: the capture time keeps search_after's order total.
 EARLIER_TIEBREAK = {"captured_at": {"order": "asc", "missing": "_first"}}
 # Private-use characters around each match (archive/text.py): a literal <mark> in a crawled
@@ -114,7 +117,16 @@ class SearchRequest:
     fields: tuple[str, ...] | None = None  # _source fields; None = all but the body
     with_body: bool = False  # include the article text in each hit (exports)
     include_earlier: bool = False  # also search earlier versions (service.search picks the indices)
+    all_copies: bool = False  # every copy of a story, rather than one hit per story (search/stories.py)
+    interval: str = "month"  # the coverage chart's bars: day, week or month (search/coverage.py)
+    compare: tuple[str, ...] = ()  # other queries counted over time beside this one, same filters
     limits: SearchSettings = SearchSettings()  # settings.search: how large a query may be
+
+    @property
+    def collapsed(self) -> bool:
+        """One hit per story. Not for earlier versions (they have no story) nor with
+        search_after (Elasticsearch collapses only pages it can count from the start)."""
+        return not (self.all_copies or self.include_earlier or self.search_after)
 
 
 @dataclass(frozen=True)
@@ -482,7 +494,7 @@ def build_search_body(request: SearchRequest) -> dict:
         raise QuerySyntaxError(f"unknown sort {request.sort!r}: use one of {', '.join(SORTS)}")
     if not 1 <= request.size <= 1000:
         raise QuerySyntaxError("page size must be between 1 and 1000")
-    excludes = ["url_variants"] if request.with_body else ["body", "url_variants"]
+    excludes = ["url_variants", "story_bands"] if request.with_body else ["body", "url_variants", "story_bands"]
     body: dict = {
         "query": build_query(request),
         "sort": SORTS[request.sort] + ([EARLIER_TIEBREAK] if request.include_earlier else []),
@@ -505,14 +517,38 @@ def build_search_body(request: SearchRequest) -> dict:
         extra = highlight_query(request.text, request.languages, request.limits)
         if extra is not None:
             body["highlight"]["highlight_query"] = {"bool": {"should": [body["query"], extra]}}
+    if request.collapsed:
+        body["collapse"] = {"field": "story", "inner_hits": {
+            "name": "copies", "size": COPIES_LISTED, "sort": COPY_ORDER,
+            "_source": {"excludes": ["body", "url_variants", "body_candidates", "story_bands"]},
+        }}
+        # Articles stored before stories existed would collapse into one group: counted, to fall back.
+        body["aggs"] = {"stories": {"cardinality": {"field": "story"}}, "unstoried": {"missing": {"field": "story"}}}
     if request.facets:
         body["aggs"] = {
+            **body.get("aggs", {}),
             "sites": {"terms": {"field": "site", "size": 50}},
-            "months": {
-                "date_histogram": {"field": "published", "calendar_interval": "month", "format": "yyyy-MM", "min_doc_count": 1}
-            },
+            "over_time": over_time_aggregation(request),
         }
+        if request.compare:
+            # Counted over the whole archive (global), each with its own query and this one's filters.
+            body["aggs"]["compare"] = {"global": {}, "aggs": {
+                f"q{n}": {"filter": build_query(replace(request, text=text, compare=())),
+                          "aggs": {"over_time": over_time_aggregation(request)}}
+                for n, text in enumerate(request.compare, start=2)
+            }}
     return body
+
+
+def over_time_aggregation(request: SearchRequest) -> dict:
+    """Matching articles per day, week or month (display_date: published, else first archived);
+    empty periods inside the range are kept, so a chart shows the gaps."""
+    if request.interval not in INTERVALS:
+        raise QuerySyntaxError(f"unknown interval {request.interval!r}: use one of {', '.join(INTERVALS)}")
+    histogram = {"field": "display_date", "calendar_interval": request.interval, "format": "yyyy-MM-dd", "min_doc_count": 0}
+    if request.since and request.until:
+        histogram["extended_bounds"] = {"min": request.since.isoformat(), "max": request.until.isoformat()}
+    return {"date_histogram": histogram}
 
 
 @dataclass
@@ -528,6 +564,13 @@ class Hit:
     title_highlight: str | None
     source: dict
     sort: list = field(default_factory=list)
+    copies: list[dict] = field(default_factory=list)  # a collapsed story: its matching copies, earliest first
+    copies_total: int = 1
+
+    @property
+    def other_sites(self) -> list[str]:
+        """The sites that also published this story (among the copies listed)."""
+        return sorted({c.get("site", "") for c in self.copies} - {self.site})
 
     @property
     def captured_at(self) -> str | None:
@@ -554,6 +597,9 @@ class Hit:
             "section": self.source.get("section"),
             "language": self.source.get("language"),
             "edited": self.source.get("edited", False),
+            "story": self.source.get("story"),
+            **({"copies_total": self.copies_total, "also_published_by": self.other_sites,
+                "copies": [c["url"] for c in self.copies if c.get("id") != self.id]} if self.copies else {}),
             **extra,
         }
 
@@ -574,8 +620,11 @@ class SearchResponse:
     total: int
     hits: list[Hit]
     sites: list[tuple[str, int]]
-    months: list[tuple[str, int]]
+    over_time: list[tuple[str, int]]  # (first day of the period, articles)
     next_search_after: list | None
+    stories: int | None = None  # how many stories the hits collapse into (None: every copy listed)
+    compared: list[tuple[int, list[tuple[str, int]]]] = field(default_factory=list)  # request.compare's totals and periods
+    unstoried: int = 0  # matching articles without a story (stored before stories; `archive index migrate`)
     suggestions: list[Suggestion] = field(default_factory=list)  # did you mean (few or no hits)
     hints: list[str] = field(default_factory=list)  # e.g. lowercase 'or' searched as a word
 
@@ -590,6 +639,13 @@ def parse_response(response: dict) -> SearchResponse:
     for raw in response["hits"]["hits"]:
         source = raw.get("_source", {})
         highlight = raw.get("highlight", {})
+        copies_found = raw.get("inner_hits", {}).get("copies", {}).get("hits", {})
+        copies = [{"id": c["_id"], **c.get("_source", {})} for c in copies_found.get("hits", [])]
+        if copies and copies[0]["id"] != raw["_id"]:
+            # The story is shown as its earliest copy; the snippets (the same text) stay.
+            first = copies[0]
+            raw, source = {**raw, "_id": first["id"]}, {k: v for k, v in first.items() if k != "id"}
+            highlight = {k: v for k, v in highlight.items() if k != "title"}
         hits.append(
             Hit(
                 id=raw["_id"],
@@ -603,15 +659,22 @@ def parse_response(response: dict) -> SearchResponse:
                 title_highlight=(highlight.get("title") or [None])[0],
                 source=source,
                 sort=raw.get("sort", []),
+                copies=copies,
+                copies_total=copies_found.get("total", {}).get("value", 1) if copies else 1,
             )
         )
     aggs = response.get("aggregations", {})
     sites = [(b["key"], b["doc_count"]) for b in aggs.get("sites", {}).get("buckets", [])]
-    months = [(b["key_as_string"], b["doc_count"]) for b in aggs.get("months", {}).get("buckets", [])]
+    over_time = [(b["key_as_string"], b["doc_count"]) for b in aggs.get("over_time", {}).get("buckets", [])]
     return SearchResponse(
         total=response["hits"]["total"]["value"],
         hits=hits,
         sites=sites,
-        months=months,
+        over_time=over_time,
+        stories=aggs["stories"]["value"] if "stories" in aggs else None,
+        unstoried=aggs.get("unstoried", {}).get("doc_count", 0),
+        compared=[(bucket["doc_count"], [(b["key_as_string"], b["doc_count"]) for b in bucket["over_time"]["buckets"]])
+                  for _, bucket in sorted(((k, v) for k, v in aggs.get("compare", {}).items() if k.startswith("q")),
+                                          key=lambda item: int(item[0][1:]))],
         next_search_after=hits[-1].sort if hits else None,
     )

@@ -6,13 +6,15 @@ import re
 from dataclasses import replace
 from typing import Iterator
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 from search.suggest import suggestions
 
 MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
+BEYOND_COLLAPSE = "Past the 10,000th hit every copy of a story is listed: Elasticsearch groups copies only on earlier pages."
+INTERNAL_FIELDS = ["story_bands"]  # the store's own look-up keys, nothing a reader needs
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -38,9 +40,32 @@ def search(
     if page < 1:
         raise ValueError("page numbers start at 1")
     alias = target(client, alias, request, versions_alias)
-    response = _page(client, alias, request, page)
+    response, ungrouped = _grouped_page(client, alias, request, page)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
+    if ungrouped:
+        response.hints.append(ungrouped)
+    elif request.collapsed and response.stories is None:
+        response.hints.append(BEYOND_COLLAPSE)
     return response
+
+
+def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:
+    """The page with one hit per story; every copy, and why, when the archive has articles
+    without a story (stored before stories existed: their one missing value would be one group)."""
+    if not request.collapsed:
+        return _page(client, alias, request, page), None
+    try:
+        response = _page(client, alias, request, page)
+        missing = response.unstoried
+    except BadRequestError as exc:
+        if "collapse" not in str(exc):
+            raise
+        missing = None  # an index made before stories: no story field at all
+    if missing == 0:
+        return response, None
+    some = "articles" if missing is None else f"{missing:,} of the matching articles"
+    return (_page(client, alias, replace(request, all_copies=True), page),
+            f"Copies are not grouped into stories: {some} have no story yet. Run `archive index migrate`.")
 
 
 def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> SearchResponse:
@@ -50,7 +75,7 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
         body["from"] = offset
         return parse_response(client.search(index=alias, body=body))
     # Walk to the page with search_after, in large steps without highlights or facets.
-    walker = replace(request, size=1000, facets=False, highlight=False, fields=("url",))
+    walker = replace(request, size=1000, facets=False, highlight=False, fields=("url",), all_copies=True)
     after = None
     skipped = 0
     while skipped < offset:
@@ -58,7 +83,7 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
         body = build_search_body(replace(walker, size=step, search_after=after))
         response = parse_response(client.search(index=alias, body=body))
         if not response.hits:
-            return SearchResponse(total=response.total, hits=[], sites=[], months=[], next_search_after=None)
+            return SearchResponse(total=response.total, hits=[], sites=[], over_time=[], next_search_after=None)
         skipped += len(response.hits)
         after = tuple(response.next_search_after)
     return parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
@@ -74,9 +99,10 @@ def iterate(
 ) -> Iterator[Hit]:
     """Every hit in order (for exports), however many, with search_after: memory stays flat.
 
-    limit: stop after this many (None: all). request.with_body adds the text to each hit."""
+    limit: stop after this many (None: all). request.with_body adds the text to each hit.
+    Every copy of a story is a hit of its own (its `story` says which copies go together)."""
     alias = target(client, alias, request, versions_alias)
-    request = replace(request, size=min(500, limit or 500), facets=False)
+    request = replace(request, size=min(500, limit or 500), facets=False, all_copies=True)
     yielded = 0
     after = None
     while True:
@@ -104,13 +130,13 @@ def get_article(client: Elasticsearch, alias: str, url_or_id: str) -> dict | Non
         candidates.append(document_id(canonical))
     for doc_id in candidates:
         try:
-            doc = client.get(index=alias, id=doc_id)
+            doc = client.get(index=alias, id=doc_id, source_excludes=INTERNAL_FIELDS)
             return {"id": doc["_id"], **doc["_source"]}
         except NotFoundError:
             continue
     if url_or_id.startswith(("http://", "https://")):
         response = client.search(
-            index=alias, query={"terms": {"url_variants": [url_or_id, canonical]}}, size=1
+            index=alias, query={"terms": {"url_variants": [url_or_id, canonical]}}, size=1, source_excludes=INTERNAL_FIELDS
         )
         for hit in response["hits"]["hits"]:
             return {"id": hit["_id"], **hit["_source"]}

@@ -46,17 +46,14 @@ def changes(history: list[Capture]) -> list[Change]:
     """What changed from each capture to the next."""
     result = []
     for before, after in zip(history, history[1:]):
-        diff = "\n".join(
-            difflib.unified_diff(
-                _lines(before.body),
-                _lines(after.body),
-                fromfile=f"captured {before.captured_at}",
-                tofile=f"captured {after.captured_at}",
-                lineterm="",
-            )
-        )
+        diff = text_diff(before.body, after.body, f"captured {before.captured_at}", f"captured {after.captured_at}")
         result.append(Change(before, after, before.title != after.title, diff))
     return result
+
+
+def text_diff(before: str, after: str, before_label: str, after_label: str) -> str:
+    """Unified diff of two texts, paragraph by paragraph (captures of an article, copies of a story)."""
+    return "\n".join(difflib.unified_diff(_lines(before), _lines(after), fromfile=before_label, tofile=after_label, lineterm=""))
 
 
 def _lines(body: str) -> list[str]:

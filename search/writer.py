@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch, helpers
 from archive.config import ElasticsearchSettings
 from search.alert_matching import AlertMatcher
 from search.analysis import with_stems
+from search.stories import StoryAssigner, with_bands
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ArticleWriter:
         self.versions_alias = settings.versions_alias
         self.chunk_size = settings.bulk_size
         self.alerts = alerts or AlertMatcher(client, settings)
+        self._wrote = False
 
     def write(self, documents: dict[str, dict]) -> WriteResult:
         """documents: doc id -> document. Raises only when Elasticsearch cannot be reached."""
@@ -73,6 +75,7 @@ class ArticleWriter:
             return result
         stored = self._stored(list(documents))
         actions = []
+        to_write: dict[str, dict] = {}
         outcome: dict[str, str] = {}
         previous_text: dict[str, dict] = {}  # updated articles: what they said before (followed articles' diffs)
         for doc_id, document in documents.items():
@@ -95,8 +98,11 @@ class ArticleWriter:
                     "version_count": int(previous.get("version_count") or 1) + 1,
                 }
                 document["display_date"] = display_date(document)
-            # The store fills the folded, stemmed fields itself, whoever built the document.
-            actions.append({"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": with_stems(document)})
+            to_write[doc_id] = with_bands(document)
+        moved = self._stories(to_write)
+        # The store fills the folded, stemmed fields itself, whoever built the document.
+        actions += [{"_op_type": "index", "_index": self.alias, "_id": doc_id, "_source": with_stems(document)}
+                    for doc_id, document in {**moved, **to_write}.items()]
 
         marker_id = None
         if outcome and self.alerts.active():
@@ -123,8 +129,12 @@ class ArticleWriter:
                 if not ok:
                     logger.error("could not keep the earlier version of %s: %s", doc_id, info.get("error"))
                 continue
+            if doc_id not in outcome:  # an earlier copy relabelled with its story's new first copy
+                if not ok:
+                    logger.error("could not move %s to its story: %s", doc_id, info.get("error"))
+                continue
             if ok:
-                kind = outcome.get(doc_id, "new")
+                kind = outcome[doc_id]
                 if kind == "new":
                     result.new += 1
                     result.new_ids.append(doc_id)
@@ -141,6 +151,15 @@ class ArticleWriter:
         if marker_id is not None:
             self.alerts.after_write(marker_id, result.new_ids, {i: previous_text[i] for i in result.updated_ids}, documents)
         return result
+
+    def _stories(self, documents: dict[str, dict]) -> dict[str, dict]:
+        """Set each document's story; the stored copies whose story changes, to rewrite."""
+        if not documents:
+            return {}
+        if self._wrote:  # our previous batch must be searchable, or its copies are missed
+            self.client.indices.refresh(index=self.alias)
+        self._wrote = True
+        return StoryAssigner(self.client, self.alias).assign(documents)
 
     def _stored(self, ids: list[str]) -> dict[str, dict]:
         stored = {}

@@ -126,7 +126,14 @@ class SmallSite:
 @contextmanager
 def serve_small_site():
     """Yields the SmallSite with its base_url (http://127.0.0.1:<free port>)."""
-    site = SmallSite()
+    with serve_pages(SmallSite()) as site:
+        yield site
+
+
+@contextmanager
+def serve_pages(site):
+    """Serves site.page(path) -> (status, content type, body) on a free port of 127.0.0.1, noting
+    every path asked for in site.requests; yields the site with its base_url set."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)

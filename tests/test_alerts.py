@@ -30,10 +30,11 @@ from archive.demo_site import DemoSite, serve_demo_site
 from archive.scheduling.jobs import run_sites
 from archive.urls import canonicalize, document_id
 from crawler.runner import run_crawl
-from search.alerts import CHANGED, EDITED, FIRST, NEW, AlertError, AlertStore, SavedSearch
+from search.alerts import CHANGED, EDITED, FIRST, LEASE, NEW, AlertError, AlertStore, SavedSearch
 from search.http_api import create_app, running_server
 from search.indices import ensure_all
-from search.outbox import check as check_and_deliver, deliver_due
+from search.alert_matching import AlertMatcher
+from search.outbox import ImmediateSender, check as check_and_deliver, deliver_due
 from search.writer import ArticleWriter
 from _web import signed_in_everywhere
 
@@ -138,10 +139,17 @@ class Receiver:
     def __init__(self, statuses=(), port: int = 0):
         self.statuses = list(statuses)
         self.bodies: list[dict] = []
+        self.holding = threading.Event()  # while set: each POST is held unanswered until released, and not kept
+        self.released = threading.Event()
+        self.held = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
+                if receiver.holding.is_set():
+                    receiver.held += 1
+                    receiver.released.wait(60)
+                    return
                 length = int(self.headers["Content-Length"])
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
@@ -246,6 +254,27 @@ def test_a_webhook_down_for_the_first_delivery_gets_the_alert_once_later(es_clie
         assert match.state == "delivered" and match.delivery["webhook"]["attempts"] == 2
     finally:
         revived.close()
+
+
+def test_a_crawls_own_sends_skip_a_webhook_that_just_failed_and_leave_its_matches_to_the_retries(es_client, archive_settings, store):
+    receiver = Receiver(statuses=[500] * 5)  # the chat server fails
+    settings = replace(archive_settings, alerts=AlertSettings(webhook_url=receiver.url, webhook_attempts=1, retry_first=60.0))
+    store.add(SavedSearch(name="ferry", query="ferry"))
+    matcher = AlertMatcher(es_client, settings.elasticsearch, deliver=ImmediateSender(es_client, settings))
+    writer = ArticleWriter(es_client, settings.elasticsearch, alerts=matcher)  # as a crawl's: each batch sent once matched
+    try:
+        writer.write(dict([article("fares", "Ferry fares rise", "Ferry fares rise.", at(1))]))
+        writer.write(dict([article("strike", "Ferry strike", "The ferry strike goes on.", at(2))]))
+        assert len(receiver.bodies) == 1  # the second batch did not wait on the webhook that had just failed
+        es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
+        waiting = store.matches("ferry")
+        assert len(waiting) == 2 and all(m.state == "pending" and m.delivery_status.startswith("retrying at") for m in waiting)
+        receiver.statuses.clear()  # back up
+        retried = deliver_due(es_client, settings, now=datetime.now(timezone.utc) + timedelta(minutes=2))
+        assert retried.delivered == 2
+        assert sorted(m["title"] for m in receiver.bodies[-1]["matches"]) == ["Ferry fares rise", "Ferry strike"]
+    finally:
+        receiver.close()
 
 
 def test_a_delivery_failing_past_the_retry_window_is_given_up_and_shown(es_client, archive_settings, store):
@@ -482,9 +511,11 @@ def test_a_failing_delivery_round_is_one_log_line_and_never_an_exception(archive
 
 @pytest.mark.e2e
 def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_once(es_client, es_settings, tmp_path, demo_sites):
-    """The crawl stores a matching article and is killed (SIGKILL) before its delivery round:
-    the next crawl delivers the alert, once."""
+    """The crawl stores a matching article and is killed (SIGKILL) while it sends the alert,
+    before the webhook answered: once the claim of the dead crawl lapses, a delivery round
+    sends every match, each once."""
     receiver = Receiver()
+    receiver.holding.set()
     site = DemoSite()
     word = "election"
     with serve_demo_site(site, port=0) as server:
@@ -494,7 +525,7 @@ def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_on
             data_dir=tmp_path / "var",
             sites=demo_sites(server.base_url),
             crawl=replace(es_settings.crawl, download_delay=0.3),  # slow enough to be killed mid-way
-            alerts=AlertSettings(webhook_url=receiver.url, deliver_every=3600.0),  # no round before the kill
+            alerts=AlertSettings(webhook_url=receiver.url, deliver_every=3600.0),  # no round but the crawl's own sends
         )
         store = AlertStore(es_client, settings.elasticsearch)
         try:
@@ -504,16 +535,21 @@ def test_a_crawl_killed_between_storing_and_delivering_delivers_after_restart_on
             crawl = threading.Thread(target=run_crawl, args=(settings, ["demo"]), kwargs={"on_start": pids.append})
             crawl.start()
             deadline = time.monotonic() + 120
-            while not store.matches("vote") and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert store.matches("vote"), "no matching article was stored"
-            os.killpg(pids[0], signal.SIGKILL)  # stored and matched, not delivered
+            while not receiver.held and time.monotonic() < deadline:
+                time.sleep(0.1)
+            es_client.indices.refresh(index=settings.elasticsearch.alerts_alias)
+            assert store.matches("vote") and receiver.held, "no matching article was stored and sent"
+            os.killpg(pids[0], signal.SIGKILL)  # stored, matched, being sent: not delivered
             crawl.join(timeout=60)
+            receiver.holding.clear()
+            receiver.released.set()
             assert receiver.bodies == []
-            stored = {m.url for m in store.matches("vote", limit=500)}
 
             restarted = replace(settings, crawl=replace(settings.crawl, download_delay=0.0))
-            assert run_sites(restarted, ["demo"], trigger="test").outcome is not None  # delivers at its end
+            assert run_sites(restarted, ["demo"], trigger="test").outcome is not None  # sends its own at once
+            assert any(m.state == "pending" for m in store.matches("vote", limit=500))  # the dead crawl's: still claimed
+            stored = {m.url for m in store.matches("vote", limit=500)}
+            deliver_due(es_client, restarted, now=datetime.now(timezone.utc) + LEASE + timedelta(minutes=1))  # the claim lapsed
             delivered = [m["url"] for b in receiver.bodies for m in b["matches"]]
             assert stored <= set(delivered)
             assert len(delivered) == len(set(delivered))  # each once

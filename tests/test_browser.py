@@ -88,13 +88,14 @@ def test_journalist_searches_filters_reads_exports_saves_and_gets_the_next_night
     assert total >= 2
     assert browser.find_elements(By.CSS_SELECTOR, ".hit mark")  # highlighted matches
 
-    # A month facet is a link that adds a filter; the URL keeps the whole search.
-    month = browser.find_element(By.CSS_SELECTOR, ".facet li a[href*='since=']")
-    month_count = int(month.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".count").text)
-    month.click()
-    arrive(browser, "since=")
-    assert "q=election" in browser.current_url and "since=" in browser.current_url and "until=" in browser.current_url
-    assert int(browser.find_element(By.CSS_SELECTOR, ".summary strong").text) == month_count
+    # Coverage over time: the chart's bars add up to the count; another period keeps the whole search.
+    bars = browser.find_elements(By.CSS_SELECTOR, "#coverage-chart rect.bar")
+    assert sum(int(bar.get_attribute("data-count")) for bar in bars) == total
+    browser.find_element(By.CSS_SELECTOR, "#coverage a[href*='by=week']").click()
+    arrive(browser, "by=week")
+    assert "q=election" in browser.current_url
+    assert browser.find_element(By.ID, "coverage-title").text == "Articles per week"
+    assert sum(int(bar.get_attribute("data-count")) for bar in browser.find_elements(By.CSS_SELECTOR, "#coverage-chart rect.bar")) == total
     browser.get(base + "/?q=election")
     browser.find_element(By.CSS_SELECTOR, ".facet li a[href*='site=demo']").click()
     arrive(browser, "site=demo")

@@ -161,7 +161,7 @@ def test_filters_and_sorting(archive, es_client):
     oldest = search(es_client, alias, SearchRequest(sort="oldest", size=1))
     assert oldest.hits[0].published == min(dates)
     assert dict(newest.sites) == {"demo": len(site.articles)}
-    assert sum(count for _, count in newest.months) == len(site.articles)
+    assert sum(count for _, count in newest.over_time) == len(site.articles)
 
 
 def test_cli_search_json_and_show_by_tracking_url(archive):

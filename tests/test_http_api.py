@@ -153,7 +153,7 @@ def test_search_page_shows_results_facets_and_paging_in_the_url(api):
     assert "<mark>Council</mark> vote 1" in html
     assert 'href="/?q=council&amp;sort=oldest&amp;page=2"' not in html  # 10 hits fit one page
     assert 'href="/?q=council&amp;sort=oldest&amp;site=news"' in html  # the site facet adds a filter
-    assert 'href="/?q=council&amp;sort=oldest&amp;since=2025-06-01&amp;until=2025-06-30"' in html  # the month facet
+    assert 'id="coverage-chart"' in html and 'href="/coverage.csv?q=council&amp;sort=oldest&amp;by=' in html  # coverage over time
     assert 'href="/export.csv?q=council&amp;sort=oldest&amp;bom=1"' in html  # the page's download opens in spreadsheets
     status, _, html = get(api + "/?q=council&sort=oldest&size=4&page=2")
     assert "showing 5–8" in html and 'href="/?q=council&amp;sort=oldest&amp;size=4&amp;page=3"' in html

@@ -116,7 +116,7 @@ def test_filters_and_sort_become_filters_not_scoring():
     assert date_range["gte"] == "2025-01-01" and date_range["lte"] == "2025-12-31"
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
     assert "body" in body["highlight"]["fields"]
-    assert set(body["aggs"]) == {"sites", "months"}
+    assert set(body["aggs"]) == {"sites", "over_time", "stories", "unstoried"}
 
 
 def test_title_weighs_more_than_body_and_words_also_match_their_stems():

@@ -125,7 +125,9 @@ def test_a_csv_export_holds_every_hit(demo_archive):
     exported = run(demo_archive, "search", "--tag", "politics", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert len(rows) == politics and len({r["url"] for r in rows}) == politics
-    assert exported.stderr.strip() == f"exported {politics} articles"
+    assert exported.stderr.strip() == (f"exported {politics} articles; every copy of a story is a row, "
+                                        "its story column names the story's first copy")
+    assert all(r["story"] for r in rows)
     # The audit trail keeps the operator's export too: who, what, how many rows.
     from search.audit import AuditLog
     from search.client import make_client
@@ -140,7 +142,7 @@ def test_a_csv_export_holds_every_hit(demo_archive):
 
     first_three = run(demo_archive, "search", "--tag", "politics", "--format", "ndjson", "--size", "3")
     assert len(first_three.stdout.splitlines()) == 3
-    assert first_three.stderr.strip() == "exported 3 articles (--size 3)"
+    assert first_three.stderr.strip().startswith("exported 3 articles (--size 3); every copy of a story is a row")
     second_page = run(demo_archive, "search", "--tag", "politics", "--format", "ndjson", "--size", "10", "--page", "2")
     assert len(second_page.stdout.splitlines()) == politics - 10
     refused = CliRunner().invoke(cli, ["search", "--format", "csv", "--page", "2"], obj=AppContext(None, demo_archive))

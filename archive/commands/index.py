@@ -6,6 +6,7 @@ import click
 
 from search.client import ElasticsearchUnavailable, check_health, make_client
 from search.indices import clean_stored, current_index, drop_all, ensure_all, migrate_all, upgrade_in_place
+from search.stories import assign_stored, count_stories
 
 
 @click.group()
@@ -45,6 +46,7 @@ def migrate(app) -> None:
     Each is copied into a new versioned index (filling new fields, such as the stemmed text
     for language-aware matching) and its alias swapped at once; the old index is kept.
     Articles stored with control characters or non-characters in their text are cleaned.
+    Articles without a story (stored before copies were grouped) get one, oldest first.
     Run it when no crawl is running. Safe to run again.
     """
     from archive.commands import elasticsearch_errors
@@ -66,6 +68,10 @@ def migrate(app) -> None:
             cleaned = clean_stored(client, state.alias)
             click.echo(f"cleaned {cleaned} document{'s' if cleaned != 1 else ''} of {state.alias} "
                        "(control characters or non-characters in their text)" if cleaned else f"clean: {state.alias}")
+        grouped = assign_stored(client, es.articles_alias)
+        stories = count_stories(client, es.articles_alias)
+        click.echo(f"stories: {grouped} article{'s' if grouped != 1 else ''} given a story; "
+                   f"{stories.articles} articles in {stories.stories} stories")
         from search.alerts import AlertStore
 
         recompiled = AlertStore(client, es).recompile_all()  # the query language may compile them differently now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 
 import click
@@ -17,6 +18,8 @@ from search.export import FORMATS, write_export
 from search.filters import UnknownFilter, validate_filters
 from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, count_noun
 from search.service import get_article, iterate, search as run_search
+from search.coverage import choose_interval, coverage, date_span
+from search.stories import copies_of
 from search.versions import captures, changes
 
 
@@ -46,11 +49,15 @@ def _date(ctx, param, value: str | None) -> date | None:
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page number (works past 10,000 hits).")
 @click.option("--all", "export_all", is_flag=True, help="Every hit (the default for csv/json/ndjson).")
 @click.option("--with-body", is_flag=True, help="Exports: add the article text.")
+@click.option("--all-copies", is_flag=True, help="List every copy of a story (wire and syndicated copies), not one hit per story.")
+@click.option("--over-time", is_flag=True, help="Print how many articles matched per day, week or month, with bars.")
+@click.option("--by", "interval", type=click.Choice(["day", "week", "month"]),
+              help="With --over-time: the period (default: chosen from the range).")
 @click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True,
               help="table: one page; csv/json/ndjson: every hit, streamed (unless --size).")
 @click.pass_context
 def search_command(ctx, query, sites, authors, tags, languages, since, until, edited, no_briefs, include_earlier, sort, size,
-                   page, export_all, with_body, fmt):
+                   page, export_all, with_body, all_copies, over_time, interval, fmt):
     """Search the archive.
 
     \b
@@ -65,15 +72,19 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
       (tariff OR quota) AND steel grouping
       title:harbour  author:"Maren Okafor"  body:  description:  site:demo  tag:energy  lang:de
     \b
-    Exports (--format csv|json|ndjson) hold every hit unless --size is given;
-    json is one JSON array. A count of what was written goes to stderr. In csv, a cell
-    starting with = + - @ (a formula to a spreadsheet) gets a leading '.
+    Copies of one text on several sites (wire and syndicated stories) show as one
+    hit, the earliest copy, naming the other sites; --all-copies lists each.
+    Exports (--format csv|json|ndjson) hold every hit, every copy, unless --size is
+    given, with a story column (the id of the story's first copy); json is one JSON
+    array. A count of what was written goes to stderr. In csv, a cell starting with
+    = + - @ (a formula to a spreadsheet) gets a leading '.
     \b
     Examples:
       archive search '"climate summit"' --since 2025-01-01 --sort newest
       archive search budget --site demo --author "Mara Lindqvist" --format csv > budget.csv
       archive search --tag energy --format ndjson --with-body > energy.ndjson
       archive search 'headline words' --include-earlier
+      archive search '"harbour authority"' --over-time --by week
     """
     app = ctx.obj
     es = app.settings.elasticsearch
@@ -82,6 +93,10 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         raise click.UsageError("--all is for exports: add --format csv, json or ndjson")
     if export_all and size_given:
         raise click.UsageError("--all and --size contradict each other: give one")
+    if interval and not over_time:
+        raise click.UsageError("--by is for --over-time: add --over-time")
+    if over_time and fmt != "table":
+        raise click.UsageError("--over-time prints counts in the terminal: leave out --format")
     if fmt != "table" and page > 1 and not size_given:
         raise click.UsageError(f"--page with --format {fmt} needs --size: without it, an export holds every hit")
     request = SearchRequest(
@@ -98,6 +113,7 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
         size=size,
         with_body=with_body,
         include_earlier=include_earlier,
+        all_copies=all_copies,
         limits=app.settings.search,
     )
     client = make_client(es)
@@ -108,19 +124,46 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
             if fmt != "table":
                 _export(client, es, request, fmt, page, size if size_given else None, versions, app.settings.alerts.public_url)
                 return
+            if over_time:
+                request = replace(request, interval=interval or choose_interval(*_range(client, es.articles_alias, request)))
             response = run_search(client, es.articles_alias, request, page=page, versions_alias=versions)
         except QuerySyntaxError as exc:
             raise click.UsageError(f"cannot read the query: {exc}") from None
         except UnknownFilter as exc:
             raise click.UsageError(str(exc)) from None
+    if over_time:
+        print_over_time(coverage(response, [request.text], request.interval))
+        return
     print_hits(response, page, size)
+
+
+def _range(client, alias: str, request: SearchRequest) -> tuple:
+    """The range the counts cover: the dates asked for, else the archive's first and last."""
+    if request.since and request.until:
+        return request.since, request.until
+    first, last = date_span(client, alias)
+    return request.since or first, request.until or last
+
+
+def print_over_time(counted) -> None:
+    console = Console(highlight=False)
+    [series] = counted.series
+    console.print(f"[bold]{count_noun(series.total, 'article')}[/bold] per {counted.interval}")
+    table = Table(show_header=True, box=None)
+    table.add_column(counted.interval)
+    table.add_column("articles", justify="right")
+    table.add_column("")
+    widest = max(series.counts, default=0) or 1
+    for period, count in zip(counted.periods, series.counts):
+        table.add_row(period, f"{count:,}", "[cyan]" + "█" * round(40 * count / widest) + "[/cyan]")
+    console.print(table)
 
 
 def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None,
             archive_base: str) -> None:
     """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
     if limit is not None and page > 1:
-        hits = run_search(client, es.articles_alias, request, page=page, versions_alias=versions).hits
+        hits = run_search(client, es.articles_alias, replace(request, all_copies=True), page=page, versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
     written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
@@ -131,7 +174,8 @@ def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int 
     AuditLog(client, es.audit_alias).record("export", operator(), query=request.text, filters=search_filters(request),
                                             format=fmt, rows=written)
     note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
-    click.echo(f"exported {count_noun(written, 'article')}{note}", err=True)
+    click.echo(f"exported {count_noun(written, 'article')}{note}; every copy of a story is a row, "
+               "its story column names the story's first copy", err=True)
 
 
 def _marked(text: str) -> str:
@@ -153,8 +197,11 @@ def print_hits(response, page: int, size: int) -> None:
             console.print("No articles found.")
         return
     last = first + len(response.hits) - 1
-    following = f", next: `--page {page + 1}`" if last < response.total else ""
-    console.print(f"[bold]{count_noun(response.total, 'article')}[/bold]; showing {first}–{last} of {response.total:,}{following}\n")
+    shown = response.total if response.stories is None else response.stories
+    following = f", next: `--page {page + 1}`" if last < shown else ""
+    grouped = response.stories is not None and response.stories < response.total  # copies were grouped
+    stories = f" in {count_noun(response.stories, 'story', 'stories')}" if grouped else ""
+    console.print(f"[bold]{count_noun(response.total, 'article')}{stories}[/bold]; showing {first}–{last} of {shown:,}{following}\n")
     for n, hit in enumerate(response.hits, start=first):
         title = _marked(hit.title_highlight) if hit.title_highlight else escape(hit.title)
         byline = ", ".join(hit.authors) or "unknown author"
@@ -162,6 +209,9 @@ def print_hits(response, page: int, size: int) -> None:
         console.print(f"[bold]{n}. {title}[/bold]{earlier}")
         console.print(f"   [dim]{hit.site} · {byline} · {(hit.published or 'no date')[:10]}[/dim]")
         console.print(f"   [blue]{escape(hit.url)}[/blue]")
+        if hit.copies_total > 1:
+            also = f"also published by {', '.join(hit.other_sites)}" if hit.other_sites else "copies on the same site"
+            console.print(f"   [magenta]{escape(also)} ({hit.copies_total} copies; --all-copies lists them)[/magenta]")
         for snippet in hit.snippets[:2]:
             console.print(f"   …{_marked(' '.join(snippet.split()))}…")
         console.print()
@@ -170,13 +220,7 @@ def print_hits(response, page: int, size: int) -> None:
     facets.add_column("articles", justify="right")
     for site, count in response.sites:
         facets.add_row(site, str(count))
-    months = Table(show_header=True)
-    months.add_column("month")
-    months.add_column("articles", justify="right")
-    for month, count in response.months[-12:]:
-        months.add_row(month, str(count))
     console.print(facets)
-    console.print(months)
 
 
 @click.command("show")
@@ -200,13 +244,15 @@ def show(app, url_or_id: str, versions: bool, diff: bool, fmt: str) -> None:
     with elasticsearch_errors(es.url):
         article = get_article(client, es.articles_alias, url_or_id)
         history = captures(client, es.versions_alias, article) if article and (versions or diff) else []
+        copies = copies_of(client, es.articles_alias, article) if article else []
     if article is None:
         raise click.ClickException(f"no archived article for {url_or_id!r}")
     if versions or diff:
         _print_history(history, diff, fmt)
         return
     if fmt == "json":
-        click.echo(json.dumps(article, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**article, "copies": [c["url"] for c in copies if c["id"] != article["id"]]},
+                              indent=2, ensure_ascii=False))
         return
     console = Console()
     console.print(f"[bold]{escape(article.get('title', ''))}[/bold]")
@@ -223,6 +269,7 @@ def show(app, url_or_id: str, versions: bool, diff: bool, fmt: str) -> None:
         ("first seen", article.get("first_seen")),
         ("last crawled", article.get("crawled_at")),
         ("edited", f"yes, {article.get('version_count')} versions" if article.get("edited") else "no"),
+        ("copies", "; ".join(f"{c['site']}: {c['url']}" for c in copies if c["id"] != article["id"])),
         ("id", article.get("id")),
     ]
     for key, value in meta:

@@ -2,12 +2,14 @@
 
 Building the context once for both (as Datasette does) means the page and the API cannot
 drift. Parameters are the CLI's: q, site, author, tag, lang, since, until, edited, briefs=0, sort, size,
-page (repeat site/author/tag/lang for several values).
+page (repeat site/author/tag/lang for several values); copies=all lists every copy of a story; by=day,
+week or month sets the coverage chart's period; q2= and q3= compare other queries on the chart.
 """
 
 from __future__ import annotations
 
-import calendar
+import csv
+import io
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,10 +17,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from search.coverage import Coverage, checked_interval, choose_interval, coverage, date_span, span_of
+from search.export import export_filename, neutralised
 from search.filters import validate_filters
-from search.query import MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, count_noun, highlight_query, text_query
+from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, count_noun, highlight_query, text_query
 from search.service import get_article, search
-from search.versions import captures, changes
+from search.stories import copies_of, related_stories
+from search.versions import captures, changes, text_diff
+from search.web.chart import chart
 
 PAGE_SIZE_LIMIT = 100
 MAX_PAGE = 1_000_000
@@ -90,8 +96,26 @@ def request_from_params(params: Params, default_size: int = 10) -> tuple[SearchR
         include_earlier=flag("include_earlier"),
         with_body=flag("with_body"),
         briefs=one("briefs", "1") not in ("0", "false", "no", "off"),  # briefs=0: leave short articles out
+        all_copies=one("copies") == "all",
+        compare=tuple(q for q in (one("q2"), one("q3")) if q),
     )
+    copies = one("copies")
+    if copies not in (None, "all"):
+        raise BadRequest(f"copies={copies!r}: use copies=all to list every copy of a story, or leave it out")
+    try:
+        checked_interval(one("by"))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return request, number("page", 1, 1, MAX_PAGE)
+
+
+def with_interval(request: SearchRequest, params: Params, span: tuple) -> SearchRequest:
+    """The request with its chart's period: by= if given, else chosen from the dates asked for,
+    else from the archive's first and last (span)."""
+    chosen = (params.get("by") or [None])[-1]
+    if chosen is None:
+        chosen = choose_interval(request.since or span[0], request.until or span[1])
+    return replace(request, interval=chosen)
 
 
 def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
@@ -104,12 +128,15 @@ def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
                 "sites": {"terms": {"field": "site", "size": 500}},
                 "languages": {"terms": {"field": "language", "size": 200}},
                 "tags": {"terms": {"field": "tags", "size": 2000}},
+                "first": {"min": {"field": "display_date"}},  # the range the chart's period is chosen from
+                "last": {"max": {"field": "display_date"}},
             },
         )
     except NotFoundError:
-        return {"sites": [], "languages": [], "tags": []}
+        return {"sites": [], "languages": [], "tags": [], "span": (None, None)}
     aggs = response["aggregations"]
-    return {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
+    known = {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
+    return {**known, "span": span_of(aggs)}
 
 
 def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
@@ -166,20 +193,17 @@ def back_link(value: str | None) -> dict | None:
     return {"url": value, "q": (parse_qs(parts.query).get("q") or [""])[-1]}
 
 
-def month_bounds(month: str) -> tuple[str, str]:
-    year, number = (int(part) for part in month.split("-")[:2])
-    return f"{year:04d}-{number:02d}-01", f"{year:04d}-{number:02d}-{calendar.monthrange(year, number)[1]:02d}"
-
-
 def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     es = settings.elasticsearch
     request, page = request_from_params(params)
     request = validated(client, settings, request)
     known = known_values(client, es.articles_alias)
+    request = with_interval(request, params, known.pop("span"))
     response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
     here = url_with("/", params)  # this page of results, for the articles' "back to results"
     params = {k: v for k, v in params.items() if k != "page"}
-    last_page = max(1, -(-min(response.total, 10_000_000) // request.size))
+    listed = response.total if response.stories is None else response.stories  # hits are stories when copies are grouped
+    last_page = max(1, -(-min(listed, 10_000_000) // request.size))
     first = (page - 1) * request.size + 1
     selected_sites = set(request.sites)
     beyond = page > last_page and response.total > 0
@@ -193,7 +217,11 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
                    "last": url_with("/", params, page=last_page), "last_page": last_page} if beyond else None,
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
-        "facets": {"sites": dict(response.sites), "months": dict(response.months)},
+        "stories": response.stories,
+        "all_copies_url": url_with("/", params, copies="all") if response.stories is not None else None,
+        "grouped_url": url_with("/", params, copies=None) if request.all_copies else None,
+        "facets": {"sites": dict(response.sites)},
+        "coverage": coverage_context(coverage(response, [request.text, *request.compare], request.interval), params),
         "query": {
             "q": request.text,
             "site": list(request.sites),
@@ -207,6 +235,9 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
             "briefs": request.briefs,
             "sort": request.sort,
             "size": request.size,
+            "copies": "all" if request.all_copies else "",
+            "q2": request.compare[0] if request.compare else "",
+            "q3": request.compare[1] if len(request.compare) > 1 else "",
         },
         "showing": {"from": first if response.hits else 0, "to": first + len(response.hits) - 1 if response.hits else 0},
         "pages": {
@@ -220,17 +251,13 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
                  "url": url_with("/", params, site=site)}
                 for site, count in response.sites
             ],
-            "months": [
-                {"value": month, "count": count,
-                 "url": url_with("/", params, since=month_bounds(month)[0], until=month_bounds(month)[1])}
-                for month, count in response.months
-            ],
         },
         "links": {
             "json": url_with("/search", params, page=page),
             "export_csv": url_with("/export.csv", params, size=None, bom=1),  # opens in Excel as UTF-8
             "export_json": url_with("/export.json", params, size=None),
             "export_ndjson": url_with("/export.ndjson", params, size=None),
+            "coverage_csv": url_with("/coverage.csv", params, page=None, size=None, by=request.interval),
         },
         "known": known,
         "sorts": list(SORTS),
@@ -242,6 +269,33 @@ def _hit(hit) -> dict:
     data = {**hit.as_dict(), "title_highlight": hit.title_highlight}
     data["archive_page"] = f"/article/{data.get('earlier_version_of') or hit.id}"
     return data
+
+
+def coverage_context(counted: Coverage, params: Params) -> dict:
+    """The chart (search/web/chart.py), its table and the links to change its period."""
+    return {
+        "interval": counted.interval,
+        "series": [{"query": s.query, "total": s.total, "number": n} for n, s in enumerate(counted.series, start=1)],
+        "rows": counted.rows(),
+        "chart": chart(counted),
+        "periods": {i: url_with("/", params, by=i, page=None) for i in INTERVALS},
+    }
+
+
+def coverage_csv(client: Elasticsearch, settings, params: Params) -> tuple[str, str]:
+    """(the file name, the CSV) of a search's counts over time, as the page's chart shows them."""
+    request, _ = request_from_params(params)
+    request = validated(client, settings, request)
+    request = with_interval(request, params, date_span(client, settings.elasticsearch.articles_alias))
+    request = replace(request, size=1, highlight=False, fields=("url",), all_copies=True)
+    counted = coverage(search(client, settings.elasticsearch.articles_alias, request), [request.text, *request.compare],
+                       request.interval)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([counted.interval, *(neutralised(s.query or "all articles") for s in counted.series)])
+    writer.writerows(counted.rows())
+    name = export_filename(request.text, "csv", counted.interval).replace(".csv", "-over-time.csv")
+    return name, buffer.getvalue()
 
 
 def article_context(client: Elasticsearch, settings, key: str, highlight: str | None = None) -> dict | None:
@@ -268,9 +322,27 @@ def article_context(client: Elasticsearch, settings, key: str, highlight: str | 
             for e in changes(history)
         ],
         "raw_capture": raw_capture(settings.warc_read_dir, article),
+        "copies": copies_context(copies_of(client, es.articles_alias, article), article["id"]),
+        "related": related_stories(client, es.articles_alias, article),
         # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
         "low_confidence": article.get("confidence") is not None and article["confidence"] < settings.extraction.low_confidence,
     }
+
+
+def copies_context(copies: list[dict], article_id: str) -> list[dict]:
+    """The story's copies, earliest first, each but the first with what differs from it (empty: no other copy)."""
+    if len(copies) < 2:
+        return []
+    first = copies[0]
+    listed = []
+    for n, copy in enumerate(copies):
+        diff = "" if n == 0 else text_diff(first.get("body", ""), copy.get("body", ""), first.get("url", ""), copy.get("url", ""))
+        listed.append({
+            "id": copy["id"], "url": copy.get("url"), "site": copy.get("site"), "title": copy.get("title"),
+            "published": copy.get("published") or copy.get("display_date"), "first": n == 0, "this": copy["id"] == article_id,
+            "title_differs": n > 0 and copy.get("title") != first.get("title"), "diff_lines": diff_lines(diff),
+        })
+    return listed
 
 
 def highlighted_body(client: Elasticsearch, alias: str, article: dict, text: str) -> str | None:
