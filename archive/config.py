@@ -277,6 +277,12 @@ class SearchSettings:
     max_fuzzy_chars: int = 30        # word~ on longer words makes Elasticsearch's automaton explode
     max_query_depth: int = 10        # nested parentheses and NOTs (Elasticsearch refuses more than 30 nested bools)
     max_body_bytes: int = 65536      # HTTP request bodies (forms) of `archive serve`
+    # Hits are counted exactly up to this many, then shown as "more than ..." (0: always exactly;
+    # counting every match of a common word in a million articles is most of a search's time).
+    count_limit: int = 10_000
+    # What the archive holds (sites, languages, tags) is asked at most this often; a typed word
+    # is stemmed only for the languages held, and filters are checked against these values.
+    holdings_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -695,7 +701,8 @@ RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
     SiteSettings: {"max_pages": (1, None), "max_depth": (0, None), "max_age_days": (0, None)},
     DemoSiteSettings: {"port": (1, 65535)},
     SearchSettings: {name: (1, None) for name in ("max_query_chars", "max_query_terms", "max_fuzzy_chars",
-                                                  "max_query_depth", "max_body_bytes")},
+                                                  "max_query_depth", "max_body_bytes")}
+                    | {"count_limit": (0, None), "holdings_seconds": (0, None)},
     WebSettings: {"session_idle_hours": (0.0, None)},
     AlertSettings: {"webhook_timeout": (0.0, None), "webhook_attempts": (1, None), "smtp_port": (1, 65535),
                     "deliver_every": (0.0, None), "retry_first": (0.0, None), "retry_hours": (0.0, None)},

@@ -1,8 +1,8 @@
 """Fit the body scorer's weights (crawler/scoring.py) on one shared set, validate on the other.
 
 For every page of both sets the script builds every candidate text once (trafilatura's, the
-chrome-pruned lines, JSON-LD articleBody, the article container, and readability, which the
-extractor reads only when the first choice's confidence is below extraction.low_confidence), scores each
+chrome-pruned lines, JSON-LD articleBody, the article container, and the readability reading
+trafilatura makes on the way), scores each
 candidate against the true body (4-token shingle F1, as benchmarks/extraction_f1.py does), then
 searches a grid of weights for the best mean F1 of the chosen text on one set and reports what
 those weights give on the other, in both directions, beside the weights in use.
@@ -13,7 +13,6 @@ those weights give on the other, in both directions, beside the weights in use.
 from __future__ import annotations
 
 import argparse
-import copy
 import itertools
 import statistics
 import sys
@@ -40,42 +39,24 @@ GRID = {
 
 
 class Page:
-    """Both candidate lists of a page (without and with readability), described, with true F1s."""
+    """The candidate list of a page, described, with each candidate's true F1."""
 
-    def __init__(self, first: list[scoring.Candidate], read: scoring.Candidate | None, facts: dict, truth: str):
-        self.first = scoring.describe(first, facts)
-        self.all = scoring.describe([copy.copy(c) for c in first] + ([read] if read else []), facts)
-        self.f1 = {c.source: score("\n".join(c.paragraphs), truth, 4, 0).f1 for c in self.all}
-        self._confidence: dict = {}
+    def __init__(self, candidates: list[scoring.Candidate], facts: dict, truth: str):
+        self.candidates = scoring.describe(candidates, facts)
+        self.f1 = {c.source: score("\n".join(c.paragraphs), truth, 4, 0).f1 for c in self.candidates}
 
-    def chosen_f1(self, weights: scoring.Weights, below: float) -> float:
-        source = self._pick(self.first, weights)
-        if self._confidence_of(self.first, source) < below:
-            source = self._pick(self.all, weights)
-        return self.f1[source]
-
-    @staticmethod
-    def _pick(candidates, weights) -> str:
-        return scoring.pick(candidates, weights).source
-
-    def _confidence_of(self, candidates, source) -> float:
-        key = (id(candidates), source)
-        if key not in self._confidence:
-            chosen = next(c for c in candidates if c.source == source)
-            self._confidence[key] = scoring.confidence(chosen, candidates)
-        return self._confidence[key]
+    def chosen_f1(self, weights: scoring.Weights) -> float:
+        return self.f1[scoring.pick(self.candidates, weights).source]
 
 
-def mean_f1(pages: list[Page], weights: scoring.Weights, below: float) -> float:
-    return statistics.mean(p.chosen_f1(weights, below) for p in pages)
+def mean_f1(pages: list[Page], weights: scoring.Weights) -> float:
+    return statistics.mean(p.chosen_f1(weights) for p in pages)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("first", help="a shared set folder (with ground-truth.json and html/)")
     parser.add_argument("second", help="the other shared set folder")
-    parser.add_argument("--read-below", type=float, help="read with readability below this confidence "
-                        "(default: extraction.low_confidence, as the extractor does)")
     args = parser.parse_args(argv)
 
     settings = ExtractionSettings()
@@ -84,21 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (args.first, args.second):
         pages = []
         for case in load_shared(Path(folder), None):
-            first, read, facts = extractor.body_candidates(case.html, case.url)
-            pages.append(Page(first, read, facts, case.body))
+            candidates, facts = extractor.body_candidates(case.html, case.url)
+            pages.append(Page(candidates, facts, case.body))
         sets[Path(folder).name] = pages
     grid = [scoring.Weights(*values) for values in itertools.product(*GRID.values())]
-    below = settings.low_confidence if args.read_below is None else args.read_below
-    print(f"mean F1 of the chosen text per page; readability read when confidence < {below}")
+    print("mean F1 of the chosen text per page")
     print(f"{'set':<22}{'trafilatura':>12}{'best possible':>14}{'weights in use':>15}")
     for name, pages in sets.items():
         print(f"{name:<22}{statistics.mean(p.f1['trafilatura'] for p in pages):>12.3f}"
-              f"{statistics.mean(max(p.f1.values()) for p in pages):>14.3f}{mean_f1(pages, scoring.WEIGHTS, below):>15.3f}")
+              f"{statistics.mean(max(p.f1.values()) for p in pages):>14.3f}{mean_f1(pages, scoring.WEIGHTS):>15.3f}")
     names = list(sets)
     for fit, check in ((names[0], names[1]), (names[1], names[0])):
-        best = max(grid, key=lambda w: mean_f1(sets[fit], w, below))
-        print(f"fitted on {fit}: weights {astuple(best)} -> {fit} {mean_f1(sets[fit], best, below):.3f}, "
-              f"validated on {check} {mean_f1(sets[check], best, below):.3f}")
+        best = max(grid, key=lambda w: mean_f1(sets[fit], w))
+        print(f"fitted on {fit}: weights {astuple(best)} -> {fit} {mean_f1(sets[fit], best):.3f}, "
+              f"validated on {check} {mean_f1(sets[check], best):.3f}")
     print(f"weights in use: {astuple(scoring.WEIGHTS)} ({', '.join(GRID)})")
     return 0
 

@@ -9,8 +9,9 @@ same parsed tree are candidates beside it, never overrides:
   over the tree, sparing a match that holds the article) or in link lists of other stories;
 - ``json-ld``: the page's JSON-LD ``articleBody`` (a paywall shows a teaser, the data has it all);
 - ``article-element``: the prose blocks of ``itemprop=articleBody`` or the main ``<article>``;
-- ``readability``: trafilatura's bundled readability, run only when the first choice's confidence
-  is below ``extraction.low_confidence`` (a second extraction is the exception, not the rule).
+- ``readability``: the reading of trafilatura's bundled readability, which trafilatura makes
+  on every page to compare with its own: kept as it is made (``readability_reading``), never
+  run a second time.
 
 **The scorer** (``Scorer``) gives each candidate a score from measurable features: its words,
 how much of T it keeps and how much of it T holds (agreement), its share of link text and of
@@ -27,14 +28,17 @@ marked on its page.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import functools
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Iterator
 
-from lxml.etree import XPath
+from lxml.etree import XPath, iterwalk
 from lxml.html import HtmlElement
+from trafilatura import external as trafilatura_external
 
 MARK = "data-archive-chrome"
 MARKED_XPATH = f"//*[@{MARK}]"
@@ -45,12 +49,13 @@ MIN_OWN_BODY_WORDS = 15
 
 # A list of links to other stories (a <ul>/<ol>, or a block of cards): at least
 # TEASER_LIST_MIN_ITEMS items, nearly all of which start with a link of TEASER_MIN_WORDS words
-# or more (a headline). Never the article's prose.
+# or more (a headline), or hold a heading that is such a link. Never the article's prose.
 TEASER_LISTS = XPath("//ul[count(li) >= 3] | //ol[count(li) >= 3] | //div[count(*) >= 3] | //section[count(*) >= 3]")
 TEASER_LIST_MIN_ITEMS = 3
 TEASER_LIST_SHARE = 0.75
 TEASER_MIN_WORDS = 3
 
+LINKED_HEADLINES = XPath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href] | //a[@href][.//h2 or .//h3 or .//h4]")
 MAIN_CONTAINERS = XPath("//*[@itemprop='articleBody'] | //article")
 BLOCKS = XPath(".//p | .//h2 | .//h3 | .//h4 | .//blockquote[not(.//p)]")
 # Blocks under these are not article prose (captions, asides, forms, the article's header).
@@ -64,6 +69,21 @@ def words(text: str) -> Counter:
 
 def _text(element: HtmlElement) -> str:
     return " ".join(element.text_content().split())
+
+
+def _prose(block: HtmlElement) -> str:
+    """A block's text with a space where it breaks a line (``<br>``): text_content() glues the
+    lines ("...Florida<br>June 10" -> "FloridaJune 10")."""
+    parts = []
+    for event, element in iterwalk(block, events=("start", "end")):
+        if event == "start":
+            if element.tag == "br":
+                parts.append(" ")
+            elif isinstance(element.tag, str) and element.text:
+                parts.append(element.text)
+        elif element is not block and element.tail:
+            parts.append(element.tail)
+    return " ".join("".join(parts).split())
 
 
 def main_container(tree: HtmlElement) -> HtmlElement | None:
@@ -112,16 +132,29 @@ def _compiled(chrome: ChromeSelectors) -> tuple[XPath, re.Pattern, re.Pattern]:
 
 
 def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
-    """Lists and card blocks whose items open with a headline link (related, most read, latest)."""
+    """Lists and card blocks whose items open with a headline link, or hold a heading that is
+    one (related, most read, latest, a stream of story cards)."""
+    cards = _story_cards(tree)
     found = []
     for element in TEASER_LISTS(tree):
         items = [child for child in element if isinstance(child.tag, str) and child.tag not in ("h2", "h3", "h4", "script", "style")]
         if len(items) < TEASER_LIST_MIN_ITEMS:
             continue
-        opening = sum(1 for li in items if _opens_with_headline_link(li))
+        opening = sum(1 for li in items if li in cards or _opens_with_headline_link(li))
         if opening >= TEASER_LIST_SHARE * len(items):
             found.append(element)
     return found
+
+
+def _story_cards(tree: HtmlElement) -> set[HtmlElement]:
+    """Elements holding exactly one heading whose text is a link of a headline's length: a story
+    card (with an image link and a summary beside it). A column or a page holds several; an
+    anchor beside a section heading ("¶", "edit") is no headline. One pass over the page."""
+    holding: Counter = Counter()
+    for link in LINKED_HEADLINES(tree):
+        if len(_text(link).split()) >= TEASER_MIN_WORDS:
+            holding.update(link.iterancestors())
+    return {element for element, count in holding.items() if count == 1}
 
 
 def _opens_with_headline_link(item: HtmlElement) -> bool:
@@ -163,7 +196,7 @@ def container_paragraphs(container: HtmlElement | None) -> list[str]:
             continue
         if any(child.tag in ("p", "h2", "h3", "h4") for child in block.iterdescendants()):
             continue  # an outer block: its inner ones are counted themselves
-        text = _text(block)
+        text = _prose(block)
         linked = sum(len(_text(a)) for a in block.iter("a"))
         if text and linked <= MAX_LINK_SHARE * len(text):  # a teaser link is not prose
             out.append((block.tag in ("h2", "h3", "h4"), text))
@@ -277,23 +310,49 @@ def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str
     return kept
 
 
-def readability_paragraphs(tree: HtmlElement) -> list[str]:
-    """The blocks readability (the copy bundled with trafilatura) takes as the article."""
-    from lxml.html import fragment_fromstring
-    from trafilatura.readability_lxml import Document
-
-    html = Document(copy.deepcopy(tree)).summary()  # it rewrites the tree it is given
-    if not html:
-        return []
-    fragment = fragment_fromstring(html, create_parent="div")
+def readability_paragraphs(summary: HtmlElement | None) -> list[str]:
+    """The blocks of readability's summary (the copy bundled with trafilatura) of the article."""
     out = []
-    for block in fragment.iter(*LINE_BLOCKS):
+    for block in summary.iter(*LINE_BLOCKS) if summary is not None else ():
         if any(child.tag in LINE_BLOCKS for child in block.iterdescendants()):
             continue  # an outer block: its inner ones are taken themselves
-        text = _text(block)
+        text = _prose(block)
         if text:
             out.append(f"- {text}" if block.tag == "li" else text)
     return out
+
+
+# trafilatura compares its own text with readability's on every page (trafilatura.external's
+# compare_extraction). Its readability reading is kept here as it is made, so the archive has an
+# independent reading of every page without running readability a second time.
+_readings = threading.local()
+
+
+def _keeping_readings(try_readability):
+    @functools.wraps(try_readability)
+    def keeping(htmlinput):
+        summary = try_readability(htmlinput)
+        kept = getattr(_readings, "paragraphs", None)
+        if kept is not None and not kept:  # the first reading: the page as served
+            kept.append(readability_paragraphs(summary))  # now: trafilatura may rewrite the summary later
+        return summary
+    keeping.keeps_readings = True
+    return keeping
+
+
+if not getattr(trafilatura_external.try_readability, "keeps_readings", False):
+    trafilatura_external.try_readability = _keeping_readings(trafilatura_external.try_readability)
+
+
+@contextlib.contextmanager
+def readability_reading() -> Iterator[list[list[str]]]:
+    """Around one trafilatura run: yields a list that holds readability's paragraphs afterwards
+    (empty when trafilatura did not consult readability)."""
+    _readings.paragraphs = kept = []
+    try:
+        yield kept
+    finally:
+        _readings.paragraphs = None
 
 
 TEASER_LINK_SHARE = 0.2

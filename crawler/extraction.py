@@ -3,8 +3,9 @@
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
 returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
 and both are picklable, so it can run in worker processes. trafilatura reads the page once (the
-text plain trafilatura finds, and most metadata); the body is chosen among that text and the
-archive's other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
+text plain trafilatura finds, and readability's reading made on the way); its metadata functions
+are called once for what the archive uses (``crawler/metadata.py``); the body is chosen among that
+text and the other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
 tags, section and language are read from the page's own structured data first (JSON-LD,
 ``article:*`` metas), which is more reliable than heuristics. Dates: ``crawler/dates.py`` (the
 order of sources, plausibility). Short pages: ``crawler/signals.py`` (brief or stub).
@@ -23,18 +24,19 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.settings import Extractor, set_date_params, use_config
+from trafilatura.settings import Extractor, use_config
 from trafilatura.utils import language_classifier, load_html
 
 from archive.config import ExtractionSettings
 from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
 from crawler import dates, scoring
+from crawler.metadata import guessed_date, page_metadata
 from crawler.rejections import Reason, Rejected
 from crawler.signals import ArticleSignals, short_article_verdict
 from crawler.text import word_count
@@ -146,8 +148,10 @@ BYLINE_MAX_WORDS = 16
 _BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-# Below this many words, an undated page that declares no article is taken for a static page.
+# Below this many words, an undated page that declares no article may be a static page: it is
+# kept with its confidence at this share of extraction.low_confidence.
 UNDATED_PAGE_MAX_WORDS = 300
+UNDECLARED_CONFIDENCE_SHARE = 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,15 +233,13 @@ class ArticleExtractor:
             links=False,
             images=False,
             dedup=False,              # dedup is the pipeline's job, by canonical URL and content hash
-            with_metadata=True,
-            date_params=set_date_params(extensive=False),  # original_date=True: first publication
+            with_metadata=False,      # crawler/metadata.py reads what the archive uses, once
         )
         self.chrome = CHROME
 
     def _options_for(self, url: str) -> Extractor:
-        options = copy.copy(self._options)  # per call: url differs, max_date must be today
+        options = copy.copy(self._options)  # per call: the url differs
         options.url = options.source = url
-        options.date_params = set_date_params(extensive=False)
         return options
 
     # ---------------------------------------------------------------------------------------
@@ -267,12 +269,14 @@ class ArticleExtractor:
         bodies.mark_chrome(tree, self.chrome, main)
         facts = bodies.line_facts(tree)
         # The page as served: trafilatura's text here is plain trafilatura's (it copies the tree).
-        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        doc, read = self._trafilatura(tree, url)
         if doc is None and not structured.articles and main is None:
             raise Rejected(Reason.NOT_ARTICLE, "no article body found")
-        title = (_clean(doc.title) if doc else None) or structured.headline
+        meta = page_metadata(tree, url)
+        title = _clean(meta.title) or structured.headline
 
-        choice = self._choose_body(tree, structured, main, facts, doc.text if doc else "", title)
+        candidates = self._candidates(structured, main, facts, doc.text if doc else "", title, read)
+        choice = scoring.choose(scoring.describe(candidates, facts))
         paragraphs = choice.paragraphs
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found" if doc and (doc.text or "").strip()
@@ -280,22 +284,22 @@ class ArticleExtractor:
         if structured.is_listing(paragraphs) or structured.looks_like_teasers(paragraphs):
             raise Rejected(Reason.NOT_ARTICLE, structured.listing_detail)
 
-        authors = split_authors(doc.author if doc else None) or structured.authors()
+        authors = split_authors(meta.author) or structured.authors()
         paragraphs = drop_byline(paragraphs, authors)
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only a byline found")
         body = "\n\n".join(paragraphs)
         words = word_count(body)
         now = datetime.now(timezone.utc)
-        published = dates.choose(structured.published_candidates(url, doc.date if doc else None), now)
+        published = dates.choose(structured.published_candidates(url, lambda: guessed_date(tree, meta.url)), now)
         modified = dates.choose(structured.modified_candidates(), now)
 
+        confidence = choice.confidence
         if published is None and main is None and not structured.has_article_signal() and words < UNDATED_PAGE_MAX_WORDS:
-            # An about page or a section intro: nothing says it is a report, and it is short. Long
-            # undated prose (documentation, essays, news without dates) is kept: rejecting it
-            # lost real articles on pages nobody tuned for.
-            raise Rejected(Reason.NOT_ARTICLE, "undated page that declares no article (no date, JSON-LD Article, "
-                                               "og:type article or <article>)")
+            # Nothing says it is a report, and it is short: an about page, or an article on a site
+            # that marks nothing up. Kept (a stored static page costs little, a lost article a
+            # lot), with its confidence held low so `archive runs --low-confidence` lists it.
+            confidence = min(confidence, round(self.settings.low_confidence * UNDECLARED_CONFIDENCE_SHARE, 3))
         short = words < self.settings.min_words
         if short and not self.settings.keep_short_articles:
             raise Rejected(Reason.TOO_SHORT, f"{words} words (minimum {self.settings.min_words})")
@@ -311,7 +315,7 @@ class ArticleExtractor:
 
         stored, truncated = truncate_utf8(body, self.settings.max_body_bytes)
         return ExtractedArticle(
-            canonical_url=canonical_url(doc.url if doc else structured.canonical(), url),
+            canonical_url=canonical_url(meta.url or structured.canonical(), url),
             title=title,
             body=stored,
             authors=authors,
@@ -319,34 +323,30 @@ class ArticleExtractor:
             published_source=published.source if published else None,
             modified=modified.iso() if modified else None,
             modified_source=modified.source if modified else None,
-            tags=_dedupe([*((doc.tags or []) if doc else []), *structured.tags(), *((doc.categories or []) if doc else [])]),
-            section=structured.section() or _first(doc.categories if doc else None),
-            language=structured.language() or _lang_code(doc.language if doc else None) or detect_language(body),
-            description=_clean(doc.description) if doc else structured.description(),
-            image=_http_url(doc.image, url) if doc else None,
+            tags=_dedupe([*(meta.tags or []), *structured.tags(), *(meta.categories or [])]),
+            section=structured.section() or _first(meta.categories),
+            language=structured.language() or _lang_code(meta.language) or detect_language(body),
+            description=_clean(meta.description) or structured.description(),
+            image=_http_url(meta.image, url),
             word_count=words,
             content_hash=content_hash(title, body),
             body_truncated=truncated,
             short=short,
             body_source=choice.source,
-            confidence=choice.confidence,
+            confidence=confidence,
             body_candidates=choice.lengths,
         )
 
-    def _choose_body(self, tree: HtmlElement, structured: "_StructuredData", main: HtmlElement | None,
-                     facts: dict, text: str, title: str | None) -> scoring.Choice:
-        """The candidate texts of the page and the scorer's choice (crawler/scoring.py)."""
-        candidates = self._candidates(structured, main, facts, text, title)
-        choice = scoring.choose(scoring.describe(candidates, facts))
-        if choice.confidence < self.settings.low_confidence:
-            # An unconfirmed choice: one more reading of the page (the exception, not the rule).
-            if read := self._readability(tree, title):
-                choice = scoring.choose(scoring.describe([*candidates, read], facts))
-        return choice
+    def _trafilatura(self, tree: HtmlElement, url: str) -> tuple[Any, list[str]]:
+        """One trafilatura run on the page as served: its document (text and metadata) and the
+        paragraphs of the readability reading it made on the way (crawler/body.py)."""
+        with bodies.readability_reading() as readings:
+            doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
+        return doc, readings[0] if readings else []
 
     def _candidates(self, structured: "_StructuredData", main: HtmlElement | None, facts: dict, text: str,
-                    title: str | None) -> list[scoring.Candidate]:
-        """trafilatura's text first (the reference), then the archive's readings of the same tree."""
+                    title: str | None, read: list[str]) -> list[scoring.Candidate]:
+        """trafilatura's text first (the reference), then the other readings of the same tree."""
         reference = clean_paragraphs(text, title) if text else []
         candidates = [scoring.Candidate("trafilatura", reference)]
         pruned = bodies.without_chrome(reference, facts)
@@ -357,28 +357,24 @@ class ArticleExtractor:
         for source, paragraphs in (
             ("json-ld", bodies.jsonld_paragraphs(structured.article_body())),
             ("article-element", bodies.container_paragraphs(main)),
+            ("readability", read),
         ):
             cleaned = clean_paragraphs("\n".join(paragraphs), title)
             if cleaned and cleaned != reference:
                 candidates.append(scoring.Candidate(source, cleaned))
         return candidates
 
-    @staticmethod
-    def _readability(tree: HtmlElement, title: str | None) -> scoring.Candidate | None:
-        read = clean_paragraphs("\n".join(bodies.readability_paragraphs(tree)), title)
-        return scoring.Candidate("readability", read) if read else None
-
-    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], scoring.Candidate | None, dict]:
-        """Every candidate text of a page, readability's included, with the page's line facts:
-        what benchmarks/fit_body_scorer.py fits the scorer's weights on."""
+    def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], dict]:
+        """Every candidate text of a page with the page's line facts: what
+        benchmarks/fit_body_scorer.py fits the scorer's weights on."""
         tree = load_html(html)
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
         bodies.mark_chrome(tree, self.chrome, main)
         facts = bodies.line_facts(tree)
-        doc = trafilatura.bare_extraction(tree, options=self._options_for(url))
-        title = (_clean(doc.title) if doc else None) or structured.headline
-        return self._candidates(structured, main, facts, doc.text if doc else "", title), self._readability(tree, title), facts
+        doc, read = self._trafilatura(tree, url)
+        title = _clean(page_metadata(tree, url).title) or structured.headline
+        return self._candidates(structured, main, facts, doc.text if doc else "", title, read), facts
 
 
 def cleaned(article: ExtractedArticle) -> ExtractedArticle:
@@ -500,7 +496,9 @@ class _StructuredData:
                 if parsed := dates.parse_date(str(v)):
                     yield dates.Candidate(parsed, source)
 
-    def published_candidates(self, url: str, trafilatura_date: str | None) -> Iterator[dates.Candidate]:
+    def published_candidates(self, url: str, guess: Callable[[], str | None]) -> Iterator[dates.Candidate]:
+        """The page's dates in order of trust; ``guess`` (htmldate's, the last resort) is only
+        called when every other source failed to convince ``dates.choose``."""
         yield from self._date_candidates("datePublished", PUBLISHED_META, PUBLISHED_TIME)
         if from_url := dates.url_date(urlsplit(url).path):
             yield dates.Candidate(from_url, "url")
@@ -508,7 +506,7 @@ class _StructuredData:
             text = " ".join(element.text_content().split())[:DATELINE_MAX_CHARS]
             if parsed := dates.find_in_text(text):
                 yield dates.Candidate(parsed, "text")
-        if trafilatura_date and (parsed := self._trafilatura_date(trafilatura_date)):
+        if (guessed := guess()) and (parsed := self._trafilatura_date(guessed)):
             yield dates.Candidate(parsed, "trafilatura")
 
     def modified_candidates(self) -> Iterator[dates.Candidate]:

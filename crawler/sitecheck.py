@@ -112,6 +112,8 @@ class Sample:
     word_count: int = 0
     first_lines: str = ""
     rejected: str | None = None  # reason: detail, when it would not be archived
+    confidence: float | None = None  # how well its text is backed (crawler/scoring.py)
+    low_confidence: bool = False     # below extraction.low_confidence: archived, and listed as unsure
 
 
 @dataclass
@@ -238,6 +240,8 @@ def sample_articles(settings: Settings, fetcher: PoliteFetcher, articles: list[F
                 authors=list(document.get("authors") or []),
                 word_count=int(document.get("word_count") or len(body.split())),
                 first_lines=" ".join(body.split()[:40]),
+                confidence=article.confidence,
+                low_confidence=article.confidence is not None and article.confidence < settings.extraction.low_confidence,
             )
         )
     return samples

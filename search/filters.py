@@ -14,6 +14,7 @@ from typing import Iterable
 
 from elasticsearch import Elasticsearch
 
+from search.holdings import Holdings, holdings
 from search.query import SearchRequest, author_filter, count_noun, tag_filter
 
 # Names journalists type for the languages the archive stems (search/analysis.py), in English
@@ -36,28 +37,38 @@ def validate_filters(
 ) -> SearchRequest:
     """The request with its site and language values in the archive's spelling, or UnknownFilter.
 
-    configured_sites: site names from settings.toml, accepted even before their first crawl."""
+    configured_sites: site names from settings.toml, accepted even before their first crawl.
+    Sites, languages and tags are checked against what the archive holds as last seen
+    (search/holdings.py: no request on most searches); a value not seen there is looked up
+    again before it is refused. Authors are asked each time (one request, only when given)."""
     if not (request.sites or request.languages or request.tags or request.authors):
         return request
-    aggs: dict = {}
-    if request.sites:
-        aggs["sites"] = {"terms": {"field": "site", "size": 1000}}
-    if request.languages:
-        aggs["languages"] = {"terms": {"field": "language", "size": 200}}
-    for i, tag in enumerate(request.tags):
-        aggs[f"tag{i}"] = {"filter": tag_filter((tag,))}
-    for i, author in enumerate(request.authors):
-        aggs[f"author{i}"] = {"filter": author_filter((author,))}
-    response = client.search(index=alias, size=0, aggs=aggs, track_total_hits=False)
-    found = response.get("aggregations", {})
-    sites = _checked_sites(request.sites, _buckets(found, "sites"), configured_sites)
-    languages = _checked_languages(request.languages, _buckets(found, "languages"))
-    unknown_tags = [tag for i, tag in enumerate(request.tags) if not found[f"tag{i}"]["doc_count"]]
-    if unknown_tags:
-        raise UnknownFilter(_unknown_tags_message(client, alias, unknown_tags))
-    unknown_authors = [a for i, a in enumerate(request.authors) if not found[f"author{i}"]["doc_count"]]
+    max_age = request.limits.holdings_seconds
+    try:
+        request = _checked(client, alias, request, configured_sites, holdings(client, alias, max_age))
+    except UnknownFilter:  # perhaps new since the last look
+        request = _checked(client, alias, request, configured_sites, holdings(client, alias, max_age, fresh=True))
+    unknown_authors = _without_articles(client, alias, list(request.authors), author_filter) if request.authors else []
     if unknown_authors:
         raise UnknownFilter(_unknown_authors_message(client, alias, unknown_authors))
+    return request
+
+
+def _without_articles(client: Elasticsearch, alias: str, values: list[str], value_filter) -> list[str]:
+    """The values no article has (one request for all of them)."""
+    aggs = {f"v{i}": {"filter": value_filter((value,))} for i, value in enumerate(values)}
+    found = client.search(index=alias, size=0, aggs=aggs, track_total_hits=False).get("aggregations", {})
+    return [value for i, value in enumerate(values) if not found[f"v{i}"]["doc_count"]]
+
+
+def _checked(client: Elasticsearch, alias: str, request: SearchRequest, configured_sites: Iterable[str],
+             held: Holdings) -> SearchRequest:
+    sites = _checked_sites(request.sites, held.sites, configured_sites)
+    languages = _checked_languages(request.languages, held.languages)
+    rare = [tag for tag in request.tags if tag.lower() not in held.tags and tag.lower() not in held.sections]
+    unknown_tags = _without_articles(client, alias, rare, tag_filter) if rare else []  # beyond the most used
+    if unknown_tags:
+        raise UnknownFilter(_unknown_tags_message(client, alias, unknown_tags))
     return replace(request, sites=sites, languages=languages)
 
 

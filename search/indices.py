@@ -22,8 +22,9 @@ AUDIT_DEFINITION = "audit.json"
 DEFINITION_VERSION = 1
 # Definitions past their first version. articles v2: *_stem fields (folded, stemmed text for
 # language-aware matching, see search/analysis.py); v3: story and story_bands (copies of one
-# text grouped, see search/stories.py).
-VERSIONS = {ARTICLES_DEFINITION: 3}
+# text grouped, see search/stories.py); v4: offsets in the postings of title and body, so
+# highlighting reads where each match is instead of analysing the text again.
+VERSIONS = {ARTICLES_DEFINITION: 4}
 
 
 def load_definition(name: str) -> dict:

@@ -117,6 +117,9 @@ class SearchRequest:
     fields: tuple[str, ...] | None = None  # _source fields; None = all but the body
     with_body: bool = False  # include the article text in each hit (exports)
     include_earlier: bool = False  # also search earlier versions (service.search picks the indices)
+    # The languages a typed word is stemmed for when `languages` does not limit the search: those
+    # the archive holds (service.search fills them in); empty: every supported language.
+    stem_languages: tuple[str, ...] = ()
     all_copies: bool = False  # every copy of a story, rather than one hit per story (search/stories.py)
     interval: str = "month"  # the coverage chart's bars: day, week or month (search/coverage.py)
     compare: tuple[str, ...] = ()  # other queries counted over time beside this one, same filters
@@ -455,10 +458,15 @@ def highlight_query(text: str, languages: tuple[str, ...] = (), limits: SearchSe
     return {"bool": {"should": [{"prefix": {f: s}} for s in sorted(stems) for f in HIGHLIGHT_FIELDS]}}
 
 
+def stem_codes(request: SearchRequest) -> tuple[str, ...]:
+    """The languages the request's words are stemmed for: the search's own, else those held."""
+    return tuple(request.languages or request.stem_languages)
+
+
 def build_query(request: SearchRequest) -> dict:
     must: list[dict] = []
     if request.text.strip():
-        query = text_query(request.text, request.languages, request.limits)
+        query = text_query(request.text, stem_codes(request), request.limits)
         if query is not None:
             must.append(query)
     filters: list[dict] = []
@@ -499,7 +507,9 @@ def build_search_body(request: SearchRequest) -> dict:
         "query": build_query(request),
         "sort": SORTS[request.sort] + ([EARLIER_TIEBREAK] if request.include_earlier else []),
         "size": request.size,
-        "track_total_hits": True,
+        # Counting every match of a common word costs more than finding the best ones. One more
+        # than the limit: 10,001 counted means "more than 10,000", never a wrong exact number.
+        "track_total_hits": request.limits.count_limit + 1 if request.limits.count_limit else True,
         "_source": {"includes": list(request.fields)} if request.fields else {"excludes": excludes},
     }
     if request.search_after:
@@ -514,7 +524,7 @@ def build_search_body(request: SearchRequest) -> dict:
                 "body": {"fragment_size": 180, "number_of_fragments": 3, "no_match_size": 180},
             },
         }
-        extra = highlight_query(request.text, request.languages, request.limits)
+        extra = highlight_query(request.text, stem_codes(request), request.limits)
         if extra is not None:
             body["highlight"]["highlight_query"] = {"bool": {"should": [body["query"], extra]}}
     if request.collapsed:
@@ -617,7 +627,7 @@ class Suggestion:
 
 @dataclass
 class SearchResponse:
-    total: int
+    total: int  # exact; with total_more, the count_limit there are more hits than
     hits: list[Hit]
     sites: list[tuple[str, int]]
     over_time: list[tuple[str, int]]  # (first day of the period, articles)
@@ -627,6 +637,14 @@ class SearchResponse:
     unstoried: int = 0  # matching articles without a story (stored before stories; `archive index migrate`)
     suggestions: list[Suggestion] = field(default_factory=list)  # did you mean (few or no hits)
     hints: list[str] = field(default_factory=list)  # e.g. lowercase 'or' searched as a word
+    total_more: bool = False  # more hits than `total`: counting stopped there (search.count_limit)
+    understood: list = field(default_factory=list)  # search.understood.Reading: how each term was searched
+
+    def count_text(self, noun: str = "article") -> str:
+        """'1,204 articles', or 'more than 10,000 articles' when counting stopped there."""
+        if self.total_more:
+            return f"more than {self.total:,} {noun}s"
+        return count_noun(self.total, noun)
 
 
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
@@ -666,8 +684,11 @@ def parse_response(response: dict) -> SearchResponse:
     aggs = response.get("aggregations", {})
     sites = [(b["key"], b["doc_count"]) for b in aggs.get("sites", {}).get("buckets", [])]
     over_time = [(b["key_as_string"], b["doc_count"]) for b in aggs.get("over_time", {}).get("buckets", [])]
+    total = response["hits"]["total"]
+    more = total.get("relation") == "gte"  # counted up to count_limit + 1 and stopped
     return SearchResponse(
-        total=response["hits"]["total"]["value"],
+        total=total["value"] - 1 if more else total["value"],
+        total_more=more,
         hits=hits,
         sites=sites,
         over_time=over_time,

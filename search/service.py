@@ -9,8 +9,11 @@ from typing import Iterator
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
+from search.analysis import DEFAULT_LANGUAGE
+from search.holdings import holdings
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 from search.suggest import suggestions
+from search.understood import understood
 
 MAX_WINDOW = 10_000  # index.max_result_window: from+size cannot go past it
 BEYOND_COLLAPSE = "Past the 10,000th hit every copy of a story is listed: Elasticsearch groups copies only on earlier pages."
@@ -33,20 +36,35 @@ def target(client: Elasticsearch, alias: str, request: SearchRequest, versions_a
 def search(
     client: Elasticsearch, alias: str, request: SearchRequest, page: int = 1, *, versions_alias: str | None = None
 ) -> SearchResponse:
-    """One page of hits, with did-you-mean suggestions and hints when there are few.
+    """One page of hits, with did-you-mean suggestions and hints when there are few, and how
+    each term of the query was searched.
 
-    Pages beyond the 10,000th hit are reached with search_after. With
-    request.include_earlier, earlier versions (versions_alias) are searched too."""
+    One request to Elasticsearch (hits, highlights and facets together), unless the search
+    finds almost nothing (suggestions) or the page is beyond the 10,000th hit (reached with
+    search_after). With request.include_earlier, earlier versions (versions_alias) are searched too."""
     if page < 1:
         raise ValueError("page numbers start at 1")
     alias = target(client, alias, request, versions_alias)
+    request = with_held_languages(client, alias, request)
     response, ungrouped = _grouped_page(client, alias, request, page)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
     if ungrouped:
         response.hints.append(ungrouped)
     elif request.collapsed and response.stories is None:
         response.hints.append(BEYOND_COLLAPSE)
+    response.understood = understood(request, response.hits)
     return response
+
+
+def with_held_languages(client: Elasticsearch, alias: str, request: SearchRequest) -> SearchRequest:
+    """The request with its words to be stemmed for the languages the archive holds (and for
+    articles of no known language), not for every supported one."""
+    if request.languages or request.stem_languages:
+        return request
+    held = holdings(client, alias, request.limits.holdings_seconds).languages
+    if not held:  # nothing held yet (or no index): every language, as before
+        return request
+    return replace(request, stem_languages=(*sorted(held), DEFAULT_LANGUAGE))
 
 
 def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:
@@ -102,7 +120,8 @@ def iterate(
     limit: stop after this many (None: all). request.with_body adds the text to each hit.
     Every copy of a story is a hit of its own (its `story` says which copies go together)."""
     alias = target(client, alias, request, versions_alias)
-    request = replace(request, size=min(500, limit or 500), facets=False, all_copies=True)
+    request = replace(with_held_languages(client, alias, request), size=min(500, limit or 500), facets=False,
+                      all_copies=True)
     yielded = 0
     after = None
     while True:

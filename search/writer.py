@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch, helpers
 from archive.config import ElasticsearchSettings
 from search.alert_matching import AlertMatcher
 from search.analysis import with_stems
+from search.holdings import forget
 from search.stories import StoryAssigner, with_bands
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class ArticleWriter:
                 message = f"{doc_id}: {error.get('type', 'error')}: {error.get('reason', error)}"
                 result.errors.append(message)
                 logger.error("Elasticsearch rejected %s", message)
+        forget(self.alias)  # a new site, language or tag may have come with these
         if marker_id is not None:
             self.alerts.after_write(marker_id, result.new_ids, {i: previous_text[i] for i in result.updated_ids}, documents)
         return result

@@ -480,3 +480,70 @@ def test_each_article_stores_how_its_text_was_chosen_and_a_confidence(article):
     doc = article.to_document()
     assert doc["body_source"] == "trafilatura" and 0 < doc["confidence"] <= 1
     assert doc["body_candidates"]["trafilatura"] == article.word_count
+
+
+# --- story cards and the readability reading ------------------------------------------------------
+
+CARDS = [
+    ("Storm warning issued for the whole coast tonight",
+     "Forecasters expect gusts of up to ninety kilometres an hour along the exposed headlands, and the coastguard "
+     "has asked owners of small boats to bring them ashore before the evening high tide arrives."),
+    ("Lifeboat crew rescue two kayakers off the point",
+     "The two paddlers had been swept past the lighthouse by a strong ebb current and spent almost an hour in cold "
+     "water before a passing fishing boat spotted them and called for help."),
+    ("Fish market prices climb as boats stay in port",
+     "Traders at the harbour auction said cod and haddock had reached their highest prices for three winters, with "
+     "restaurants on the mainland buying whatever the few working boats could land."),
+    ("Rowing club wins the county cup for a third year",
+     "The crew of eight, coached by a retired ferry captain, finished two lengths clear of the city team in the "
+     "final and now hopes to enter the national championship in the spring."),
+]
+FERRY_URL = "https://coastline.example.net/news/ferry-winter-timetable-cancelled-4411"
+
+
+def with_story_cards(html: str) -> str:
+    """A stream of story cards (image link, linked headline, summary) right after the article's text."""
+    cards = "".join(f'<li><a href="/news/{i}"><img src="/img/{i}.jpg" alt=""></a><div><h3><a href="/news/{i}">{headline}'
+                    f'</a></h3><p>{summary}</p></div></li>' for i, (headline, summary) in enumerate(CARDS))
+    return html.replace("who cannot travel.</p>\n  </div>", f'who cannot travel.</p>\n<div><ul class="stream">{cards}</ul></div>\n  </div>')
+
+
+def test_a_stream_of_story_cards_is_read_as_chrome_and_no_second_reading_means_trafilaturas_text(extractor):
+    html = with_story_cards(page("website_with_rails.html"))
+    article = extractor.extract(html, FERRY_URL)
+    plain = extractor.extract(page("website_with_rails.html"), FERRY_URL)
+    # The pruned reading is exactly the article: every card's summary is recognised as a teaser...
+    assert article.body_candidates["trafilatura-pruned"] == plain.word_count
+    # ...but readability keeps the summaries too, so nothing confirms the smaller text: the guard
+    # keeps trafilatura's whole text rather than trust one rule.
+    assert article.body_source == "trafilatura" and CARDS[0][1] in article.body
+
+
+def test_section_headings_with_anchor_links_are_not_story_cards(extractor):
+    # Documentation-style headings carry a "¶" link; an article made of such sections is prose.
+    sections = "".join(f'<section><h2>Section number {n} of the guide<a href="#s{n}">¶</a></h2><p>{"Paragraph text of the guide section. " * 12}</p></section>'
+                       for n in range(4))
+    html = f"<html><head><title>A guide</title></head><body><div>{sections}</div></body></html>"
+    article = extractor.extract(html, "https://docs.example.org/guide/intro")
+    assert "trafilatura-pruned" not in article.body_candidates
+    assert article.body.count("Paragraph text of the guide section.") == 48
+
+
+def test_readability_is_read_once_per_page_from_trafilaturas_own_run(extractor, monkeypatch):
+    from trafilatura.readability_lxml import Document
+
+    calls = []
+    real = Document.summary
+    monkeypatch.setattr(Document, "summary", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    article = extractor.extract(with_story_cards(page("website_with_rails.html")), FERRY_URL)
+    assert len(calls) == 1
+    assert article.body_candidates["readability"] > article.body_candidates["trafilatura-pruned"]
+
+
+def test_a_line_break_inside_a_paragraph_separates_its_words():
+    from lxml.html import fromstring
+
+    from crawler.body import container_paragraphs
+
+    article = fromstring("<article><p>June 9 -- West Palm Beach, Florida<br>June 10 -- Tampa, Florida</p></article>")
+    assert container_paragraphs(article) == ["June 9 -- West Palm Beach, Florida June 10 -- Tampa, Florida"]

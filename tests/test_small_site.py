@@ -1,6 +1,6 @@
 """A newsroom adds a small site of its own (tests/_small_site.py, served over HTTP): the proposed
 entry takes its articles and none of its sections or static pages; an undated page that declares
-no article is not archived; a pattern that almost fits says how near the URLs came; a site
+no article is archived with a low confidence, and listed as such; a pattern that almost fits says how near the URLs came; a site
 already configured is not added twice."""
 
 from __future__ import annotations
@@ -60,22 +60,29 @@ def test_add_proposes_the_article_pattern_and_not_one_for_sections_and_static_pa
         assert any(re.search(p, article.path) for p in entry["article_allow"])
 
 
-def test_an_undated_page_without_article_declarations_is_not_archived_and_check_says_so(archive_settings, site, es_client):
+def test_an_undated_page_without_article_declarations_is_kept_as_low_confidence_and_check_says_so(archive_settings, site, es_client):
     wide = small_site(site, article_allow=(r"^/news/\d{4}/\d{2}/[a-z0-9-]+/$", r"^/[a-z0-9-]+/$"))
     settings = crawl_settings(archive_settings, wide)
     checked = CliRunner().invoke(cli, ["sites", "check", "gazette", "--sample", "10", "--format", "json"],
                                  obj=AppContext(None, settings))
     samples = {s["url"].removeprefix(site.base_url): s for s in json.loads(checked.output)["samples"]}
-    assert "undated page that declares no article" in samples["/about/"]["rejected"]
+    assert samples["/about/"]["rejected"] is None
+    assert samples["/about/"]["low_confidence"] is True
     assert samples[ARTICLES[0].path]["published_source"] == "json-ld"
+    assert samples[ARTICLES[0].path]["low_confidence"] is False
 
     outcome = run_crawl(settings, ["gazette"])
     assert outcome.status == OK, outcome.error
-    assert archived_paths(es_client, settings, site) == {a.path for a in ARTICLES}
+    assert archived_paths(es_client, settings, site) == {a.path for a in ARTICLES} | {"/about/"}
     summary = outcome.sites["gazette"]
-    assert summary["rejections"].get("not-article", 0) >= 2  # /about/ and /politics/, counted and named
-    rejected = [s["url"].removeprefix(site.base_url) for s in summary["rejected_samples"]["not-article"]]
-    assert "/about/" in rejected
+    rejected = [s["url"].removeprefix(site.base_url) for samples in summary["rejected_samples"].values() for s in samples]
+    assert rejected == ["/politics/"], summary["rejected_samples"]  # a section page is still refused, counted and named
+
+    # Stored with the confidence `archive runs --low-confidence` and the article page look at.
+    stored = {h["_source"]["url"].removeprefix(site.base_url): h["_source"]["confidence"]
+              for h in es_client.search(index=settings.elasticsearch.articles_alias, size=20)["hits"]["hits"]}
+    low = {path for path, confidence in stored.items() if confidence < settings.extraction.low_confidence}
+    assert low == {"/about/"}, stored
 
 
 def test_a_pattern_that_almost_fits_shows_the_nearest_misses_first_with_the_pattern(archive_settings, site):

@@ -35,7 +35,7 @@ def init(app) -> None:
         wanted = versioned_name(alias, definition_version(ARTICLES_DEFINITION))
         if current_index(client, alias) != wanted:
             click.echo(f"{alias} predates the current definition ({wanted}): run `archive index migrate` "
-                       "for inflected and accented forms to match")
+                       "(inflected forms match from v2, copies group into stories from v3, highlights are faster from v4)")
 
 
 @index.command("migrate")

@@ -20,6 +20,7 @@ from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, c
 from search.service import get_article, iterate, search as run_search
 from search.coverage import choose_interval, coverage, date_span
 from search.stories import copies_of
+from search.understood import line as understood_line, understood
 from search.versions import captures, changes
 
 
@@ -161,18 +162,30 @@ def print_over_time(counted) -> None:
 
 def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int | None, versions: str | None,
             archive_base: str) -> None:
-    """Every hit (or --size of them, from --page), streamed to stdout; a count to stderr."""
+    """Every hit (or --size of them, from --page), streamed to stdout; how the query was
+    understood and a count to stderr."""
     if limit is not None and page > 1:
         hits = run_search(client, es.articles_alias, replace(request, all_copies=True), page=page, versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
-    written = write_export(fmt, hits, sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
+    first: list = []  # the forms each word matched, as in the first hits written
+
+    def noted(hits):
+        for hit in hits:
+            if len(first) < 100:
+                first.append(hit)
+            yield hit
+
+    written = write_export(fmt, noted(hits), sys.stdout, with_body=request.with_body, include_earlier=request.include_earlier,
                            archive_base=archive_base)
     sys.stdout.flush()
     from search.audit import AuditLog, operator, search_filters
 
     AuditLog(client, es.audit_alias).record("export", operator(), query=request.text, filters=search_filters(request),
                                             format=fmt, rows=written)
+    readings = understood(request, first)
+    if readings:
+        click.echo(f"searched: {understood_line(readings)}", err=True)
     note = f" (--size {limit}{f', --page {page}' if page > 1 else ''})" if limit is not None else ""
     click.echo(f"exported {count_noun(written, 'article')}{note}; every copy of a story is a row, "
                "its story column names the story's first copy", err=True)
@@ -186,22 +199,26 @@ def _marked(text: str) -> str:
 def print_hits(response, page: int, size: int) -> None:
     console = Console(highlight=False)
     first = (page - 1) * size + 1
+    if response.understood:
+        console.print(f"[dim]Searched: {escape(understood_line(response.understood))}[/dim]")
     for hint in response.hints:
         console.print(f"[yellow]{escape(hint)}[/yellow]")
     if response.suggestions:
         console.print("Did you mean: " + "; ".join(escape(str(s)) for s in response.suggestions))
     if not response.hits:
         if response.total:
-            console.print(f"No articles on page {page}: {count_noun(response.total, 'article')} in all.")
+            console.print(f"No articles on page {page}: {response.count_text()} in all.")
         else:
             console.print("No articles found.")
         return
     last = first + len(response.hits) - 1
     shown = response.total if response.stories is None else response.stories
-    following = f", next: `--page {page + 1}`" if last < shown else ""
+    more = response.total_more and len(response.hits) == size  # counting stopped: pages go on while full
+    following = f", next: `--page {page + 1}`" if last < shown or more else ""
     grouped = response.stories is not None and response.stories < response.total  # copies were grouped
     stories = f" in {count_noun(response.stories, 'story', 'stories')}" if grouped else ""
-    console.print(f"[bold]{count_noun(response.total, 'article')}{stories}[/bold]; showing {first}–{last} of {shown:,}{following}\n")
+    of = "" if response.total_more else f" of {shown:,}"
+    console.print(f"[bold]{response.count_text()}{stories}[/bold]; showing {first}–{last}{of}{following}\n")
     for n, hit in enumerate(response.hits, start=first):
         title = _marked(hit.title_highlight) if hit.title_highlight else escape(hit.title)
         byline = ", ".join(hit.authors) or "unknown author"

@@ -93,6 +93,9 @@ def print_report(report) -> None:
         console.print(f"    date:    {s.published or '-'} (from {s.published_source or 'nowhere'})")
         console.print(f"    authors: {escape(', '.join(s.authors) or '-')}")
         console.print(f"    words:   {s.word_count}")
+        if s.low_confidence:
+            console.print(f"    [yellow]low confidence ({s.confidence}): archived, and listed by "
+                          f"`archive runs --low-confidence`[/yellow]")
         console.print(f"    text:    {escape(s.first_lines)} …")
     if not report.of_kind("article"):
         console.print("\n[red]No URL matched article_allow: a crawl would archive nothing.[/red]")

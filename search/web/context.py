@@ -15,14 +15,16 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 
 from search.coverage import Coverage, checked_interval, choose_interval, coverage, date_span, span_of
 from search.export import export_filename, neutralised
 from search.filters import validate_filters
-from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, count_noun, highlight_query, text_query
+from search.holdings import holdings
+from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, text_query
 from search.service import get_article, search
 from search.stories import copies_of, related_stories
+from search.understood import line as understood_line
 from search.versions import captures, changes, text_diff
 from search.web.chart import chart
 
@@ -118,25 +120,11 @@ def with_interval(request: SearchRequest, params: Params, span: tuple) -> Search
     return replace(request, interval=chosen)
 
 
-def known_values(client: Elasticsearch, alias: str) -> dict[str, list[str]]:
-    """Sites, languages and tags the archive holds (for the form's choices and to refuse unknown values)."""
-    try:
-        response = client.search(
-            index=alias,
-            size=0,
-            aggs={
-                "sites": {"terms": {"field": "site", "size": 500}},
-                "languages": {"terms": {"field": "language", "size": 200}},
-                "tags": {"terms": {"field": "tags", "size": 2000}},
-                "first": {"min": {"field": "display_date"}},  # the range the chart's period is chosen from
-                "last": {"max": {"field": "display_date"}},
-            },
-        )
-    except NotFoundError:
-        return {"sites": [], "languages": [], "tags": [], "span": (None, None)}
-    aggs = response["aggregations"]
-    known = {name: sorted(b["key"] for b in aggs[name]["buckets"]) for name in ("sites", "languages", "tags")}
-    return {**known, "span": span_of(aggs)}
+def known_values(client: Elasticsearch, alias: str, max_age: float = 60.0) -> dict:
+    """Sites, languages and tags the archive holds, for the form's choices, and its first and
+    last dates (span), for the chart's period; as last seen (search/holdings.py)."""
+    held = holdings(client, alias, max_age)
+    return {**held.as_choices(), "span": held.span}
 
 
 def validated(client: Elasticsearch, settings, request: SearchRequest) -> SearchRequest:
@@ -197,23 +185,28 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
     es = settings.elasticsearch
     request, page = request_from_params(params)
     request = validated(client, settings, request)
-    known = known_values(client, es.articles_alias)
+    known = known_values(client, es.articles_alias, settings.search.holdings_seconds)
     request = with_interval(request, params, known.pop("span"))
     response = search(client, es.articles_alias, request, page=page, versions_alias=es.versions_alias)
     here = url_with("/", params)  # this page of results, for the articles' "back to results"
     params = {k: v for k, v in params.items() if k != "page"}
     listed = response.total if response.stories is None else response.stories  # hits are stories when copies are grouped
     last_page = max(1, -(-min(listed, 10_000_000) // request.size))
+    if response.total_more and response.hits:  # counting stopped: pages go on while they are full
+        last_page = max(last_page, page + 1 if len(response.hits) == request.size else page)
     first = (page - 1) * request.size + 1
     selected_sites = set(request.sites)
-    beyond = page > last_page and response.total > 0
+    beyond = not response.hits and response.total > 0
     return {
         "total": response.total,
+        "total_more": response.total_more,  # more than `total` hits: counting stopped there
+        "count": response.count_text(),
+        "understood": {"line": understood_line(response.understood), "terms": [r.as_dict() for r in response.understood]},
         "page": page,
         "hits": [_hit(h) for h in response.hits],
         "results_url": here,
         # A page past the end says so, as the CLI does, with the way to the last page.
-        "beyond": {"message": f"No articles on page {page:,}: {count_noun(response.total, 'article')} in all.",
+        "beyond": {"message": f"No articles on page {page:,}: {response.count_text()} in all.",
                    "last": url_with("/", params, page=last_page), "last_page": last_page} if beyond else None,
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
