@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from datetime import datetime, timezone
 
-from elasticsearch import helpers
+from elasticsearch import ApiError, helpers
 
 from crawler.state import BadUrl, BadUrlPolicy, PageState
 from crawler.walk import ListingCursor
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 STATE_DEFINITION = "crawl-state.json"
 PAGE_SIZE = 1000
+STARTING_ATTEMPTS = 30  # one a second: how long a starting shard may take to answer
 PAGE_FIELDS = ["url", "doc_id", "last_fetch", "etag", "last_modified", "lastmod", "published", "content_hash"]
 BAD_FIELDS = ["url", "reason", "detail", "failures", "retry_after"]
 
@@ -60,11 +62,23 @@ class ElasticsearchCrawlState:
 
     # -- reading, page by page -------------------------------------------------------------------
 
+    def _search(self, **request):
+        """A search, asked again while the index's shard is still starting: the health wait above
+        can pass before a just-created shard answers searches (a 503 seen on a loaded machine)."""
+        for attempt in range(STARTING_ATTEMPTS):
+            try:
+                return self.client.search(index=self.alias, **request)
+            except ApiError as exc:
+                if exc.meta.status != 503 or attempt == STARTING_ATTEMPTS - 1:
+                    raise
+                logger.info("crawl state: %s not searchable yet (503); asking again", self.alias)
+                time.sleep(1.0)
+
     def _scan(self, query: dict, fields: list[str]):
         after = None
         while True:
-            response = self.client.search(index=self.alias, query=query, sort=[{"url": "asc"}], size=self.page_size,
-                                          source=fields, search_after=after, track_total_hits=False)
+            response = self._search(query=query, sort=[{"url": "asc"}], size=self.page_size, source=fields,
+                                    search_after=after, track_total_hits=False)
             hits = response["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
