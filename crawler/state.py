@@ -83,6 +83,13 @@ def parse_when(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def latest_change(*claims: str | None) -> str | None:
+    """The latest of what the site says of an article's last change (sitemap lastmod or a news
+    sitemap's publication date, the page's own modified date, Last-Modified), as given."""
+    dated = [(when, claim) for claim in claims if (when := parse_when(claim)) is not None]
+    return max(dated, key=lambda pair: pair[0])[1] if dated else None
+
+
 @dataclass(frozen=True)
 class BadUrl:
     url: str

@@ -25,7 +25,7 @@ from crawler import diagnosis, discovery
 from crawler.containment import RefusedRequest
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason, record_rejection
-from crawler.state import BadUrlPolicy, RecheckPolicy, conditional_headers, open_state
+from crawler.state import BadUrlPolicy, RecheckPolicy, conditional_headers, latest_change, open_state
 from crawler.warc import Capture
 from crawler.workers import ExtractionPool
 from crawler.urls import SiteScope, canonicalize, document_id
@@ -368,7 +368,9 @@ class NewsSpider(scrapy.Spider):
                 "fetched_at": now,
                 "etag": _header(response, b"ETag"),
                 "last_modified": last_modified,
-                "lastmod": response.meta.get("lastmod") or article.modified or last_modified,
+                # The latest the site says of its last change: a news sitemap's "lastmod" is its
+                # publication date, earlier than the full sitemap's lastmod the next night compares.
+                "lastmod": latest_change(response.meta.get("lastmod"), article.modified, last_modified),
             },
             capture=Capture(
                 url=response.url,
