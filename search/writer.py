@@ -61,7 +61,7 @@ def display_date(document: dict) -> str | None:
 class ArticleWriter:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, alerts: AlertMatcher | None = None):
         """alerts: how stored batches are matched against saved searches; by default at once,
-        after each write (a crawl passes a QueuedMatcher, which matches beside its writes)."""
+        after each write (a crawl passes a DeferredMatcher: the delivery rounds match its batches)."""
         self.client = client
         self.alias = settings.articles_alias
         self.versions_alias = settings.versions_alias

@@ -51,7 +51,7 @@ def demo(app, site_name: str, query: str) -> None:
         raise click.ClickException(str(exc)) from None
     console.print(f"[bold]1. Demo site[/bold] ({len(DemoSite().articles)} articles, edition 1) at {base_url}/")
     console.print(f"[bold]2. Crawling[/bold] site '{site_name}' (progress below)")
-    result = run_sites(settings, [site_name], trigger="demo", stop_event=threading.Event())
+    result = run_sites(settings, [site_name], trigger="demo", stop_event=threading.Event(), deliver=True)
     if result.outcome is None:
         raise click.ClickException(f"a crawl of {site_name} is already running")
     outcome = result.outcome
