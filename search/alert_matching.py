@@ -1,4 +1,4 @@
-"""Matching stored articles against every saved search, batch by batch, as the writer stores them.
+"""Matching stored articles against every saved search: a crawl's batches in the delivery rounds, others as stored.
 
 Elasticsearch's percolator would be the conventional engine, but it is the `percolator` module,
 which the development node (Elastic's integ-test-zip distribution) does not have: a mapping with

@@ -22,8 +22,8 @@ the owner in `owner`.
 Feed readers cannot sign in, so each saved search has a secret feed token: its feed is
 /feeds/<token>.atom, without a session; rotating the token stops the old address.
 
-Articles are matched as the writer stores them (search/alert_matching.py), not by re-running
-every saved search after a crawl. "New" means stored after the search was saved; "edited" means
+Stored articles are matched against every saved search at once (search/alert_matching.py: a
+crawl's batches by the next delivery round), not by re-running every saved search after a crawl. "New" means stored after the search was saved; "edited" means
 an article that did not match before and matches after an edit. Each article is reported once,
 ever, per saved search: the match document is created with op_type=create.
 """

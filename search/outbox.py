@@ -144,14 +144,13 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
                 logger.error("alert %s: %s delivery failed (retried later): %s", name, channel, status["error"])
     from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
-    # Refreshed after a round: the next claim and `alerts check` see them. Not after each batch
-    # a crawl sends (a forced refresh per batch costs the crawl; a search sees them within a second).
+    # Refreshed: the next claim and `alerts check` see them.
     helpers.bulk(client, actions, raise_on_error=False, refresh=refresh)
 
 
 def _last_delivery_writes(stored: dict, outcome: dict, now: datetime) -> list:
     """The saved search's last delivery, as partial updates: none when it says what the stored
-    one says and that is under a minute old (a crawl sends a search's news every few seconds:
+    one says and that is under a minute old (rounds send a search's news every few seconds:
     a write each time would cost more than the news); the outcome alone when it has the stored
     one's keys (a partial update merges objects: then merging is replacing); else emptied, then
     set, in order, in one request, so a failure never keeps the last success's "status": 200."""
