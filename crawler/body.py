@@ -41,7 +41,7 @@ from lxml.html import HtmlElement
 from trafilatura import external as trafilatura_external
 
 MARK = "data-archive-chrome"
-MARKED_XPATH = f"//*[@{MARK}]"
+MARKED = XPath(f"//*[@{MARK}]")
 SPARE_SHARE = 0.5
 MAX_LINK_SHARE = 0.5
 
@@ -92,7 +92,7 @@ def main_container(tree: HtmlElement) -> HtmlElement | None:
     for element in MAIN_CONTAINERS(tree):
         if element.get("itemprop") == "articleBody":
             return element
-        key = (sum(len(_text(p).split()) for p in element.iter("p")), bool(element.xpath(".//h1")))
+        key = (sum(len(_text(p).split()) for p in element.iter("p")), any(True for _ in element.iter("h1")))
         if key > best_key:  # most prose; on a tie (an empty template) the one with the headline
             best, best_key = element, key
     return best
@@ -254,7 +254,7 @@ def line_facts(tree: HtmlElement) -> dict[str, _Blocks]:
     """Text of each block on the page (whitespace removed) -> its elements. Call after ``mark_chrome``."""
     chrome_blocks: set = set()
     facts: dict[str, _Blocks] = {}
-    for marked in tree.xpath(MARKED_XPATH):
+    for marked in MARKED(tree):
         chrome_blocks.update(marked.iter(*LINE_ELEMENTS))
         text = _key(marked)
         if text:  # a chrome box whose lines are not in blocks of their own
