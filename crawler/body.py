@@ -140,8 +140,16 @@ def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
         items = [child for child in element if isinstance(child.tag, str) and child.tag not in ("h2", "h3", "h4", "script", "style")]
         if len(items) < TEASER_LIST_MIN_ITEMS:
             continue
-        opening = sum(1 for li in items if li in cards or _opens_with_headline_link(li))
-        if opening >= TEASER_LIST_SHARE * len(items):
+        # most blocks of a page are not lists of links: stop at the first item too many that
+        # opens with no headline
+        allowed = (1 - TEASER_LIST_SHARE) * len(items)
+        other = 0
+        for item in items:
+            if item not in cards and not _opens_with_headline_link(item):
+                other += 1
+                if other > allowed:
+                    break
+        else:
             found.append(element)
     return found
 
