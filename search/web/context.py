@@ -12,11 +12,11 @@ import csv
 import io
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from elasticsearch import Elasticsearch
 
+from archive.warc_storage import WarcStorage, read_storage
 from search.coverage import Coverage, checked_interval, choose_interval, coverage, date_span, span_of
 from search.export import export_filename, neutralised
 from search.filters import validate_filters
@@ -314,7 +314,7 @@ def article_context(client: Elasticsearch, settings, key: str, highlight: str | 
              "diff_lines": diff_lines(e.diff)}
             for e in changes(history)
         ],
-        "raw_capture": raw_capture(settings.warc_read_dir, article),
+        "raw_capture": raw_capture(read_storage(settings), article),
         "copies": copies_context(copies_of(client, es.articles_alias, article), article["id"]),
         "related": related_stories(client, es.articles_alias, article),
         # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
@@ -372,23 +372,22 @@ def diff_lines(diff: str) -> list[dict]:
     return lines
 
 
-def raw_capture(warc_dir: Path, article: dict) -> dict:
-    """Where the page as fetched is kept (WARC file and offset) and the WARC record's date."""
+def raw_capture(storage: WarcStorage, article: dict) -> dict:
+    """Where the page as fetched is kept (WARC file and offset) and the WARC record's date, read
+    by offset from the WARC storage (a folder, or an S3 bucket: one Range GET)."""
     warc_file, offset = article.get("warc_file"), article.get("warc_offset")
     if not warc_file or offset is None:
         return {"warc_file": None, "warc_offset": None, "date": None, "note": "no raw capture recorded for this article"}
     info = {"warc_file": warc_file, "warc_offset": offset, "date": None, "note": ""}
-    path = Path(warc_dir) / warc_file
     try:
         from warcio.archiveiterator import ArchiveIterator
 
-        with path.open("rb") as stream:
-            stream.seek(int(offset))
+        with storage.open(warc_file, int(offset)) as stream:
             record = next(iter(ArchiveIterator(stream)))
             info["date"] = record.rec_headers.get_header("WARC-Date")
             info["target"] = record.rec_headers.get_header("WARC-Target-URI")
     except FileNotFoundError:
-        info["note"] = f"the WARC file is not on this machine ({path})"
+        info["note"] = f"the WARC file is not in {storage.where} ({warc_file})"
     except Exception as exc:  # noqa: BLE001 (a damaged WARC must not break the article page)
         info["note"] = f"the WARC record could not be read: {type(exc).__name__}: {exc}"
     return info
