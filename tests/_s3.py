@@ -57,12 +57,15 @@ def _answers(endpoint: str, access_key: str, secret_key: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
+class SeaweedFSFailed(RuntimeError):
+    """SeaweedFS is missing, its ports stay taken, or it did not start (the message says which)."""
+
+
+def start_seaweedfs(folder: Path) -> tuple[subprocess.Popen, S3Server]:
+    """`weed server -s3` with its data in ``folder``, answering on 127.0.0.1, with the bucket made."""
     weed = weed_binary()
     if not weed.is_file():
-        pytest.fail(f"SeaweedFS is missing at {weed}: run `make seaweedfs` (needs Go; make test does it)", pytrace=False)
-    folder = tmp_path_factory.mktemp("seaweedfs")
+        raise SeaweedFSFailed(f"SeaweedFS is missing at {weed}: run `make seaweedfs` (needs Go; make test does it)")
     access_key, secret_key = f"archive{secrets.token_hex(6)}", secrets.token_urlsafe(24)
     config = folder / "s3.json"
     config.write_text(json.dumps({"identities": [{
@@ -71,7 +74,7 @@ def s3_server(tmp_path_factory):
     deadline = time.monotonic() + 60
     while not _ports_free():  # a run before this one may still be letting go of them
         if time.monotonic() > deadline:
-            pytest.fail(f"ports {PORTS.start}-{PORTS.stop - 1} stay taken: is another SeaweedFS running?")
+            raise SeaweedFSFailed(f"ports {PORTS.start}-{PORTS.stop - 1} stay taken: is another SeaweedFS running?")
         time.sleep(1)
     master, volume, filer, s3, *grpc = PORTS
     log = folder / "weed.log"
@@ -88,17 +91,30 @@ def s3_server(tmp_path_factory):
     while proc.poll() is None and time.monotonic() < deadline and not _answers(endpoint, access_key, secret_key):
         time.sleep(0.5)
     if proc.poll() is not None or time.monotonic() >= deadline:
-        proc.kill()
-        pytest.fail(f"SeaweedFS did not start: {log.read_text(errors='replace')[-3000:]}")
+        stop_seaweedfs(proc)
+        raise SeaweedFSFailed(f"SeaweedFS did not start: {log.read_text(errors='replace')[-3000:]}")
     from minio import Minio
 
     Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=False).make_bucket(BUCKET)
+    return proc, S3Server(f"http://{endpoint}", access_key, secret_key, BUCKET)
+
+
+def stop_seaweedfs(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        yield S3Server(f"http://{endpoint}", access_key, secret_key, BUCKET)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    try:
+        proc, server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    except SeaweedFSFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_seaweedfs(proc)
