@@ -37,6 +37,7 @@ import io
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -140,6 +141,7 @@ class WarcStore:
         self.site_dir = self.directory / site
         self._current: _OpenFile | None = None
         self._lock = threading.Lock()
+        self._copier: ThreadPoolExecutor | None = None  # copies closed files to the shared storage
         self._seq = 0
         self.files_written: list[str] = []  # relative paths, in order
         # Storage every machine reads (warc.storage: a shared folder, an S3 bucket): each closed
@@ -218,11 +220,18 @@ class WarcStore:
                 handle.close()
             self._current = None
             if self.shared is not None:
-                self._share(path)
+                # In the background: a gigabyte's upload must not hold up the crawl's next append.
+                if self._copier is None:
+                    self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"warc-copy-{self.site}")
+                self._copier.submit(self._share, path)
 
     def close(self) -> None:
+        """Close the file being written; return once every closed file was copied (or said why not)."""
         with self._lock:
             self._close_current()
+            copier, self._copier = self._copier, None
+        if copier is not None:
+            copier.shutdown(wait=True)
 
     def __enter__(self) -> "WarcStore":
         return self
@@ -249,7 +258,7 @@ class WarcStore:
         here, written and fsynced, and the next store of this site on this machine copies it."""
         try:
             self.shared.put(path, f"{self.site}/{path.name}")
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - in the copier thread an error would vanish: said here
             logger.error("WARC %s not copied to %s (%s): kept in %s, copied at the next crawl of %s",
                          path.name, self.shared.where, exc, self.site_dir, self.site)
             return False
