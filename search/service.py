@@ -10,8 +10,8 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
 from search.analysis import DEFAULT_LANGUAGE
-from search.holdings import holdings
-from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
+from search.holdings import Holdings, holdings
+from search.query import Hit, SearchRequest, SearchResponse, build_search_body, facets_body, parse_facets, parse_response
 from search.suggest import suggestions
 from search.understood import understood
 
@@ -40,31 +40,61 @@ def search(
     each term of the query was searched.
 
     One request to Elasticsearch (hits, highlights and facets together), unless the search
-    finds almost nothing (suggestions) or the page is beyond the 10,000th hit (reached with
-    search_after). With request.include_earlier, earlier versions (versions_alias) are searched too."""
+    finds almost nothing (suggestions), its facets were sampled but it matches no more than
+    count_limit (a second request counts them exactly), or the page is beyond the 10,000th hit
+    (reached with search_after). With request.include_earlier, earlier versions (versions_alias) are searched too."""
     if page < 1:
         raise ValueError("page numbers start at 1")
     alias = target(client, alias, request, versions_alias)
-    request = with_held_languages(client, alias, request)
+    held = holdings(client, alias, request.limits.holdings_seconds)
+    request = with_facet_sample(with_held_languages(client, alias, request, held), held)
     response, ungrouped = _grouped_page(client, alias, request, page)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
     if ungrouped:
         response.hints.append(ungrouped)
-    elif request.collapsed and response.stories is None:
+    elif request.collapsed and page * request.size > MAX_WINDOW:  # reached with search_after, which cannot collapse
         response.hints.append(BEYOND_COLLAPSE)
     response.understood = understood(request, response.hits)
     return response
 
 
-def with_held_languages(client: Elasticsearch, alias: str, request: SearchRequest) -> SearchRequest:
+def with_held_languages(client: Elasticsearch, alias: str, request: SearchRequest, kept: Holdings | None = None) -> SearchRequest:
     """The request with its words to be stemmed for the languages the archive holds (and for
     articles of no known language), not for every supported one."""
     if request.languages or request.stem_languages:
         return request
-    held = holdings(client, alias, request.limits.holdings_seconds).languages
+    held = (kept or holdings(client, alias, request.limits.holdings_seconds)).languages
     if not held:  # nothing held yet (or no index): every language, as before
         return request
     return replace(request, stem_languages=(*sorted(held), DEFAULT_LANGUAGE))
+
+
+def with_facet_sample(request: SearchRequest, held: Holdings) -> SearchRequest:
+    """The request with its facets counted on a random sample of the matches, when the archive
+    is large enough for a search to match more than count_limit: counting the sites and periods
+    of half a million matches costs more than finding the ten best. A search that then matches
+    fewer gets its exact facets (_exact_facets). Not in an archive with articles stored before
+    stories (they need counting per search), nor when comparing searches (counted exactly)."""
+    limits = request.limits
+    if not (request.facets and limits.count_limit and limits.facet_sample) or request.compare:
+        return request
+    if held.articles <= limits.count_limit or held.unstoried:
+        return request
+    return replace(request, facet_sample=limits.facet_sample)
+
+
+def _exact_facets(client: Elasticsearch, alias: str, request: SearchRequest, response: SearchResponse) -> SearchResponse:
+    """A response whose facets were sampled but whose matches are few (counted exactly, not
+    past count_limit): its facets and stories counted on every match, by a second request."""
+    if not response.facet_sample or response.total_more:
+        return response
+    aggs = client.search(index=alias, body=facets_body(request))["aggregations"]
+    response.sites, response.over_time = parse_facets(aggs)
+    response.facet_sample = 0.0
+    if "stories" in aggs:
+        response.stories = aggs["stories"]["value"]
+        response.unstoried = aggs["unstoried"]["doc_count"]
+    return response
 
 
 def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:
@@ -91,7 +121,7 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
     if offset + request.size <= MAX_WINDOW:
         body = build_search_body(request)
         body["from"] = offset
-        return parse_response(client.search(index=alias, body=body))
+        return _exact_facets(client, alias, request, parse_response(client.search(index=alias, body=body)))
     # Walk to the page with search_after, in large steps without highlights or facets.
     walker = replace(request, size=1000, facets=False, highlight=False, fields=("url",), all_copies=True)
     after = None
@@ -104,7 +134,8 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
             return SearchResponse(total=response.total, hits=[], sites=[], over_time=[], next_search_after=None)
         skipped += len(response.hits)
         after = tuple(response.next_search_after)
-    return parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
+    request = replace(request, search_after=after)
+    return _exact_facets(client, alias, request, parse_response(client.search(index=alias, body=build_search_body(request))))
 
 
 def iterate(
