@@ -166,7 +166,8 @@ def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int 
     """Every hit (or --size of them, from --page), streamed to stdout; how the query was
     understood and a count to stderr."""
     if limit is not None and page > 1:
-        hits = run_search(client, es.articles_alias, replace(request, all_copies=True), page=page, versions_alias=versions).hits
+        hits = run_search(client, es.articles_alias, replace(request, all_copies=True, facets=False), page=page,
+                          versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
     first: list = []  # the forms each word matched, as in the first hits written
