@@ -12,16 +12,16 @@ from search.web.context import request_from_params, search_context, validated
 from search.service import search
 
 EVERY_LANGUAGE = (*STEMMERS, DEFAULT_LANGUAGE)
-# What issue 20 changed, each of which can be put back alone (or, for 'every copy', what grouping
-# copies into stories costs): changes of the page's settings or parameters.
-BEFORE = {"exact counts": True, "every language": True, "ask each time": True, "exact facets": True}
+# What issue 20 changed, each of which can be put back alone; what facets counted on a sample
+# would change (search.facet_sample, off by default); what grouping copies into stories costs.
+BEFORE = {"exact counts": True, "every language": True, "ask each time": True, "facet sample": 0.0}
 VARIANTS = {
     "after": {},
     "before": BEFORE,
     "exact counts": {"exact counts": True},
     "all-language stems": {"every language": True},
     "choices/filters asked": {"ask each time": True},
-    "exact facets": {"exact facets": True},
+    "facets sampled (0.1)": {"facet sample": 0.1},
     "every copy (no collapse)": {"every copy": True},
 }
 
@@ -52,7 +52,7 @@ def render(client, settings, params: dict, changes: dict) -> None:
     """The page's data as search_context gets it, with some of issue 20's changes put back."""
     kept = settings.search.holdings_seconds
     limits = replace(settings.search, count_limit=0 if changes.get("exact counts") else settings.search.count_limit,
-                     facet_sample=0.0 if changes.get("exact facets") else settings.search.facet_sample)
+                     facet_sample=changes.get("facet sample", settings.search.facet_sample))
     settings = replace(settings, search=replace(limits, holdings_seconds=0 if changes.get("ask each time") else kept))
     if changes.get("every copy"):
         params = {**params, "copies": ["all"]}

@@ -537,12 +537,18 @@ def build_search_body(request: SearchRequest) -> dict:
             "name": "copies", "size": COPIES_LISTED, "sort": COPY_ORDER,
             "_source": {"excludes": ["body", "url_variants", "body_candidates", "story_bands"]},
         }}
-        if not sampled:  # a sampled page counts stories only when its matches are few (facets_body)
+        if not sampled:  # a sampled page counts stories only when its matches are few (below)
             body["aggs"] = story_aggregations()
     if sampled:
-        # Elasticsearch visits a random share of the matches for the counts, not every one.
-        body["aggs"] = {"sample": {"random_sampler": {"probability": request.facet_sample, "seed": SAMPLE_SEED},
-                                   "aggs": facet_aggregations(request)}}
+        body["aggs"] = {
+            # Many matches: a random share of them is counted, not every one.
+            "sample": {"random_sampler": {"probability": request.facet_sample, "seed": SAMPLE_SEED},
+                       "aggs": facet_aggregations(request)},
+            # Few matches (no more than count_limit, so the hits' count is exact too): all of them,
+            # counted exactly in the same request, as one page of the best count_limit + 1.
+            "few": {"sampler": {"shard_size": request.limits.count_limit + 1},
+                    "aggs": facet_aggregations(request) | (story_aggregations() if request.collapsed else {})},
+        }
     elif request.facets:
         body["aggs"] = {**body.get("aggs", {}), **facet_aggregations(request)}
         if request.compare:
@@ -553,14 +559,6 @@ def build_search_body(request: SearchRequest) -> dict:
                 for n, text in enumerate(request.compare, start=2)
             }}
     return body
-
-
-def facets_body(request: SearchRequest) -> dict:
-    """The exact facets (and stories) of a search, without hits: for a search that was sent with
-    sampled facets and turned out to match few. Elasticsearch's request cache keeps its answer
-    (size 0), so the other pages of the same search get it for free."""
-    aggs = facet_aggregations(request) | (story_aggregations() if request.collapsed else {})
-    return {"query": build_query(request), "size": 0, "track_total_hits": False, "aggs": aggs}
 
 
 def facet_aggregations(request: SearchRequest) -> dict:
@@ -732,10 +730,12 @@ def parse_response(response: dict) -> SearchResponse:
             )
         )
     aggs = response.get("aggregations", {})
-    sample = aggs.get("sample")
-    sites, over_time = parse_facets(sample or aggs)
     total = response["hits"]["total"]
     more = total.get("relation") == "gte"  # counted up to count_limit + 1 and stopped
+    sample = aggs.get("sample") if more else None  # past the limit the sample's estimates
+    if "few" in aggs and not more:
+        aggs = aggs["few"]  # within it every match was counted
+    sites, over_time = parse_facets(sample or aggs)
     return SearchResponse(
         total=total["value"] - 1 if more else total["value"],
         total_more=more,

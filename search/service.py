@@ -11,7 +11,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from archive.urls import canonicalize, document_id
 from search.analysis import DEFAULT_LANGUAGE
 from search.holdings import Holdings, holdings
-from search.query import Hit, SearchRequest, SearchResponse, build_search_body, facets_body, parse_facets, parse_response
+from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 from search.suggest import suggestions
 from search.understood import understood
 
@@ -40,9 +40,8 @@ def search(
     each term of the query was searched.
 
     One request to Elasticsearch (hits, highlights and facets together), unless the search
-    finds almost nothing (suggestions), its facets were sampled but it matches no more than
-    count_limit (a second request counts them exactly), or the page is beyond the 10,000th hit
-    (reached with search_after). With request.include_earlier, earlier versions (versions_alias) are searched too."""
+    finds almost nothing (suggestions) or the page is beyond the 10,000th hit (reached with
+    search_after). With request.include_earlier, earlier versions (versions_alias) are searched too."""
     if page < 1:
         raise ValueError("page numbers start at 1")
     alias = target(client, alias, request, versions_alias)
@@ -73,28 +72,15 @@ def with_facet_sample(request: SearchRequest, held: Holdings) -> SearchRequest:
     """The request with its facets counted on a random sample of the matches, when the archive
     is large enough for a search to match more than count_limit: counting the sites and periods
     of half a million matches costs more than finding the ten best. A search that then matches
-    fewer gets its exact facets (_exact_facets). Not in an archive with articles stored before
-    stories (they need counting per search), nor when comparing searches (counted exactly)."""
+    fewer gets exact facets from the same request (search.query.build_search_body). Not in an
+    archive with articles stored before stories (they need counting per search), nor when
+    comparing searches (counted exactly)."""
     limits = request.limits
     if not (request.facets and limits.count_limit and limits.facet_sample) or request.compare:
         return request
     if held.articles <= limits.count_limit or held.unstoried:
         return request
     return replace(request, facet_sample=limits.facet_sample)
-
-
-def _exact_facets(client: Elasticsearch, alias: str, request: SearchRequest, response: SearchResponse) -> SearchResponse:
-    """A response whose facets were sampled but whose matches are few (counted exactly, not
-    past count_limit): its facets and stories counted on every match, by a second request."""
-    if not response.facet_sample or response.total_more:
-        return response
-    aggs = client.search(index=alias, body=facets_body(request))["aggregations"]
-    response.sites, response.over_time = parse_facets(aggs)
-    response.facet_sample = 0.0
-    if "stories" in aggs:
-        response.stories = aggs["stories"]["value"]
-        response.unstoried = aggs["unstoried"]["doc_count"]
-    return response
 
 
 def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:
@@ -121,7 +107,7 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
     if offset + request.size <= MAX_WINDOW:
         body = build_search_body(request)
         body["from"] = offset
-        return _exact_facets(client, alias, request, parse_response(client.search(index=alias, body=body)))
+        return parse_response(client.search(index=alias, body=body))
     # Walk to the page with search_after, in large steps without highlights or facets.
     walker = replace(request, size=1000, facets=False, highlight=False, fields=("url",), all_copies=True)
     after = None
@@ -134,8 +120,7 @@ def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) 
             return SearchResponse(total=response.total, hits=[], sites=[], over_time=[], next_search_after=None)
         skipped += len(response.hits)
         after = tuple(response.next_search_after)
-    request = replace(request, search_after=after)
-    return _exact_facets(client, alias, request, parse_response(client.search(index=alias, body=build_search_body(request))))
+    return parse_response(client.search(index=alias, body=build_search_body(replace(request, search_after=after))))
 
 
 def iterate(
