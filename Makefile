@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test test-cluster es-start es-stop bench clean screenshots
+.PHONY: install browser redis demo test test-cluster es-start es-stop bench clean screenshots
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/archive es start
 	$(BIN)/archive demo
 
-test: install browser
+test: install browser redis
 	$(BIN)/pytest -q
 
 # The browser tests drive Debian's chromium through chromedriver (no browser download at run
@@ -33,6 +33,17 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	  else \
 	    echo "chromium is missing: run 'sudo apt-get install -y chromium chromium-driver' (tests/test_browser.py fails without it)"; \
+	  fi; \
+	fi
+
+# The crawl queue's tests start their own redis-server (Debian's) on 127.0.0.1:6390-6399.
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing redis-server for the crawl queue tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server || { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }; \
+	  else \
+	    echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (tests/test_queue.py fails without it)"; \
 	  fi; \
 	fi
 

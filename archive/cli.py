@@ -95,6 +95,8 @@ def _register() -> None:
         "demo": "archive.commands.demo:demo",
         "demo-site": "archive.commands.demo:demo_site",
         "schedule": "archive.commands.schedule:schedule",
+        "worker": "archive.commands.worker:worker",
+        "state": "archive.commands.state:state",
         "runs": "archive.commands.runs:runs",
         "status": "archive.commands.runs:status",
         "reextract": "archive.commands.reextract:reextract_command",

@@ -19,6 +19,11 @@ Environment variables that override the file (for containers):
     ES_HEAP                  heap of the local development node, e.g. 1g
     ARCHIVE_SCHEDULE_CRON    cron expression of the nightly crawl
     ARCHIVE_SCHEDULE_TIMEZONE
+    ARCHIVE_MAX_CONCURRENT_CRAWLS  crawls at once on this machine (schedule.max_concurrent_crawls)
+    ARCHIVE_BROKER_URL       the crawl queue's broker, e.g. redis://redis:6379/0 (queue.broker_url)
+    ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
+    ARCHIVE_CRAWL_STATE      "sqlite" or "elasticsearch" (crawl.state)
+    ARCHIVE_WARC_STORAGE     where closed WARC files are copied for every machine (warc.storage)
     ARCHIVE_TIMEZONE         the newsroom's time zone: dates on the search page are shown in it
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
@@ -65,6 +70,7 @@ class ElasticsearchSettings:
     versions_alias: str = "article-versions"
     runs_index: str = "crawl-runs"
     alerts_alias: str = "saved-searches"
+    state_alias: str = "crawl-state"  # per-URL crawl state, with crawl.state = "elasticsearch"
     audit_alias: str = "archive-audit"
     request_timeout: float = 30.0
     bulk_size: int = 200
@@ -81,6 +87,7 @@ class ElasticsearchSettings:
             versions_alias=f"{prefix}-versions",
             runs_index=f"{prefix}-runs",
             alerts_alias=f"{prefix}-alerts",
+            state_alias=f"{prefix}-state",
             audit_alias=f"{prefix}-audit",
         )
 
@@ -121,9 +128,11 @@ class CrawlSettings:
     recheck_days: int = 7
     bad_url_retry_days: float = 7.0       # a 404/410, too-large or non-HTML URL is left alone this long,
     bad_url_retry_max_days: float = 90.0  # doubled after each further failure, up to this; 0 = always ask
-    extraction_workers: int = 0  # processes extracting articles; 0: one per CPU
+    extraction_workers: int = 0  # processes extracting articles per crawl; 0: sized to the memory budget
     extraction_timeout: float = 20.0  # seconds one page may take to extract; then extraction-timeout, worker replaced
     max_links_per_page: int = 5000  # links taken from one page; the rest are counted and left
+    memory_budget_mb: int = 2048  # what the crawls running at once on a machine may use together
+    state: str = "sqlite"  # where the per-URL crawl state lives: "sqlite" (data_dir) or "elasticsearch" (shared)
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,41 @@ class ScheduleSettings:
     timezone: str = "UTC"
     misfire_grace_seconds: int = 3600
     per_site: bool = True
+    max_concurrent_crawls: int = 0  # crawl processes at once on this machine; 0: cores / 2, at least 1
+
+    @property
+    def crawl_slots(self) -> int:
+        return self.max_concurrent_crawls or max(1, (os.cpu_count() or 1) // 2)
+
+
+@dataclass(frozen=True)
+class WarcSettings:
+    """Raw captures every machine can read: "" keeps them in <data_dir>/warc only; "file:///path"
+    copies each closed WARC file into a folder every machine mounts (NFS, a shared disk)."""
+
+    storage: str = ""
+
+    @property
+    def shared_dir(self) -> Path | None:
+        return Path(urlsplit(self.storage).path) if self.storage else None
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The crawl queue (Celery). No broker: crawls run where they are started, as always."""
+
+    broker_url: str = field(default="", repr=False)  # may hold a password: never printed
+    # A site's lock outlives a crawl's time limit by this much, so a dead worker's lock expires.
+    lock_margin_seconds: float = 600.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.broker_url)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 0  # crawls at once in one `archive worker`; 0: schedule.max_concurrent_crawls
 
 
 @dataclass(frozen=True)
@@ -262,6 +306,14 @@ class Settings:
     search: SearchSettings = SearchSettings()
     web: WebSettings = WebSettings()
     audit: AuditSettings = AuditSettings()
+    queue: QueueSettings = QueueSettings()
+    worker: WorkerSettings = WorkerSettings()
+    warc: WarcSettings = WarcSettings()
+
+    @property
+    def warc_read_dir(self) -> Path:
+        """Where captures are read: the shared folder when there is one, else this machine's."""
+        return self.warc.shared_dir or self.data_dir / "warc"
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -323,7 +375,7 @@ def settings_from_dict(
 ) -> Settings:
     raw = dict(raw)
     known = {"data_dir", "elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "sites", "alerts", "newsroom",
-             "search", "web", "audit"}
+             "search", "web", "audit", "queue", "worker", "warc"}
     _reject_unknown(raw, known, "")
 
     data_dir = Path(env.get("ARCHIVE_DATA_DIR") or _typed(raw, "data_dir", str, "", "var"))
@@ -356,7 +408,12 @@ def settings_from_dict(
     if not re.fullmatch(r"\d+[mg]", node.heap):
         raise ConfigError(f"local_node.heap: expected a size like 512m or 1g, got {node.heap!r}")
 
-    crawl = _build(CrawlSettings, _section(raw, "crawl"), "crawl")
+    crawl_raw = dict(_section(raw, "crawl"))
+    if env.get("ARCHIVE_CRAWL_STATE"):
+        crawl_raw["state"] = env["ARCHIVE_CRAWL_STATE"]
+    crawl = _build(CrawlSettings, crawl_raw, "crawl")
+    if crawl.state not in ("sqlite", "elasticsearch"):
+        raise ConfigError(f"crawl.state: expected \"sqlite\" or \"elasticsearch\", got {crawl.state!r}")
 
     extraction = _build(ExtractionSettings, _section(raw, "extraction"), "extraction")
 
@@ -365,6 +422,8 @@ def settings_from_dict(
         sched_raw["cron"] = env["ARCHIVE_SCHEDULE_CRON"]
     if env.get("ARCHIVE_SCHEDULE_TIMEZONE"):
         sched_raw["timezone"] = env["ARCHIVE_SCHEDULE_TIMEZONE"]
+    if env.get("ARCHIVE_MAX_CONCURRENT_CRAWLS"):
+        sched_raw["max_concurrent_crawls"] = _env_int(env, "ARCHIVE_MAX_CONCURRENT_CRAWLS")
     schedule = _build(ScheduleSettings, sched_raw, "schedule")
     _validate_schedule(schedule)
 
@@ -380,6 +439,8 @@ def settings_from_dict(
         raise ConfigError(f"sites: duplicate site name(s): {', '.join(dupes)}")
 
     alerts = _alerts(_section(raw, "alerts"), env)
+    queue, worker = _queue(_section(raw, "queue"), _section(raw, "worker"), env)
+    warc = _warc(_section(raw, "warc"), env)
 
     newsroom_raw = dict(_section(raw, "newsroom"))
     if env.get("ARCHIVE_TIMEZONE"):
@@ -422,7 +483,48 @@ def settings_from_dict(
         search=search,
         web=web,
         audit=audit,
+        queue=queue,
+        worker=worker,
+        warc=warc,
     )
+
+
+def _warc(raw: Mapping[str, Any], env: Mapping[str, str]) -> WarcSettings:
+    raw = dict(raw)
+    if env.get("ARCHIVE_WARC_STORAGE"):
+        raw["storage"] = env["ARCHIVE_WARC_STORAGE"]
+    warc = _build(WarcSettings, raw, "warc")
+    if not warc.storage:
+        return warc
+    parts = urlsplit(warc.storage)
+    if parts.scheme == "s3":
+        raise ConfigError("warc.storage: s3:// object storage is not available yet; use a folder every machine "
+                          "mounts, file:///path")
+    if parts.scheme != "file" or parts.netloc or not parts.path.startswith("/"):
+        raise ConfigError(f"warc.storage: expected file:///absolute/path (a folder every machine mounts), got {warc.storage!r}")
+    return warc
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int:
+    if not env[name].strip().isdigit():
+        raise ConfigError(f"{name}: expected a whole number, got {env[name]!r}")
+    return int(env[name])
+
+
+def _queue(queue_raw: Mapping[str, Any], worker_raw: Mapping[str, Any], env: Mapping[str, str]):
+    queue_raw, worker_raw = dict(queue_raw), dict(worker_raw)
+    if isinstance(queue_raw.get("broker_url"), str) and urlsplit(queue_raw["broker_url"]).password:
+        raise ConfigError("queue.broker_url: no password in settings.toml; set ARCHIVE_BROKER_URL in the environment or .env")
+    if env.get("ARCHIVE_BROKER_URL"):
+        queue_raw["broker_url"] = env["ARCHIVE_BROKER_URL"]
+    if env.get("ARCHIVE_WORKER_CONCURRENCY"):
+        worker_raw["concurrency"] = _env_int(env, "ARCHIVE_WORKER_CONCURRENCY")
+    queue = _build(QueueSettings, queue_raw, "queue")
+    if queue.broker_url and urlsplit(queue.broker_url).scheme not in ("redis", "rediss"):
+        # Only the scheme: the rest may hold a password.
+        raise ConfigError(f"queue.broker_url: expected redis://host:port/db (or rediss://), got a {urlsplit(queue.broker_url).scheme or 'schemeless'} URL")
+    worker = _build(WorkerSettings, worker_raw, "worker")
+    return queue, worker
 
 
 def _alerts(raw: Mapping[str, Any], env: Mapping[str, str]) -> AlertSettings:
@@ -597,9 +699,12 @@ RANGES: dict[type, dict[str, tuple[float | None, float | None]]] = {
         "retry_backoff_max": (0, None), "time_limit": (0.0, None), "progress_interval": (0.0, None),
         "recheck_days": (0, None), "bad_url_retry_days": (0, None), "bad_url_retry_max_days": (0, None),
         "extraction_workers": (0, None), "extraction_timeout": (0.0, None), "max_links_per_page": (1, None),
+        "memory_budget_mb": (1, None),
     },
     ExtractionSettings: {"min_words": (0, None), "max_body_bytes": (1, None)},
-    ScheduleSettings: {"misfire_grace_seconds": (1, None)},
+    ScheduleSettings: {"misfire_grace_seconds": (1, None), "max_concurrent_crawls": (0, None)},
+    QueueSettings: {"lock_margin_seconds": (0.0, None)},
+    WorkerSettings: {"concurrency": (0, None)},
     SiteSettings: {"max_pages": (1, None), "max_depth": (0, None), "max_age_days": (0, None)},
     DemoSiteSettings: {"port": (1, 65535)},
     SearchSettings: {name: (1, None) for name in ("max_query_chars", "max_query_terms", "max_fuzzy_chars",
@@ -640,13 +745,15 @@ def settings_to_dict(settings: Settings) -> dict:
 
     raw: dict[str, Any] = {"data_dir": str(settings.data_dir)}
     for section in ("elasticsearch", "local_node", "crawl", "extraction", "schedule", "demo_site", "alerts", "newsroom", "search",
-                    "web", "audit"):
+                    "web", "audit", "queue", "worker", "warc"):
         raw[section] = asdict(getattr(settings, section))
     raw["alerts"] = {k: list(v) if isinstance(v, tuple) else v for k, v in raw["alerts"].items()}
     for key in ("smtp_username", "smtp_password"):
         raw["alerts"].pop(key)
     for key in SECRET_FIELDS:
         raw["elasticsearch"].pop(key)
+    if urlsplit(raw["queue"]["broker_url"]).password:
+        raw["queue"].pop("broker_url")  # a password comes from ARCHIVE_BROKER_URL only (credentials_env)
     raw["sites"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()} for s in settings.sites]
     return raw
 
@@ -654,7 +761,7 @@ def settings_to_dict(settings: Settings) -> dict:
 def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
-             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD")
+             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD", "ARCHIVE_BROKER_URL")
     found = {k: env[k] for k in names if env.get(k)}
     if env.get("ELASTICSEARCH_URL") and "ELASTICSEARCH_USERNAME" not in found:  # user:password@ in the URL
         es = _credentials_out_of_urls(ElasticsearchSettings(url=env["ELASTICSEARCH_URL"].split(",")[0].strip()))

@@ -24,7 +24,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, threads
 
 from crawler.items import ArticleItem, NotModifiedItem
-from crawler.state import CrawlState
+from crawler.state import CrawlState, open_state
 from crawler.warc import WarcStore
 from search.client import make_client
 from search.alert_matching import QueuedMatcher
@@ -61,8 +61,8 @@ class ArchivePipeline:
     def open_spider(self, spider=None):
         spider = spider or self.crawler.spider
         self.site = spider.name
-        self.state = CrawlState(self.settings.data_dir / "crawl-state.sqlite")
-        self.warc = WarcStore(self.settings.data_dir / "warc", self.site)
+        self.state = open_state(self.settings)
+        self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=self.settings.warc.shared_dir)
         client = make_client(self.settings.elasticsearch)
         # Batches are matched against saved searches beside the writes, not between them, and
         # what they match is sent right then (ImmediateSender), not at the next delivery round.
@@ -159,6 +159,14 @@ class ArchivePipeline:
                 published=item.document.get("published"),
                 content_hash=item.document.get("content_hash"),
             )
+        self._flush_state()
+
+    def _flush_state(self) -> None:
+        try:
+            self.state.flush()
+        except Exception as exc:  # the articles are stored: their URLs are only fetched again next run
+            self.crawler.stats.inc_value("state/errors")
+            logger.error("crawl state not updated (%s); those pages will be fetched again next run", exc)
 
     def _count(self, result: WriteResult, prefix: str = "articles") -> None:
         stats = self.crawler.stats

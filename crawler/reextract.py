@@ -2,18 +2,25 @@
 
 ``reextract(settings, client)`` reads every capture a crawl kept under
 ``settings.data_dir / "warc" / <site>``, keeps the newest capture of each canonical URL, runs
-today's extractor on its bytes and writes the result like a crawl would (``ArticleWriter``: new,
+today's extractor on its bytes (in the crawl's extraction worker pool, crawler/workers.py, so
+every core works) and writes the result like a crawl would (``ArticleWriter``: new,
 updated, or unchanged by content hash, earlier versions kept). Use it after the extractor got
 better, or to rebuild an index from scratch.
 
 Nothing already archived is lost: a capture the extractor now rejects is counted under its
 reason and the stored document is left as it is. No site is contacted.
+
+With a broker (crawls on several machines), the work is split by WARC file: ``plan`` reads
+every capture once here and picks the newest of each URL, as above; each file's chosen records
+(``FileJob``: its path and offsets) go to whichever `archive worker` is free, which extracts
+them with ``reextract_file`` (archive/scheduling/reextract_jobs.py queues and collects them).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,11 +29,11 @@ from typing import Callable, Iterable
 from elasticsearch import Elasticsearch
 
 from archive.config import Settings
-from crawler.extraction import ArticleExtractor
 from crawler.rejections import Reason, Rejected
 from crawler.items import archive_document
 from archive.urls import canonicalize, document_id
-from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files, warc_root
+from crawler.workers import ExtractionPool, workers_within_budget
+from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult
 
@@ -159,6 +166,15 @@ class ReextractResult:
 
 
 @dataclass(frozen=True)
+class FileJob:
+    """The records of one WARC file to extract again: the newest capture of each of their URLs."""
+
+    site: str
+    file: str                 # relative to the WARC folder, as in WarcLocation
+    offsets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ReextractProgress:
     site: str
     phase: str        # "scan" (reading captures) or "extract"
@@ -184,55 +200,143 @@ def reextract(
     reached. Per-page problems are counted, never raised.
     """
     started = time.monotonic()
+    root = settings.warc_read_dir  # the shared folder every machine reads, when there is one
+    result = ReextractResult()
+    todo = _sites_with_captures(settings, site_names, result)
+
+    ensure_all(client, settings.elasticsearch)
+    writer = ArticleWriter(client, settings.elasticsearch)
+    every = max(1, progress_every)
+    pool = extraction_pool(settings)
+    try:
+        for site in todo:
+            _reextract_site(root, site, pool, writer, settings.elasticsearch.bulk_size, result, on_progress, every)
+    finally:
+        pool.close()
+
+    if result.new or result.updated:
+        client.indices.refresh(index=settings.elasticsearch.articles_alias)
+    result.duration_seconds = time.monotonic() - started
+    return result
+
+
+def _sites_with_captures(settings: Settings, site_names: Iterable[str], result: ReextractResult) -> list[str]:
+    """The sites to rebuild; sites without captures are skipped (all-sites mode) or an error (named)."""
     names = tuple(site_names)
     sites = settings.select_sites(names)
-    root = warc_root(settings.data_dir)
-    result = ReextractResult()
-
+    root = settings.warc_read_dir
     todo = []
     for site in sites:
         if warc_files(root, site.name):
-            todo.append(site)
+            todo.append(site.name)
         elif names:
             raise NoCaptures(site.name, root / site.name)
         else:
             result.skipped.append(site.name)
     if not todo:
         raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
+    return todo
 
-    ensure_all(client, settings.elasticsearch)
-    extractor = ArticleExtractor(settings.extraction)
-    writer = ArticleWriter(client, settings.elasticsearch)
-    every = max(1, progress_every)
 
-    for site in todo:
-        counts = result.sites[site.name] = SiteReextract(site=site.name, files=len(warc_files(root, site.name)))
-        newest = _newest_captures(root, site.name, counts, result, on_progress, every)
+def extraction_pool(settings: Settings) -> ExtractionPool:
+    """The crawl's extraction pool, sized the same way (one crawl's share of the memory budget)."""
+    return ExtractionPool(settings.extraction, settings.crawl.extraction_workers
+                          or workers_within_budget(settings.crawl.memory_budget_mb, 1),
+                          timeout=settings.crawl.extraction_timeout)
+
+
+def plan(settings: Settings, site_names: Iterable[str] = (), on_progress: ProgressCallback | None = None,
+         progress_every: int = PROGRESS_EVERY) -> tuple[ReextractResult, list[FileJob]]:
+    """Read every capture once and pick the newest of each URL; the picks grouped by WARC file,
+    one job per file. The result holds what the reading found (captures, URLs, rejections)."""
+    result = ReextractResult()
+    root = settings.warc_read_dir
+    jobs = []
+    for site in _sites_with_captures(settings, site_names, result):
+        counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+        newest = _newest_captures(root, site, counts, result, on_progress, max(1, progress_every))
         counts.urls = len(newest)
-        batch: dict[str, dict] = {}
-        for done, (canonical, (location, _fetched_at)) in enumerate(sorted(newest.items()), start=1):
-            document = _rebuild(root, location, canonical, site.name, extractor, counts)
-            if document is not None:
-                batch[document_id(canonical)] = document
-            if len(batch) >= settings.elasticsearch.bulk_size:
-                counts.add_write(writer.write(batch))
-                batch = {}
-            if on_progress and done % every == 0:
-                on_progress(ReextractProgress(site.name, "extract", done, len(newest), result))
-        if batch:
-            counts.add_write(writer.write(batch))
-        if on_progress:
-            on_progress(ReextractProgress(site.name, "extract", len(newest), len(newest), result))
-        logger.info(
-            "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
-            site.name, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
-            counts.rejected_total, len(counts.errors) + counts.failed,
-        )
+        by_file: dict[str, list[int]] = {}
+        for location, _fetched_at in newest.values():
+            by_file.setdefault(location.file, []).append(location.offset)
+        jobs += [FileJob(site, file, tuple(sorted(offsets))) for file, offsets in sorted(by_file.items())]
+    return result, jobs
 
-    if result.new or result.updated:
-        client.indices.refresh(index=settings.elasticsearch.articles_alias)
-    result.duration_seconds = time.monotonic() - started
-    return result
+
+def reextract_file(settings: Settings, client: Elasticsearch, job: FileJob) -> SiteReextract:
+    """One file's share of a split re-extraction, on a worker: its chosen records, extracted
+    and written. The counts cover only what this file's records gave."""
+    counts = SiteReextract(site=job.site)
+    root = settings.warc_read_dir
+    path = (root / job.file).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        counts.error(f"{job.file} is not in this machine's WARC folder {root}: set warc.storage to a folder every "
+                     "crawl machine mounts")
+        return counts
+    pool = extraction_pool(settings)
+    try:
+        locations = [WarcLocation(job.file, offset) for offset in job.offsets]
+        _extract(root, job.site, locations, pool, ArticleWriter(client, settings.elasticsearch),
+                 settings.elasticsearch.bulk_size, counts)
+    finally:
+        pool.close()
+    return counts
+
+
+def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: ArticleWriter, bulk_size: int,
+                    result: ReextractResult, on_progress: ProgressCallback | None, every: int) -> None:
+    counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+    newest = _newest_captures(root, site, counts, result, on_progress, every)
+    counts.urls = len(newest)
+
+    def extracted(done: int) -> None:
+        if on_progress and done % every == 0:
+            on_progress(ReextractProgress(site, "extract", done, len(newest), result))
+
+    _extract(root, site, [location for _canonical, (location, _at) in sorted(newest.items())], pool, writer,
+             bulk_size, counts, extracted)
+    if on_progress:  # written too: the last figures
+        on_progress(ReextractProgress(site, "extract", len(newest), len(newest), result))
+    logger.info(
+        "%s: %d captures, %d URLs: %d new, %d updated, %d unchanged, %d rejected, %d errors",
+        site, counts.captures, counts.urls, counts.new, counts.updated, counts.unchanged,
+        counts.rejected_total, len(counts.errors) + counts.failed,
+    )
+
+
+def _extract(root: Path, site: str, locations: list[WarcLocation], pool: ExtractionPool, writer: ArticleWriter,
+             bulk_size: int, counts: SiteReextract, on_done: Callable[[int], None] | None = None) -> None:
+    """Extract the captures at ``locations`` in the pool and write them, in bulk batches."""
+    batch: dict[str, dict] = {}
+    pending: deque = deque()  # pages in the pool, in order; a window keeps memory bounded
+    window = pool.workers * 8
+
+    def settle(item) -> None:
+        canonical, location, url, fetched_at, future = item
+        document = _document_of(future, canonical, location, url, fetched_at, site, counts)
+        if document is not None:
+            batch[document_id(canonical)] = document
+        if len(batch) >= bulk_size:
+            counts.add_write(writer.write(dict(batch)))
+            batch.clear()
+
+    for done, location in enumerate(locations, start=1):
+        capture = _readable_capture(root, location, counts)
+        if capture is not None:
+            canonical = _canonical_of(capture)
+            pending.append((canonical, location, capture.url, capture.fetched_at, pool.submit(capture.content(), capture.url)))
+        while pending and (len(pending) >= window or pending[0][-1].done()):
+            settle(pending.popleft())
+        if on_done:
+            on_done(done)
+    while pending:
+        settle(pending.popleft())
+    if batch:
+        counts.add_write(writer.write(batch))
+
+
+def _canonical_of(capture) -> str:
+    return capture.canonical_url or canonicalize(capture.url)
 
 
 def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
@@ -245,7 +349,7 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
     for location, capture in iter_captures(root, site):
         counts.captures += 1
         try:
-            canonical = capture.canonical_url or canonicalize(capture.url)
+            canonical = _canonical_of(capture)
         except Exception as exc:  # noqa: BLE001 - a bad URL in one record stops nothing
             counts.error(f"{location.file}@{location.offset}: unusable URL {capture.url!r}: {exc}")
             continue
@@ -264,9 +368,8 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
     return newest
 
 
-def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extractor: ArticleExtractor,
-             counts: SiteReextract) -> dict | None:
-    """The document of one capture, as the spider builds it; None when rejected or unreadable."""
+def _readable_capture(root: Path, location: WarcLocation, counts: SiteReextract):
+    """The capture at ``location`` if it is an HTML page that answered 2xx; else counted, None."""
     try:
         capture = read_capture(root, location)
     except WarcError as exc:
@@ -278,18 +381,22 @@ def _rebuild(root: Path, location: WarcLocation, canonical: str, site: str, extr
     if capture.content_type and capture.content_type not in HTML_TYPES:
         counts.reject(Reason.NON_HTML)
         return None
+    return capture
+
+
+def _document_of(future, canonical: str, location: WarcLocation, url: str, fetched_at: str, site: str,
+                 counts: SiteReextract) -> dict | None:
+    """The document of one extracted capture, as the spider builds it; None when rejected."""
     try:
-        article = extractor.extract(capture.content(), capture.url)
-    except Rejected as rejected:
+        article = future.result()
+    except Rejected as rejected:  # the pool turns every failure, a dead worker included, into this
         counts.reject(rejected.reason)
-        logger.debug("rejected %s (%s) %s", capture.url, rejected.reason, rejected.detail)
-        return None
-    except Exception as exc:  # noqa: BLE001 - one broken page stops nothing
-        counts.reject(Reason.EXTRACTION_ERROR)
-        counts.error(f"{capture.url}: extraction failed: {type(exc).__name__}: {exc}")
+        if rejected.reason == Reason.EXTRACTION_ERROR:
+            counts.error(f"{url}: extraction failed: {rejected.detail}")
+        logger.debug("rejected %s (%s) %s", url, rejected.reason, rejected.detail)
         return None
     counts.extracted += 1
-    document = archive_document(article, canonical, site, capture.fetched_at, [capture.url])
+    document = archive_document(article, canonical, site, fetched_at, [url])
     document.update(warc_file=location.file, warc_offset=location.offset)
     return document
 

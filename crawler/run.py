@@ -14,6 +14,7 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from archive.config import credentials_env, settings_from_dict
@@ -27,6 +28,7 @@ def main(argv: list[str]) -> int:
     # The parent already applied environment overrides; only credentials come from the env.
     settings = settings_from_dict(raw, env=credentials_env(os.environ))
     sites = settings.select_sites(site_names)
+    settings, sizing = size_extraction(settings, len(sites))
 
     from scrapy.crawler import CrawlerProcess
 
@@ -36,6 +38,7 @@ def main(argv: list[str]) -> int:
 
     quiet_library_loggers()
     process = CrawlerProcess(scrapy_settings(settings, summary_dir))
+    logging.getLogger("crawler.run").log(*sizing)  # after Scrapy set up logging
     for site in sites:
         process.crawl(NewsSpider, site=site, app_settings=settings)
     parent = os.environ.get(PARENT_ENV)
@@ -43,6 +46,24 @@ def main(argv: list[str]) -> int:
         watch_parent(int(parent), process, Path(summary_dir).parent)
     process.start()
     return 0
+
+
+def size_extraction(settings, pools: int):
+    """Extraction workers per site within crawl.memory_budget_mb, shared by the crawls that may
+    run at once on this machine (schedule.max_concurrent_crawls), unless set explicitly."""
+    from crawler.workers import budget_needed, workers_within_budget
+
+    crawl, slots = settings.crawl, settings.schedule.crawl_slots
+    if crawl.extraction_workers:
+        workers, how = crawl.extraction_workers, "crawl.extraction_workers"
+    else:
+        workers = workers_within_budget(crawl.memory_budget_mb, slots, pools)
+        how = f"{slots} crawl(s) at once within crawl.memory_budget_mb = {crawl.memory_budget_mb}"
+    needed = budget_needed(slots, workers, pools)
+    sizing = (logging.WARNING if needed > crawl.memory_budget_mb else logging.INFO,
+              "extraction: %d worker process(es) per site (%s); %d crawls like this one need about %d MB",
+              workers, how, slots, needed)
+    return replace(settings, crawl=replace(crawl, extraction_workers=workers)), sizing
 
 
 # Once the parent is gone, how long the crawl may take to close cleanly before it exits anyway.

@@ -1,6 +1,8 @@
 """Per-URL crawl state, so a night's crawl fetches only what is new or may have changed.
 
-One SQLite file in the data folder. A row is written only once its article is safely stored
+One SQLite file in the data folder (the default), or an Elasticsearch index every crawl machine
+shares (crawl.state = "elasticsearch": crawler/state_elasticsearch.py, the same interface;
+``open_state`` picks one). A row is written only once its article is safely stored
 (in Elasticsearch or the spool), so a crawl killed at any point resumes without re-fetching
 what it archived and without losing what it did not.
 """
@@ -198,8 +200,25 @@ class CrawlState:
              datetime.now(timezone.utc).isoformat(timespec="seconds")),
         )
 
+    def flush(self) -> None:
+        """Every write is already committed (autocommit); the Elasticsearch backend buffers."""
+
     def close(self) -> None:
         self.db.close()
+
+
+def open_state(settings):
+    """The crawl state the settings ask for: this machine's SQLite file (crawl.state = "sqlite"),
+    or the Elasticsearch index every machine shares (crawler/state_elasticsearch.py)."""
+    if settings.crawl.state == "elasticsearch":
+        from crawler.state_elasticsearch import ElasticsearchCrawlState
+
+        return ElasticsearchCrawlState(settings.elasticsearch)
+    return CrawlState(state_path(settings))
+
+
+def state_path(settings) -> Path:
+    return settings.data_dir / "crawl-state.sqlite"
 
 
 @dataclass(frozen=True)

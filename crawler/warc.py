@@ -6,7 +6,9 @@ them) and returns where it went (``WarcLocation``: file relative to the WARC fol
 offset of the record). ``WarcStore.read`` gets it back by offset; ``iter_captures`` walks every
 record of a site's folder (or of all sites), oldest file first.
 
-Layout (the WARC folder is ``settings.data_dir / "warc"``, see ``warc_root``):
+Layout (the WARC folder is ``settings.data_dir / "warc"``, see ``warc_root``; with
+``warc.storage = "file:///..."`` each closed file is also copied to that shared folder, the same
+layout, and readers use it: ``Settings.warc_read_dir``):
 
     warc/<site>/<site>-<YYYYMMDDTHHMMSS>-<pid>-<seq>.warc.gz
 
@@ -126,7 +128,7 @@ class _OpenFile:
 class WarcStore:
     """Appends captures of one site to WARC files of this process; reads them back by offset."""
 
-    def __init__(self, directory: Path, site: str, max_file_bytes: int = 1_000_000_000):
+    def __init__(self, directory: Path, site: str, max_file_bytes: int = 1_000_000_000, shared: Path | None = None):
         if not site or "/" in site or site.startswith("."):
             raise ValueError(f"not a usable site name for a WARC folder: {site!r}")
         if max_file_bytes <= 0:
@@ -139,6 +141,15 @@ class WarcStore:
         self._lock = threading.Lock()
         self._seq = 0
         self.files_written: list[str] = []  # relative paths, in order
+        # A folder every machine reads (warc.storage = "file:///..."): each closed file is copied
+        # there; files a stopped machine had not copied yet are copied now, before anything new.
+        self.shared = Path(shared) if shared else None
+        if self.shared is not None:
+            left = [p for p in warc_files(self.directory, site) if not _copied(p, self.shared / site / p.name)]
+            for path in left:
+                copy_to_shared(path, self.shared / site / path.name)
+            if left:
+                logger.info("copied %d WARC file(s) of %s left from an earlier run to %s", len(left), site, self.shared)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -199,13 +210,15 @@ class WarcStore:
 
     def _close_current(self) -> None:
         if self._current is not None:
-            handle = self._current.handle
+            handle, path = self._current.handle, self._current.path
             try:
                 handle.flush()
                 os.fsync(handle.fileno())
             finally:
                 handle.close()
             self._current = None
+            if self.shared is not None:
+                copy_to_shared(path, self.shared / self.site / path.name)
 
     def close(self) -> None:
         with self._lock:
@@ -222,6 +235,28 @@ class WarcStore:
     def read(self, location: WarcLocation) -> Capture:
         """The capture stored at ``location`` (any site's file under this store's folder)."""
         return read_capture(self.directory, location)
+
+
+def copy_to_shared(path: Path, target: Path) -> None:
+    """Copy a closed WARC file to the shared folder: under a temporary name, fsynced, then
+    renamed, so a reader never sees half a file and a crash leaves the local file to copy again."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    with open(path, "rb") as source, open(partial, "wb") as copy:
+        while chunk := source.read(1 << 20):
+            copy.write(chunk)
+        copy.flush()
+        os.fsync(copy.fileno())
+    os.replace(partial, target)
+    _fsync_dir(target.parent)
+    logger.info("copied WARC %s to %s", path.name, target.parent)
+
+
+def _copied(path: Path, target: Path) -> bool:
+    try:
+        return target.stat().st_size == path.stat().st_size
+    except FileNotFoundError:
+        return False
 
 
 def read_capture(directory: Path, location: WarcLocation) -> Capture:

@@ -45,6 +45,26 @@ def _extract_in_worker(html: bytes, url: str):
     return _worker_extractor.extract(html, url)
 
 
+# What one crawl costs, measured on the demo site and on 175 KiB real pages
+# (benchmarks/pipeline_throughput.py, docs/scaling.md): the crawl process 175-355 MB,
+# each extraction worker 66-152 MB. The larger figures size the budget.
+CRAWL_PROCESS_MB = 350
+EXTRACTION_WORKER_MB = 150
+
+
+def workers_within_budget(budget_mb: int, crawls_at_once: int, pools_per_crawl: int = 1) -> int:
+    """Extraction workers per pool so that ``crawls_at_once`` crawls, each with
+    ``pools_per_crawl`` pools (one per site it crawls), stay within ``budget_mb``: never more
+    than one per CPU, never fewer than one (a budget too small for that is reported, not obeyed)."""
+    per_crawl = budget_mb / max(1, crawls_at_once)
+    per_pool = (per_crawl - CRAWL_PROCESS_MB) / max(1, pools_per_crawl)
+    return max(1, min(default_workers(), int(per_pool // EXTRACTION_WORKER_MB)))
+
+
+def budget_needed(crawls_at_once: int, workers: int, pools_per_crawl: int = 1) -> int:
+    return crawls_at_once * (CRAWL_PROCESS_MB + pools_per_crawl * workers * EXTRACTION_WORKER_MB)
+
+
 def default_workers() -> int:
     """One worker per CPU this process may use: the reactor thread mostly waits on I/O."""
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 ARTICLES_DEFINITION = "articles.json"
 RUNS_DEFINITION = "crawl-runs.json"
@@ -77,10 +77,16 @@ def ensure_index(
     index = versioned_name(alias, version)
     body = load_definition(definition)
     if not client.indices.exists(index=index):
-        client.indices.create(
-            index=index, settings=_index_settings(body, replicas), mappings=body["mappings"],
-            aliases={alias: {"is_write_index": True}},
-        )
+        try:
+            client.indices.create(
+                index=index, settings=_index_settings(body, replicas), mappings=body["mappings"],
+                aliases={alias: {"is_write_index": True}},
+            )
+        except BadRequestError as exc:
+            # Two crawls starting at once both found it missing: the other one created it.
+            if exc.error != "resource_already_exists_exception":
+                raise
+            return IndexState(alias=alias, index=index, created=False)
     else:
         client.indices.put_alias(index=index, name=alias, is_write_index=True)
     return IndexState(alias=alias, index=index, created=True)

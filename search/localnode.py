@@ -640,7 +640,7 @@ def _write_file_realm(settings: Settings, members: list[NodePaths], credentials:
     """The archive's roles and its service user in each node's file realm (a running node reloads them)."""
     es = settings.elasticsearch
     bodies = roles.role_bodies(es.articles_alias, es.versions_alias, es.runs_index, es.alerts_alias,
-                               any_prefix=True, scratch=SCRATCH_INDICES)
+                               any_prefix=True, scratch=SCRATCH_INDICES, state=es.state_alias)
     for paths in members:
         file_realm.write_roles(paths.config, bodies, paths.owner)
         file_realm.set_user(paths.config, credentials.service.username, credentials.service.password,

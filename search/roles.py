@@ -36,15 +36,16 @@ def _names(aliases: Iterable[str], any_prefix: bool) -> list[str]:
 
 def role_bodies(
     articles: str, versions: str, runs: str, alerts: str, audit: str = AUDIT_INDEX, any_prefix: bool = False,
-    scratch: tuple[str, ...] = (),
+    scratch: tuple[str, ...] = (), state: str = "crawl-state",
 ) -> dict[str, dict]:
     """{role name: body for PUT /_security/role/<name>}; `scratch`: index patterns the service
-    user may also use (a development node's test and benchmark indices)."""
+    user may also use (a development node's test and benchmark indices); `state`: the crawl
+    state index (crawl.state = "elasticsearch"), the service user's alone."""
     read = [articles, versions, runs]
-    own = [articles, versions, runs, alerts, audit]
+    own = [articles, versions, runs, alerts, audit, state]
     if any_prefix:  # the suffixes with_index_prefix gives test indices (test-1a2b-versions, ...)
         read += ["versions", "runs"]
-        own += ["versions", "runs", "alerts", "audit"]
+        own += ["versions", "runs", "alerts", "audit", "state"]
     readable = _names(read, any_prefix)
     reader = {
         "cluster": ["monitor", "manage_own_api_key"],

@@ -438,6 +438,19 @@ def test_dependents_wait_for_whichever_elasticsearch_the_profile_runs(services):
             assert depends[es] == {"condition": "service_healthy", "required": False}, (name, es)
 
 
+def test_crawl_workers_take_site_jobs_from_redis_and_the_scheduler_only_queues(services):
+    worker, scheduler, redis = services["worker"], services["archive"], services["redis"]
+    assert worker["command"] == ["archive", "worker"] and worker["image"] == scheduler["image"]
+    assert "CRAWL_WORKERS" in str(worker["deploy"]["replicas"])
+    for service in (worker, scheduler):
+        env = env_entries(service)
+        assert env["ARCHIVE_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?") and env["ARCHIVE_BROKER_URL"].endswith("@redis:6379/0")
+        assert env["ARCHIVE_CRAWL_STATE"] == "elasticsearch"  # one crawl state for every machine
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "ports" not in redis  # reached over the project network only
+    assert "--requirepass" in " ".join(redis["command"])
+
+
 def test_the_page_signs_journalists_in_against_the_secured_elasticsearch(services):
     """The web service reaches Elasticsearch (security on) as the archive's own user, whose role
     may search as the signed-in journalist: the page then asks for a sign-in (search/web/access.py)

@@ -19,8 +19,9 @@ from crawler.runner import SUCCESSFUL
 @click.option("--site", "sites", multiple=True, metavar="NAME", help="A configured site (repeatable). Default: all sites.")
 @click.option("--time-limit", type=float, help="Stop the crawl after this many seconds (default: crawl.time_limit).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--queue", "queued", is_flag=True, help="Queue one job per site for `archive worker` instead of crawling here.")
 @click.pass_obj
-def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> None:
+def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str, queued: bool) -> None:
     """Crawl sites now and archive their articles.
 
     Progress lines appear every few seconds on stderr; a summary per site is printed at the
@@ -33,16 +34,33 @@ def crawl(app, sites: tuple[str, ...], time_limit: float | None, fmt: str) -> No
     Examples:
       archive crawl                    # every site in settings.toml
       archive crawl --site demo --time-limit 600
+      archive crawl --site demo --queue   # a job for a crawl worker (needs [queue] broker_url)
     """
     settings = app.settings
     try:
         settings.select_sites(sites)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    if queued:
+        from archive.scheduling.queue import QueueError, enqueue
+
+        if time_limit is not None:
+            raise click.UsageError("--time-limit does not go with --queue: workers use crawl.time_limit from their settings")
+        try:
+            for site, job in enqueue(settings, sites, trigger="cli"):
+                click.echo(f"queued crawl of {site} (job {job})")
+        except QueueError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     if time_limit is not None:
         settings = replace(settings, crawl=replace(settings.crawl, time_limit=time_limit))
     # Under the same per-site locks as the scheduler: never two crawls of one site at once.
-    result = run_sites(settings, sites, trigger="cli", stop_event=threading.Event())
+    from archive.scheduling.locks import BrokerUnreachable
+
+    try:
+        result = run_sites(settings, sites, trigger="cli", stop_event=threading.Event())
+    except BrokerUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
     if result.skipped:
         click.echo(f"skipped (a crawl is already running): {', '.join(result.skipped)}", err=True)
     if result.outcome is None:

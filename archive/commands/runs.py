@@ -146,14 +146,14 @@ def show_low_confidence(settings, run_id: str | None, site: str | None, fmt: str
 def site_status(settings) -> list[dict]:
     """Per configured site: the last recorded run, a crawl running now, the next scheduled run."""
     from archive.scheduling import schedule as sched  # APScheduler: only `status` needs it
-    from archive.scheduling.locks import running_crawl
+    from archive.scheduling.locks import crawl_holder
 
     planned = {job.id: job for job in sched.planned_jobs(settings)}
     result = []
     for site in settings.sites:
         last = _fetch(settings, site.name, 1)
         job = planned.get(sched.job_for_site(settings, site.name))
-        running = running_crawl(settings.data_dir, site.name)
+        running = crawl_holder(settings, site.name)
         result.append(
             {
                 "site": site.name,

@@ -18,13 +18,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from archive.config import Settings, credentials_env, settings_from_dict
-from archive.scheduling.locks import LockTaken, SiteLock
+from archive.scheduling.locks import LockTaken, site_lock
+from archive.scheduling.slots import CrawlSlot, NoSlot
 from crawler.runner import SUCCESSFUL, CrawlOutcome, run_crawl
 from search.runs import record_outcome
 
 logger = logging.getLogger("archive.scheduler")
 
 JOB_FUNC = "archive.scheduling.jobs:crawl_job"
+ENQUEUE_FUNC = "archive.scheduling.jobs:enqueue_job"
 SKIPPED = "skipped"
 
 # Set on SIGTERM/SIGINT: running crawls stop cleanly (recorded as interrupted), none start.
@@ -62,14 +64,29 @@ def crawl_job(site_names: list[str], settings_raw: dict, trigger: str = "schedul
         logger.exception("crawl of %s could not run", ", ".join(site_names) or "all sites")
 
 
+def enqueue_job(site_names: list[str], settings_raw: dict, trigger: str = "schedule") -> None:
+    """The scheduled job when a broker is configured: one queued crawl per site, run by whichever
+    `archive worker` takes it. Never raises: a broker that does not answer is logged."""
+    from archive.scheduling.queue import enqueue
+
+    try:
+        settings = settings_from_dict(settings_raw, env=credentials_env(os.environ))
+        for site, job in enqueue(settings, site_names, trigger=trigger):
+            logger.info("queued crawl of %s (job %s, trigger %s)", site, job, trigger)
+    except Exception as exc:
+        logger.error("crawl of %s could not be queued: %s", ", ".join(site_names) or "all sites", exc)
+
+
 def run_sites(
     settings: Settings,
     site_names: list[str] | tuple[str, ...] = (),
     trigger: str = "schedule",
     stop_event: threading.Event = STOP,
+    job_id: str | None = None,
 ) -> RunResult:
     """Crawl the sites (all when empty) in one child process, each under its lock. Sites whose
-    lock is taken are skipped; the others are crawled and their outcome recorded."""
+    lock is taken are skipped; the others are crawled and their outcome recorded. ``job_id``:
+    the queued job this crawl runs (its broker lock is taken over when the job is redelivered)."""
     names = [s.name for s in settings.select_sites(site_names)]
     label = ", ".join(names)
     if stop_event.is_set():
@@ -79,7 +96,7 @@ def run_sites(
         sites, skipped, held = [], [], []
         for name in names:
             try:
-                held.append(locks.enter_context(SiteLock(settings.data_dir, name, trigger=trigger)))
+                held.append(locks.enter_context(site_lock(settings, name, trigger=trigger, job_id=job_id)))
                 sites.append(name)
             except LockTaken as exc:
                 logger.warning("skipped: %s", exc)
@@ -88,26 +105,33 @@ def run_sites(
         if not sites:
             return result
         _track(sites, +1)
+        label = ", ".join(sites)
         try:
-            label = ", ".join(sites)
-            logger.info(
-                "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
-            )
             def started(pid: int) -> None:
                 logger.info("crawl of %s runs as pid %d", label, pid)
                 for lock in held:
                     lock.crawled_by(pid)
 
-            result.outcome = run_crawl(
-                settings,
-                sites,
-                time_limit=settings.crawl.time_limit,
-                stop_event=stop_event,
-                on_start=started,
-                inherit_fds=tuple(lock.fd for lock in held),
-            )
+            # One of the machine's crawl slots for the child's whole life; the site locks are
+            # held while waiting, so a second trigger of a waiting site is skipped as usual.
+            with CrawlSlot(settings.data_dir, settings.schedule.crawl_slots, label, stop_event) as slot:
+                logger.info(
+                    "crawl of %s started (trigger %s, time limit %.0fs)", label, trigger, settings.crawl.time_limit
+                )
+                result.outcome = run_crawl(
+                    settings,
+                    sites,
+                    time_limit=settings.crawl.time_limit,
+                    stop_event=stop_event,
+                    on_start=started,
+                    # Lock files and the slot: the child keeps them held if this process dies.
+                    inherit_fds=tuple(fd for fd in [slot.fd, *(lock.fd for lock in held)] if fd is not None),
+                )
             record_outcome(settings, result.outcome, trigger=trigger)
             _log_outcome(result.outcome)
+        except NoSlot as exc:
+            logger.warning("%s", exc)
+            result.sites, result.skipped = [], names
         finally:
             _track(sites, -1)
     return result

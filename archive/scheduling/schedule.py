@@ -189,7 +189,8 @@ def create_scheduler(settings: Settings, scheduler_class: type[BaseScheduler] = 
             # Same schedule: keep the stored next run, which may be a run missed while down.
             options["next_run_time"] = old.next_run_time
         scheduler.add_job(
-            jobs.JOB_FUNC,
+            # With a broker the job only enqueues; `archive worker`s crawl.
+            jobs.ENQUEUE_FUNC if settings.queue.enabled else jobs.JOB_FUNC,
             trigger=trigger,
             args=[list(spec.sites), raw],
             kwargs={"trigger": "schedule"},

@@ -25,7 +25,7 @@ from crawler import diagnosis, discovery
 from crawler.containment import RefusedRequest
 from crawler.items import ArticleItem, NotModifiedItem, archive_document
 from crawler.rejections import Rejected, Reason, record_rejection
-from crawler.state import BadUrlPolicy, CrawlState, RecheckPolicy, conditional_headers, latest_change
+from crawler.state import BadUrlPolicy, RecheckPolicy, conditional_headers, latest_change, open_state
 from crawler.warc import Capture
 from crawler.workers import ExtractionPool
 from crawler.urls import SiteScope, canonicalize, document_id
@@ -55,7 +55,7 @@ class NewsSpider(scrapy.Spider):
         # canonical URL -> (URL it was fetched at, content hash), for articles yielded this run
         self.archived: dict[str, tuple[str, str]] = {}
         self.requested: set[str] = set()  # URLs requested this run (the page budget counts these)
-        state = CrawlState(app_settings.data_dir / "crawl-state.sqlite")
+        state = open_state(app_settings)
         self.known = state.load_site(site.name)  # what earlier runs archived: the incremental part
         self.known_bad = state.load_bad(site.name)  # 404/410, too large, not HTML: left alone for now
         self.walk = ListingWalk(state.load_cursor(site.name))
@@ -136,7 +136,7 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.set_value("walk/frontier", len(cursor.frontier))
         if cursor.frontier:
             logger.info("%s: %d listing pages wait for the next run, from %s", self.site.name, len(cursor.frontier), cursor.frontier[0][0])
-        state = CrawlState(self.app_settings.data_dir / "crawl-state.sqlite")
+        state = open_state(self.app_settings)
         try:
             state.save_cursor(self.site.name, cursor)
             for url, (bad_reason, detail) in self.bad_found.items():

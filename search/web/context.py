@@ -323,7 +323,7 @@ def article_context(client: Elasticsearch, settings, key: str, highlight: str | 
              "diff_lines": diff_lines(e.diff)}
             for e in changes(history)
         ],
-        "raw_capture": raw_capture(settings.data_dir, article),
+        "raw_capture": raw_capture(settings.warc_read_dir, article),
         "copies": copies_context(copies_of(client, es.articles_alias, article), article["id"]),
         "related": related_stories(client, es.articles_alias, article),
         # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
@@ -381,13 +381,13 @@ def diff_lines(diff: str) -> list[dict]:
     return lines
 
 
-def raw_capture(data_dir: Path, article: dict) -> dict:
+def raw_capture(warc_dir: Path, article: dict) -> dict:
     """Where the page as fetched is kept (WARC file and offset) and the WARC record's date."""
     warc_file, offset = article.get("warc_file"), article.get("warc_offset")
     if not warc_file or offset is None:
         return {"warc_file": None, "warc_offset": None, "date": None, "note": "no raw capture recorded for this article"}
     info = {"warc_file": warc_file, "warc_offset": offset, "date": None, "note": ""}
-    path = Path(data_dir) / "warc" / warc_file
+    path = Path(warc_dir) / warc_file
     try:
         from warcio.archiveiterator import ArchiveIterator
 
