@@ -21,7 +21,7 @@ from search.coverage import Coverage, checked_interval, choose_interval, coverag
 from search.export import export_filename, neutralised
 from search.filters import validate_filters
 from search.holdings import holdings
-from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, text_query
+from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, sample_note, text_query
 from search.service import get_article, search
 from search.stories import copies_of, related_stories
 from search.understood import line as understood_line
@@ -211,9 +211,14 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
         "stories": response.stories,
-        "all_copies_url": url_with("/", params, copies="all") if response.stories is not None else None,
+        # Copies are grouped when stories were counted, or (many matches) would have been.
+        "all_copies_url": url_with("/", params, copies="all")
+        if response.stories is not None or (response.facet_sample and request.collapsed) else None,
         "grouped_url": url_with("/", params, copies=None) if request.all_copies else None,
-        "facets": {"sites": dict(response.sites)},
+        # estimated: the counts are a random sample's, scaled up (more than count_limit matched).
+        "facets": {"sites": dict(response.sites), "estimated": bool(response.facet_sample),
+                   "sample": response.facet_sample},
+        "facets_note": sample_note(response.facet_sample) if response.facet_sample else "",
         "coverage": coverage_context(coverage(response, [request.text, *request.compare], request.interval), params),
         "query": {
             "q": request.text,
@@ -240,8 +245,8 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         },
         "facet_links": {
             "sites": [
-                {"value": site, "count": count, "selected": site in selected_sites,
-                 "url": url_with("/", params, site=site)}
+                {"value": site, "count": count, "count_text": response.facet_count_text(count),
+                 "selected": site in selected_sites, "url": url_with("/", params, site=site)}
                 for site, count in response.sites
             ],
         },
@@ -268,7 +273,9 @@ def coverage_context(counted: Coverage, params: Params) -> dict:
     """The chart (search/web/chart.py), its table and the links to change its period."""
     return {
         "interval": counted.interval,
-        "series": [{"query": s.query, "total": s.total, "number": n} for n, s in enumerate(counted.series, start=1)],
+        "series": [{"query": s.query, "total": s.total, "total_text": s.total_text, "number": n}
+                   for n, s in enumerate(counted.series, start=1)],
+        "note": sample_note(counted.sample) if counted.sample else "",
         "rows": counted.rows(),
         "chart": chart(counted),
         "periods": {i: url_with("/", params, by=i, page=None) for i in INTERVALS},
@@ -280,7 +287,9 @@ def coverage_csv(client: Elasticsearch, settings, params: Params) -> tuple[str, 
     request, _ = request_from_params(params)
     request = validated(client, settings, request)
     request = with_interval(request, params, date_span(client, settings.elasticsearch.articles_alias))
-    request = replace(request, size=1, highlight=False, fields=("url",), all_copies=True)
+    # A file of counts holds every match counted, never a sample's estimates.
+    request = replace(request, size=1, highlight=False, fields=("url",), all_copies=True,
+                      limits=replace(request.limits, facet_sample=0.0))
     counted = coverage(search(client, settings.elasticsearch.articles_alias, request), [request.text, *request.compare],
                        request.interval)
     buffer = io.StringIO()
