@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser redis demo test test-cluster es-start es-stop bench clean screenshots
+.PHONY: install browser redis seaweedfs demo test test-cluster es-start es-stop bench clean screenshots
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/archive es start
 	$(BIN)/archive demo
 
-test: install browser redis
+test: install browser redis seaweedfs
 	$(BIN)/pytest -q
 
 # The browser tests drive Debian's chromium through chromedriver (no browser download at run
@@ -46,6 +46,11 @@ redis:
 	    echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (tests/test_queue.py fails without it)"; \
 	  fi; \
 	fi
+
+# The S3 storage tests start a real SeaweedFS (an S3 server) on 127.0.0.1:8390-8399, built from
+# the Go module proxy into ~/.cache/newsroom-archive/weed (needs Go; done once).
+seaweedfs:
+	.ci/seaweedfs
 
 # Screenshots of the search page and of an article's diff, for the README (docs/*.png).
 screenshots: install browser

@@ -23,7 +23,12 @@ Environment variables that override the file (for containers):
     ARCHIVE_BROKER_URL       the crawl queue's broker, e.g. redis://redis:6379/0 (queue.broker_url)
     ARCHIVE_WORKER_CONCURRENCY  crawls at once in `archive worker` (worker.concurrency)
     ARCHIVE_CRAWL_STATE      "sqlite" or "elasticsearch" (crawl.state)
-    ARCHIVE_WARC_STORAGE     where closed WARC files are copied for every machine (warc.storage)
+    ARCHIVE_WARC_STORAGE     where closed WARC files are copied for every machine (warc.storage):
+                             file:///shared/folder or s3://bucket/prefix
+    AWS_ENDPOINT_URL         the S3 server of warc.storage = "s3://..." (warc.endpoint_url); none: AWS
+    AWS_REGION               its region (warc.region)
+    AWS_ACCESS_KEY_ID        S3 credentials (with AWS_SECRET_ACCESS_KEY; AWS_SESSION_TOKEN if any),
+    AWS_SECRET_ACCESS_KEY    never in settings.toml
     ARCHIVE_TIMEZONE         the newsroom's time zone: dates on the search page are shown in it
     ARCHIVE_PUBLIC_URL       the search page's address as readers reach it (links in feeds, mail)
     ARCHIVE_ALERT_WEBHOOK_URL  saved-search alerts are POSTed there as JSON (e.g. a chat channel)
@@ -162,13 +167,25 @@ class ScheduleSettings:
 @dataclass(frozen=True)
 class WarcSettings:
     """Raw captures every machine can read: "" keeps them in <data_dir>/warc only; "file:///path"
-    copies each closed WARC file into a folder every machine mounts (NFS, a shared disk)."""
+    copies each closed WARC file into a folder every machine mounts (NFS, a shared disk);
+    "s3://bucket/prefix" uploads it to an S3 bucket (AWS or any server that speaks S3)."""
 
     storage: str = ""
+    endpoint_url: str = ""  # S3 server, e.g. http://127.0.0.1:8333 (AWS_ENDPOINT_URL); "" = AWS
+    region: str = ""        # AWS_REGION; "" lets the server say
+    # From the environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.storage.startswith("s3://")
 
     @property
     def shared_dir(self) -> Path | None:
-        return Path(urlsplit(self.storage).path) if self.storage else None
+        """The shared folder of "file:///path" (None for S3 or no storage)."""
+        return Path(urlsplit(self.storage).path) if self.storage and not self.is_s3 else None
 
 
 @dataclass(frozen=True)
@@ -280,6 +297,11 @@ class SearchSettings:
     # Hits are counted exactly up to this many, then shown as "more than ..." (0: always exactly;
     # counting every match of a common word in a million articles is most of a search's time).
     count_limit: int = 10_000
+    # Past count_limit the facets (sites, the coverage chart) may be counted on a random sample
+    # of the matches, this share of them, and shown as "about N"; below it they stay exact.
+    # 0 (the default): always exact, which costs less up to ~150,000 articles (docs/scaling.md).
+    # Elasticsearch's random_sampler takes a share below 0.5.
+    facet_sample: float = 0.0
     # What the archive holds (sites, languages, tags) is asked at most this often; a typed word
     # is stemmed only for the languages held, and filters are checked against these values.
     holdings_seconds: float = 60.0
@@ -304,11 +326,6 @@ class Settings:
     queue: QueueSettings = QueueSettings()
     worker: WorkerSettings = WorkerSettings()
     warc: WarcSettings = WarcSettings()
-
-    @property
-    def warc_read_dir(self) -> Path:
-        """Where captures are read: the shared folder when there is one, else this machine's."""
-        return self.warc.shared_dir or self.data_dir / "warc"
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -447,6 +464,8 @@ def settings_from_dict(
         raise ConfigError(f"newsroom.timezone: unknown time zone {newsroom.timezone!r} (e.g. Europe/Berlin)") from None
 
     search = _build(SearchSettings, _section(raw, "search"), "search")
+    if not 0 <= search.facet_sample < 0.5:
+        raise ConfigError(f"search.facet_sample: must be at least 0 and below 0.5, got {search.facet_sample}")
 
     web_raw = dict(_section(raw, "web"))
     if env.get("ARCHIVE_SESSION_IDLE_HOURS"):
@@ -491,11 +510,31 @@ def _warc(raw: Mapping[str, Any], env: Mapping[str, str]) -> WarcSettings:
         return warc
     parts = urlsplit(warc.storage)
     if parts.scheme == "s3":
-        raise ConfigError("warc.storage: s3:// object storage is not available yet; use a folder every machine "
-                          "mounts, file:///path")
+        return _s3(warc, parts, env)
     if parts.scheme != "file" or parts.netloc or not parts.path.startswith("/"):
         raise ConfigError(f"warc.storage: expected file:///absolute/path (a folder every machine mounts), got {warc.storage!r}")
     return warc
+
+
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _s3(warc: WarcSettings, parts, env: Mapping[str, str]) -> WarcSettings:
+    if not _S3_BUCKET.match(parts.netloc) or parts.query or parts.fragment or ".." in parts.path:
+        raise ConfigError(f"warc.storage: expected s3://bucket/prefix (a bucket name of 3-63 lowercase letters, "
+                          f"digits, dots or dashes), got {warc.storage!r}")
+    if warc.access_key or warc.secret_key or warc.session_token:
+        raise ConfigError("warc: no S3 keys in settings.toml; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                          "in the environment or .env")
+    endpoint = env.get("AWS_ENDPOINT_URL") or warc.endpoint_url
+    if endpoint:
+        ends = urlsplit(endpoint)
+        if ends.scheme not in ("http", "https") or not ends.hostname or ends.path.strip("/") or ends.username:
+            raise ConfigError("warc.endpoint_url: expected http(s)://host:port of an S3 server (no path, no user), "
+                              f"got one for {ends.hostname or 'no host'}")
+    return replace(warc, endpoint_url=endpoint, region=env.get("AWS_REGION") or warc.region,
+                   access_key=env.get("AWS_ACCESS_KEY_ID", ""), secret_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+                   session_token=env.get("AWS_SESSION_TOKEN", ""))
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int:
@@ -745,6 +784,8 @@ def settings_to_dict(settings: Settings) -> dict:
         raw["alerts"].pop(key)
     for key in SECRET_FIELDS:
         raw["elasticsearch"].pop(key)
+    for key in ("access_key", "secret_key", "session_token"):
+        raw["warc"].pop(key)  # from AWS_ACCESS_KEY_ID ... only (credentials_env)
     if urlsplit(raw["queue"]["broker_url"]).password:
         raw["queue"].pop("broker_url")  # a password comes from ARCHIVE_BROKER_URL only (credentials_env)
     raw["sites"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()} for s in settings.sites]
@@ -754,7 +795,8 @@ def settings_to_dict(settings: Settings) -> dict:
 def credentials_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Only the credential variables: what a child needs beyond the settings it is given."""
     names = ("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CA_CERTS",
-             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD", "ARCHIVE_BROKER_URL")
+             "ARCHIVE_SMTP_USERNAME", "ARCHIVE_SMTP_PASSWORD", "ARCHIVE_BROKER_URL",
+             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     found = {k: env[k] for k in names if env.get(k)}
     if env.get("ELASTICSEARCH_URL") and "ELASTICSEARCH_USERNAME" not in found:  # user:password@ in the URL
         es = _credentials_out_of_urls(ElasticsearchSettings(url=env["ELASTICSEARCH_URL"].split(",")[0].strip()))

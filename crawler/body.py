@@ -41,7 +41,7 @@ from lxml.html import HtmlElement
 from trafilatura import external as trafilatura_external
 
 MARK = "data-archive-chrome"
-MARKED_XPATH = f"//*[@{MARK}]"
+MARKED = XPath(f"//*[@{MARK}]")
 SPARE_SHARE = 0.5
 MAX_LINK_SHARE = 0.5
 
@@ -92,7 +92,7 @@ def main_container(tree: HtmlElement) -> HtmlElement | None:
     for element in MAIN_CONTAINERS(tree):
         if element.get("itemprop") == "articleBody":
             return element
-        key = (sum(len(_text(p).split()) for p in element.iter("p")), bool(element.xpath(".//h1")))
+        key = (sum(len(_text(p).split()) for p in element.iter("p")), any(True for _ in element.iter("h1")))
         if key > best_key:  # most prose; on a tie (an empty template) the one with the headline
             best, best_key = element, key
     return best
@@ -140,8 +140,16 @@ def teaser_lists(tree: HtmlElement) -> list[HtmlElement]:
         items = [child for child in element if isinstance(child.tag, str) and child.tag not in ("h2", "h3", "h4", "script", "style")]
         if len(items) < TEASER_LIST_MIN_ITEMS:
             continue
-        opening = sum(1 for li in items if li in cards or _opens_with_headline_link(li))
-        if opening >= TEASER_LIST_SHARE * len(items):
+        # most blocks of a page are not lists of links: stop at the first item too many that
+        # opens with no headline
+        allowed = (1 - TEASER_LIST_SHARE) * len(items)
+        other = 0
+        for item in items:
+            if item not in cards and not _opens_with_headline_link(item):
+                other += 1
+                if other > allowed:
+                    break
+        else:
             found.append(element)
     return found
 
@@ -254,7 +262,7 @@ def line_facts(tree: HtmlElement) -> dict[str, _Blocks]:
     """Text of each block on the page (whitespace removed) -> its elements. Call after ``mark_chrome``."""
     chrome_blocks: set = set()
     facts: dict[str, _Blocks] = {}
-    for marked in tree.xpath(MARKED_XPATH):
+    for marked in MARKED(tree):
         chrome_blocks.update(marked.iter(*LINE_ELEMENTS))
         text = _key(marked)
         if text:  # a chrome box whose lines are not in blocks of their own

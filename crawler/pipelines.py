@@ -23,6 +23,7 @@ from elasticsearch import ApiError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, threads
 
+from archive.warc_storage import shared_storage
 from crawler.items import ArticleItem, NotModifiedItem
 from crawler.state import CrawlState, open_state
 from crawler.warc import WarcStore
@@ -60,7 +61,7 @@ class ArchivePipeline:
         spider = spider or self.crawler.spider
         self.site = spider.name
         self.state = open_state(self.settings)
-        self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=self.settings.warc.shared_dir)
+        self.warc = WarcStore(self.settings.data_dir / "warc", self.site, shared=shared_storage(self.settings.warc))
         client = make_client(self.settings.elasticsearch)
         # Saved searches are matched by the delivery rounds (the scheduler's, `archive crawl`'s),
         # never on the crawl's write path: the crawl leaves each stored batch as a ready marker.

@@ -29,11 +29,12 @@ from typing import Callable, Iterable
 from elasticsearch import Elasticsearch
 
 from archive.config import Settings
+from archive.warc_storage import WarcStorage, read_storage
 from crawler.rejections import Reason, Rejected
 from crawler.items import archive_document
 from archive.urls import canonicalize, document_id
 from crawler.workers import ExtractionPool, workers_within_budget
-from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture, warc_files
+from crawler.warc import WarcError, WarcLocation, iter_captures, read_capture
 from search.indices import ensure_all
 from search.writer import ArticleWriter, WriteResult
 
@@ -47,7 +48,7 @@ MAX_ERRORS_KEPT = 50
 class NoCaptures(LookupError):
     """A site has no WARC files to rebuild from."""
 
-    def __init__(self, site: str, folder: Path):
+    def __init__(self, site: str, folder: str | Path):
         self.site = site
         self.folder = folder
         super().__init__(f"no WARC captures for site {site} in {folder}: crawl it first")
@@ -200,7 +201,7 @@ def reextract(
     reached. Per-page problems are counted, never raised.
     """
     started = time.monotonic()
-    root = settings.warc_read_dir  # the shared folder every machine reads, when there is one
+    root = read_storage(settings)  # the shared folder or bucket every machine reads, when there is one
     result = ReextractResult()
     todo = _sites_with_captures(settings, site_names, result)
 
@@ -224,17 +225,17 @@ def _sites_with_captures(settings: Settings, site_names: Iterable[str], result: 
     """The sites to rebuild; sites without captures are skipped (all-sites mode) or an error (named)."""
     names = tuple(site_names)
     sites = settings.select_sites(names)
-    root = settings.warc_read_dir
+    root = read_storage(settings)
     todo = []
     for site in sites:
-        if warc_files(root, site.name):
+        if root.files(site.name):
             todo.append(site.name)
         elif names:
-            raise NoCaptures(site.name, root / site.name)
+            raise NoCaptures(site.name, root.place(site.name))
         else:
             result.skipped.append(site.name)
     if not todo:
-        raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root)
+        raise NoCaptures(", ".join(s.name for s in sites) or "(none configured)", root.where)
     return todo
 
 
@@ -250,10 +251,10 @@ def plan(settings: Settings, site_names: Iterable[str] = (), on_progress: Progre
     """Read every capture once and pick the newest of each URL; the picks grouped by WARC file,
     one job per file. The result holds what the reading found (captures, URLs, rejections)."""
     result = ReextractResult()
-    root = settings.warc_read_dir
+    root = read_storage(settings)
     jobs = []
     for site in _sites_with_captures(settings, site_names, result):
-        counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+        counts = result.sites[site] = SiteReextract(site=site, files=len(root.files(site)))
         newest = _newest_captures(root, site, counts, result, on_progress, max(1, progress_every))
         counts.urls = len(newest)
         by_file: dict[str, list[int]] = {}
@@ -267,11 +268,10 @@ def reextract_file(settings: Settings, client: Elasticsearch, job: FileJob) -> S
     """One file's share of a split re-extraction, on a worker: its chosen records, extracted
     and written. The counts cover only what this file's records gave."""
     counts = SiteReextract(site=job.site)
-    root = settings.warc_read_dir
-    path = (root / job.file).resolve()
-    if root.resolve() not in path.parents or not path.is_file():
-        counts.error(f"{job.file} is not in this machine's WARC folder {root}: set warc.storage to a folder every "
-                     "crawl machine mounts")
+    root = read_storage(settings)
+    if not _holds(root, job.file):
+        counts.error(f"{job.file} is not in {root.where}: set warc.storage to a folder every crawl machine "
+                     "mounts or an S3 bucket")
         return counts
     pool = extraction_pool(settings)
     try:
@@ -283,9 +283,16 @@ def reextract_file(settings: Settings, client: Elasticsearch, job: FileJob) -> S
     return counts
 
 
-def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: ArticleWriter, bulk_size: int,
+def _holds(root: WarcStorage, relative: str) -> bool:
+    try:
+        return root.size(relative) is not None
+    except ValueError:  # not <site>/<file>: never one of ours
+        return False
+
+
+def _reextract_site(root: WarcStorage, site: str, pool: ExtractionPool, writer: ArticleWriter, bulk_size: int,
                     result: ReextractResult, on_progress: ProgressCallback | None, every: int) -> None:
-    counts = result.sites[site] = SiteReextract(site=site, files=len(warc_files(root, site)))
+    counts = result.sites[site] = SiteReextract(site=site, files=len(root.files(site)))
     newest = _newest_captures(root, site, counts, result, on_progress, every)
     counts.urls = len(newest)
 
@@ -304,7 +311,7 @@ def _reextract_site(root: Path, site: str, pool: ExtractionPool, writer: Article
     )
 
 
-def _extract(root: Path, site: str, locations: list[WarcLocation], pool: ExtractionPool, writer: ArticleWriter,
+def _extract(root: WarcStorage, site: str, locations: list[WarcLocation], pool: ExtractionPool, writer: ArticleWriter,
              bulk_size: int, counts: SiteReextract, on_done: Callable[[int], None] | None = None) -> None:
     """Extract the captures at ``locations`` in the pool and write them, in bulk batches."""
     batch: dict[str, dict] = {}
@@ -339,7 +346,7 @@ def _canonical_of(capture) -> str:
     return capture.canonical_url or canonicalize(capture.url)
 
 
-def _newest_captures(root: Path, site: str, counts: SiteReextract, result: ReextractResult,
+def _newest_captures(root: WarcStorage, site: str, counts: SiteReextract, result: ReextractResult,
                      on_progress: ProgressCallback | None, every: int) -> dict[str, tuple[WarcLocation, str]]:
     """canonical URL -> (location, fetched_at) of its newest successful (2xx) capture. Only
     locations are kept, not bodies: the chosen captures are read again by offset. A URL with
@@ -368,7 +375,7 @@ def _newest_captures(root: Path, site: str, counts: SiteReextract, result: Reext
     return newest
 
 
-def _readable_capture(root: Path, location: WarcLocation, counts: SiteReextract):
+def _readable_capture(root: WarcStorage, location: WarcLocation, counts: SiteReextract):
     """The capture at ``location`` if it is an HTML page that answered 2xx; else counted, None."""
     try:
         capture = read_capture(root, location)

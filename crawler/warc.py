@@ -4,11 +4,12 @@ One HTTP response as fetched is a ``Capture``; ``WarcStore.append`` writes it as
 ``response`` record (one gzip member per record, block and payload digests as warcio computes
 them) and returns where it went (``WarcLocation``: file relative to the WARC folder, byte
 offset of the record). ``WarcStore.read`` gets it back by offset; ``iter_captures`` walks every
-record of a site's folder (or of all sites), oldest file first.
+record of a site's folder (or of all sites), oldest file first. Readers take a folder or any
+``archive.warc_storage`` storage (an S3 bucket: a record is one Range GET).
 
 Layout (the WARC folder is ``settings.data_dir / "warc"``, see ``warc_root``; with
-``warc.storage = "file:///..."`` each closed file is also copied to that shared folder, the same
-layout, and readers use it: ``Settings.warc_read_dir``):
+``warc.storage = "file:///..."`` or ``"s3://bucket/prefix"`` each closed file is also copied
+there, the same layout, and readers use it: ``archive.warc_storage``):
 
     warc/<site>/<site>-<YYYYMMDDTHHMMSS>-<pid>-<seq>.warc.gz
 
@@ -35,9 +36,9 @@ import http
 import io
 import logging
 import os
-import re
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +50,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
+from archive.warc_storage import SUFFIX, WarcFolder, WarcStorage, fsync_dir
+
 logger = logging.getLogger(__name__)
 
 WARC_VERSION = "1.1"
@@ -56,8 +59,6 @@ CANONICAL_HEADER = "WARC-Archive-Canonical"
 SOFTWARE = "newsroom-archive"
 FORMAT = "WARC File Format 1.1"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
-SUFFIX = ".warc.gz"
-_NAME = re.compile(r"^(?P<site>.+)-(?P<stamp>\d{8}T\d{6})-(?P<pid>\d+)-(?P<seq>\d+)\.warc\.gz$")
 
 
 def warc_root(data_dir: Path) -> Path:
@@ -128,7 +129,8 @@ class _OpenFile:
 class WarcStore:
     """Appends captures of one site to WARC files of this process; reads them back by offset."""
 
-    def __init__(self, directory: Path, site: str, max_file_bytes: int = 1_000_000_000, shared: Path | None = None):
+    def __init__(self, directory: Path, site: str, max_file_bytes: int = 1_000_000_000,
+                 shared: Path | WarcStorage | None = None):
         if not site or "/" in site or site.startswith("."):
             raise ValueError(f"not a usable site name for a WARC folder: {site!r}")
         if max_file_bytes <= 0:
@@ -139,17 +141,17 @@ class WarcStore:
         self.site_dir = self.directory / site
         self._current: _OpenFile | None = None
         self._lock = threading.Lock()
+        self._copier: ThreadPoolExecutor | None = None  # copies closed files to the shared storage
         self._seq = 0
         self.files_written: list[str] = []  # relative paths, in order
-        # A folder every machine reads (warc.storage = "file:///..."): each closed file is copied
-        # there; files a stopped machine had not copied yet are copied now, before anything new.
-        self.shared = Path(shared) if shared else None
+        # Storage every machine reads (warc.storage: a shared folder, an S3 bucket): each closed
+        # file is copied there; files a stopped machine had not copied yet are copied now.
+        self.shared = WarcFolder(shared) if isinstance(shared, (str, Path)) else shared
         if self.shared is not None:
-            left = [p for p in warc_files(self.directory, site) if not _copied(p, self.shared / site / p.name)]
-            for path in left:
-                copy_to_shared(path, self.shared / site / path.name)
-            if left:
-                logger.info("copied %d WARC file(s) of %s left from an earlier run to %s", len(left), site, self.shared)
+            left = [p for p in warc_files(self.directory, site) if not self._shared_holds(p)]
+            copied = sum(self._share(path) for path in left)
+            if copied:
+                logger.info("copied %d WARC file(s) of %s left from an earlier run to %s", copied, site, self.shared.where)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class WarcStore:
         writer.write_record(writer.create_warcinfo_record(name, info))
         handle.flush()
         os.fsync(handle.fileno())
-        _fsync_dir(self.site_dir)
+        fsync_dir(self.site_dir)
         relative = f"{self.site}/{name}"
         self.files_written.append(relative)
         logger.info("writing WARC %s", path)
@@ -218,11 +220,18 @@ class WarcStore:
                 handle.close()
             self._current = None
             if self.shared is not None:
-                copy_to_shared(path, self.shared / self.site / path.name)
+                # In the background: a gigabyte's upload must not hold up the crawl's next append.
+                if self._copier is None:
+                    self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"warc-copy-{self.site}")
+                self._copier.submit(self._share, path)
 
     def close(self) -> None:
+        """Close the file being written; return once every closed file was copied (or said why not)."""
         with self._lock:
             self._close_current()
+            copier, self._copier = self._copier, None
+        if copier is not None:
+            copier.shutdown(wait=True)
 
     def __enter__(self) -> "WarcStore":
         return self
@@ -237,34 +246,35 @@ class WarcStore:
         return read_capture(self.directory, location)
 
 
-def copy_to_shared(path: Path, target: Path) -> None:
-    """Copy a closed WARC file to the shared folder: under a temporary name, fsynced, then
-    renamed, so a reader never sees half a file and a crash leaves the local file to copy again."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    with open(path, "rb") as source, open(partial, "wb") as copy:
-        while chunk := source.read(1 << 20):
-            copy.write(chunk)
-        copy.flush()
-        os.fsync(copy.fileno())
-    os.replace(partial, target)
-    _fsync_dir(target.parent)
-    logger.info("copied WARC %s to %s", path.name, target.parent)
+    def _shared_holds(self, path: Path) -> bool:
+        try:
+            return self.shared.holds(f"{self.site}/{path.name}", path.stat().st_size)
+        except OSError as exc:
+            logger.error("cannot tell whether WARC %s is in %s (%s): copying it again", path.name, self.shared.where, exc)
+            return False
+
+    def _share(self, path: Path) -> bool:
+        """Copy one closed file to the shared storage. A failure loses nothing: the file stays
+        here, written and fsynced, and the next store of this site on this machine copies it."""
+        try:
+            self.shared.put(path, f"{self.site}/{path.name}")
+        except Exception as exc:  # noqa: BLE001 - in the copier thread an error would vanish: said here
+            logger.error("WARC %s not copied to %s (%s): kept in %s, copied at the next crawl of %s",
+                         path.name, self.shared.where, exc, self.site_dir, self.site)
+            return False
+        logger.info("copied WARC %s to %s", path.name, self.shared.where)
+        return True
 
 
-def _copied(path: Path, target: Path) -> bool:
+def _storage(directory: Path | WarcStorage) -> WarcStorage:
+    return WarcFolder(directory) if isinstance(directory, (str, Path)) else directory
+
+
+def read_capture(directory: Path | WarcStorage, location: WarcLocation) -> Capture:
+    """Random access: the response record at ``location`` in the WARC folder or storage ``directory``."""
+    storage = _storage(directory)
     try:
-        return target.stat().st_size == path.stat().st_size
-    except FileNotFoundError:
-        return False
-
-
-def read_capture(directory: Path, location: WarcLocation) -> Capture:
-    """Random access: the response record at ``location`` under the WARC folder ``directory``."""
-    path = _resolve(Path(directory), location.file)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(location.offset)
+        with storage.open(location.file, location.offset) as handle:
             for record in ArchiveIterator(handle, no_record_parse=True):
                 if record.rec_type != "response":
                     raise WarcError(f"{location.file}@{location.offset}: a {record.rec_type} record, not a response")
@@ -273,7 +283,7 @@ def read_capture(directory: Path, location: WarcLocation) -> Capture:
                     raise WarcError(f"{location.file}@{location.offset}: torn record")
                 return capture
     except FileNotFoundError:
-        raise WarcError(f"no WARC file {location.file} in {directory}") from None
+        raise WarcError(f"no WARC file {location.file} in {storage.where}") from None
     except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as exc:
         raise WarcError(f"{location.file}@{location.offset}: cannot read a record there: {exc}") from None
     raise WarcError(f"{location.file}@{location.offset}: no record there")
@@ -281,29 +291,23 @@ def read_capture(directory: Path, location: WarcLocation) -> Capture:
 
 def warc_files(directory: Path, site: str | None = None) -> list[Path]:
     """The WARC files of one site's folder (or of every site folder), oldest first."""
-    directory = Path(directory)
-    if site is not None:
-        folders = [directory / site]
-    else:
-        folders = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
-    files = [f for folder in folders if folder.is_dir() for f in folder.iterdir() if f.name.endswith(SUFFIX) and f.is_file()]
-    return sorted(files, key=_age_key)
+    folder = WarcFolder(directory)
+    return [folder.root / relative for relative in folder.files(site)]
 
 
-def iter_captures(directory: Path, site: str | None = None) -> Iterator[tuple[WarcLocation, Capture]]:
+def iter_captures(directory: Path | WarcStorage, site: str | None = None) -> Iterator[tuple[WarcLocation, Capture]]:
     """Every response record of every file (of one site's folder or all), oldest file first.
 
     A torn record (a file cut mid-record by a kill) is skipped with a logged warning; reading
     goes on with the next file."""
-    directory = Path(directory)
-    for path in warc_files(directory, site):
-        relative = path.relative_to(directory).as_posix()
-        yield from _iter_file(path, relative)
+    storage = _storage(directory)
+    for relative in storage.files(site):
+        yield from _iter_file(storage, relative)
 
 
-def _iter_file(path: Path, relative: str) -> Iterator[tuple[WarcLocation, Capture]]:
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
+def _iter_file(storage: WarcStorage, relative: str) -> Iterator[tuple[WarcLocation, Capture]]:
+    size = storage.size(relative) or 0
+    with storage.open(relative) as handle:
         iterator = ArchiveIterator(handle, no_record_parse=True)
         records = iter(iterator)
         while True:
@@ -326,13 +330,13 @@ def _iter_file(path: Path, relative: str) -> Iterator[tuple[WarcLocation, Captur
                 return
             if capture is not None:
                 yield WarcLocation(file=relative, offset=offset), capture
-        if iterator.offset < size and _has_data(handle, iterator.offset):
-            logger.warning("%s: torn record at offset %d (file cut by a kill?): skipped", relative, iterator.offset)
+    if iterator.offset < size and _has_data(storage, relative, iterator.offset):
+        logger.warning("%s: torn record at offset %d (file cut by a kill?): skipped", relative, iterator.offset)
 
 
-def _has_data(handle: BinaryIO, offset: int) -> bool:
-    handle.seek(offset)
-    return bool(handle.read(64).strip(b"\r\n\0"))
+def _has_data(storage: WarcStorage, relative: str, offset: int) -> bool:
+    with storage.open(relative, offset) as rest:
+        return bool(rest.read(64).strip(b"\r\n\0"))
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -452,31 +456,6 @@ def _iso_of_warc_date(value: str) -> str:
     return when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
 
 
-def _age_key(path: Path) -> tuple:
-    match = _NAME.match(path.name)
-    if match:
-        return (match["stamp"], int(match["pid"]), int(match["seq"]), path.name)
-    return ("", 0, 0, path.name)
-
-
-def _resolve(directory: Path, relative: str) -> Path:
-    path = (directory / relative).resolve()
-    if directory.resolve() not in path.parents:
-        raise WarcError(f"WARC file {relative!r} is outside {directory}")
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _warcio_version() -> str:

@@ -5,7 +5,7 @@ this module picks the period from the range and lines the series up on the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -22,6 +22,7 @@ class Series:
     query: str
     total: int
     counts: tuple[int, ...]  # one per period of the Coverage
+    total_text: str = ""  # the total as the reader sees it: "1,204", "more than 10,000", "about 430,000"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Coverage:
     interval: str  # day, week or month
     periods: tuple[str, ...]  # the first day of each, YYYY-MM-DD
     series: tuple[Series, ...]
+    sample: float = 0.0  # > 0: the counts are estimates from a random sample of this share of the matches
 
     def rows(self) -> list[tuple[str, ...]]:
         """period, then one count per query: a table for screen readers and the CSV."""
@@ -73,7 +75,12 @@ def coverage(response: SearchResponse, queries: list[str], interval: str) -> Cov
     found = [(response.total, response.over_time), *response.compared]
     periods = sorted({period for _, counts in found for period, _ in counts})
     series = tuple(
-        Series(query, total, tuple(dict(counts).get(period, 0) for period in periods))
+        Series(query, total, tuple(dict(counts).get(period, 0) for period in periods), f"{total:,}")
         for query, (total, counts) in zip(queries, found)
     )
-    return Coverage(interval, tuple(periods), series)
+    if series and response.facet_sample:
+        series = (replace(series[0], total=response.estimated_total,
+                          total_text=response.facet_count_text(response.estimated_total)), *series[1:])
+    elif series and response.total_more:
+        series = (replace(series[0], total_text=f"more than {response.total:,}"), *series[1:])
+    return Coverage(interval, tuple(periods), series, response.facet_sample)

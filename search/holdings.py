@@ -30,6 +30,8 @@ class Holdings:
     tags: dict[str, int]  # lowercase (the field's normalizer), as sections
     sections: dict[str, int]
     span: tuple = (None, None)  # the first and last display dates (the coverage chart's default range)
+    articles: int = 0  # how many the archive holds: facets are sampled only in a large one
+    unstoried: int = 0  # articles without a story (stored before stories; `archive index migrate`)
 
     def as_choices(self) -> dict[str, list[str]]:
         """The form's choices: each kind's values, sorted."""
@@ -52,7 +54,7 @@ def ask(client: Elasticsearch, alias: str) -> Holdings:
         response = client.search(
             index=alias,
             size=0,
-            track_total_hits=False,
+            track_total_hits=True,
             aggs={
                 "sites": {"terms": {"field": "site", "size": 1000}},
                 "languages": {"terms": {"field": "language", "size": 200}},
@@ -60,13 +62,15 @@ def ask(client: Elasticsearch, alias: str) -> Holdings:
                 "sections": {"terms": {"field": "section", "size": 500}},
                 "first": {"min": {"field": "display_date"}},
                 "last": {"max": {"field": "display_date"}},
+                "unstoried": {"missing": {"field": "story"}},
             },
         )
     except NotFoundError:
         return EMPTY
     aggs = response.get("aggregations", {})
     counts = {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in ("sites", "languages", "tags", "sections")}
-    return Holdings(**counts, span=span_of(aggs))
+    return Holdings(**counts, span=span_of(aggs), articles=response["hits"]["total"]["value"],
+                    unstoried=aggs.get("unstoried", {}).get("doc_count", 0))
 
 
 def holdings(client: Elasticsearch, alias: str, max_age: float = 60.0, fresh: bool = False) -> Holdings:

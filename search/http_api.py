@@ -168,7 +168,8 @@ def search_csv(request: Request) -> Response:
         search_request, page = request_from_params(params)
         search_request = validated(es_for(request), state.settings, search_request)
         es = state.settings.elasticsearch
-        every_copy = replace(search_request, all_copies=True)  # exports list every copy, each with its story
+        # Exports list every copy, each with its story; a file of hits has no use for facets.
+        every_copy = replace(search_request, all_copies=True, facets=False)
         hits = search(es_for(request), es.articles_alias, every_copy, page=page, versions_alias=es.versions_alias).hits
         body = "".join(export_chunks("csv", hits, with_body=search_request.with_body, include_earlier=search_request.include_earlier,
                                      archive_base=pages.base_url(request)))

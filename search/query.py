@@ -42,6 +42,7 @@ SORTS = {
 COPIES_LISTED = 20  # copies a collapsed hit names (its sites are counted among these)
 COPY_ORDER = [{"display_date": {"order": "asc", "missing": "_last"}}, {"url": "asc"}]  # the earliest copy first
 INTERVALS = ("day", "week", "month")
+SAMPLE_SEED = 20  # the same sample on every page of a search, so its estimates do not change while paging
 # Earlier versions share their article's URL: the capture time keeps search_after's order total.
 EARLIER_TIEBREAK = {"captured_at": {"order": "asc", "missing": "_first"}}
 # Private-use characters around each match (archive/text.py): a literal <mark> in a crawled
@@ -123,6 +124,9 @@ class SearchRequest:
     all_copies: bool = False  # every copy of a story, rather than one hit per story (search/stories.py)
     interval: str = "month"  # the coverage chart's bars: day, week or month (search/coverage.py)
     compare: tuple[str, ...] = ()  # other queries counted over time beside this one, same filters
+    # The facets (sites, over time) counted on this share of the matches, estimates scaled up
+    # (0: every match, exact). service.search sets it when a search may match many.
+    facet_sample: float = 0.0
     limits: SearchSettings = SearchSettings()  # settings.search: how large a query may be
 
     @property
@@ -527,19 +531,26 @@ def build_search_body(request: SearchRequest) -> dict:
         extra = highlight_query(request.text, stem_codes(request), request.limits)
         if extra is not None:
             body["highlight"]["highlight_query"] = {"bool": {"should": [body["query"], extra]}}
+    sampled = request.facets and request.facet_sample > 0
     if request.collapsed:
         body["collapse"] = {"field": "story", "inner_hits": {
             "name": "copies", "size": COPIES_LISTED, "sort": COPY_ORDER,
             "_source": {"excludes": ["body", "url_variants", "body_candidates", "story_bands"]},
         }}
-        # Articles stored before stories existed would collapse into one group: counted, to fall back.
-        body["aggs"] = {"stories": {"cardinality": {"field": "story"}}, "unstoried": {"missing": {"field": "story"}}}
-    if request.facets:
+        if not sampled:  # a sampled page counts stories only when its matches are few (below)
+            body["aggs"] = story_aggregations()
+    if sampled:
         body["aggs"] = {
-            **body.get("aggs", {}),
-            "sites": {"terms": {"field": "site", "size": 50}},
-            "over_time": over_time_aggregation(request),
+            # Many matches: a random share of them is counted, not every one.
+            "sample": {"random_sampler": {"probability": request.facet_sample, "seed": SAMPLE_SEED},
+                       "aggs": facet_aggregations(request)},
+            # Few matches (no more than count_limit, so the hits' count is exact too): all of them,
+            # counted exactly in the same request, as one page of the best count_limit + 1.
+            "few": {"sampler": {"shard_size": request.limits.count_limit + 1},
+                    "aggs": facet_aggregations(request) | (story_aggregations() if request.collapsed else {})},
         }
+    elif request.facets:
+        body["aggs"] = {**body.get("aggs", {}), **facet_aggregations(request)}
         if request.compare:
             # Counted over the whole archive (global), each with its own query and this one's filters.
             body["aggs"]["compare"] = {"global": {}, "aggs": {
@@ -548,6 +559,16 @@ def build_search_body(request: SearchRequest) -> dict:
                 for n, text in enumerate(request.compare, start=2)
             }}
     return body
+
+
+def facet_aggregations(request: SearchRequest) -> dict:
+    """What the page shows beside the hits: the sites, and the coverage chart's periods."""
+    return {"sites": {"terms": {"field": "site", "size": 50}}, "over_time": over_time_aggregation(request)}
+
+
+def story_aggregations() -> dict:
+    # Articles stored before stories existed would collapse into one group: counted, to fall back.
+    return {"stories": {"cardinality": {"field": "story"}}, "unstoried": {"missing": {"field": "story"}}}
 
 
 def over_time_aggregation(request: SearchRequest) -> dict:
@@ -639,6 +660,14 @@ class SearchResponse:
     hints: list[str] = field(default_factory=list)  # e.g. lowercase 'or' searched as a word
     total_more: bool = False  # more hits than `total`: counting stopped there (search.count_limit)
     understood: list = field(default_factory=list)  # search.understood.Reading: how each term was searched
+    # > 0: sites and over_time are estimates from a random sample of this share of the matches
+    # (more than count_limit matched); 0: they are exact.
+    facet_sample: float = 0.0
+    estimated_total: int = 0  # with facet_sample: the matches the sample stands for
+
+    def facet_count_text(self, count: int) -> str:
+        """A count of the facets as the reader sees it: 'about 4,300' when estimated from a sample."""
+        return f"about {rounded_estimate(count):,}" if self.facet_sample else f"{count:,}"
 
     def count_text(self, noun: str = "article") -> str:
         """'1,204 articles', or 'more than 10,000 articles' when counting stopped there."""
@@ -647,9 +676,28 @@ class SearchResponse:
         return count_noun(self.total, noun)
 
 
+def sample_note(share: float) -> str:
+    """What estimated counts were estimated from, in words."""
+    return f"estimated from a random {share:.0%} of the matches"
+
+
+def rounded_estimate(count: int) -> int:
+    """An estimate to two significant digits (43,817 -> 44,000): a sample of a tenth of the
+    matches is good to a few per cent, and more digits would claim more than that."""
+    places = len(str(abs(count))) - 2
+    return round(count, -places) if places > 0 else count
+
+
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
     """'1 article', '57 articles', '1,204 hits'."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def parse_facets(aggs: dict) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(sites, over_time) as (value, articles) pairs; a sample's counts come scaled up already."""
+    sites = [(b["key"], b["doc_count"]) for b in aggs.get("sites", {}).get("buckets", [])]
+    over_time = [(b["key_as_string"], b["doc_count"]) for b in aggs.get("over_time", {}).get("buckets", [])]
+    return sites, over_time
 
 
 def parse_response(response: dict) -> SearchResponse:
@@ -682,16 +730,20 @@ def parse_response(response: dict) -> SearchResponse:
             )
         )
     aggs = response.get("aggregations", {})
-    sites = [(b["key"], b["doc_count"]) for b in aggs.get("sites", {}).get("buckets", [])]
-    over_time = [(b["key_as_string"], b["doc_count"]) for b in aggs.get("over_time", {}).get("buckets", [])]
     total = response["hits"]["total"]
     more = total.get("relation") == "gte"  # counted up to count_limit + 1 and stopped
+    sample = aggs.get("sample") if more else None  # past the limit the sample's estimates
+    if "few" in aggs and not more:
+        aggs = aggs["few"]  # within it every match was counted
+    sites, over_time = parse_facets(sample or aggs)
     return SearchResponse(
         total=total["value"] - 1 if more else total["value"],
         total_more=more,
         hits=hits,
         sites=sites,
         over_time=over_time,
+        facet_sample=sample["probability"] if sample else 0.0,
+        estimated_total=round(sample["doc_count"] / sample["probability"]) if sample else 0,
         stories=aggs["stories"]["value"] if "stories" in aggs else None,
         unstoried=aggs.get("unstoried", {}).get("doc_count", 0),
         compared=[(bucket["doc_count"], [(b["key_as_string"], b["doc_count"]) for b in bucket["over_time"]["buckets"]])

@@ -10,7 +10,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
 from search.analysis import DEFAULT_LANGUAGE
-from search.holdings import holdings
+from search.holdings import Holdings, holdings
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 from search.suggest import suggestions
 from search.understood import understood
@@ -45,26 +45,42 @@ def search(
     if page < 1:
         raise ValueError("page numbers start at 1")
     alias = target(client, alias, request, versions_alias)
-    request = with_held_languages(client, alias, request)
+    held = holdings(client, alias, request.limits.holdings_seconds)
+    request = with_facet_sample(with_held_languages(client, alias, request, held), held)
     response, ungrouped = _grouped_page(client, alias, request, page)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
     if ungrouped:
         response.hints.append(ungrouped)
-    elif request.collapsed and response.stories is None:
+    elif request.collapsed and page * request.size > MAX_WINDOW:  # reached with search_after, which cannot collapse
         response.hints.append(BEYOND_COLLAPSE)
     response.understood = understood(request, response.hits)
     return response
 
 
-def with_held_languages(client: Elasticsearch, alias: str, request: SearchRequest) -> SearchRequest:
+def with_held_languages(client: Elasticsearch, alias: str, request: SearchRequest, kept: Holdings | None = None) -> SearchRequest:
     """The request with its words to be stemmed for the languages the archive holds (and for
     articles of no known language), not for every supported one."""
     if request.languages or request.stem_languages:
         return request
-    held = holdings(client, alias, request.limits.holdings_seconds).languages
+    held = (kept or holdings(client, alias, request.limits.holdings_seconds)).languages
     if not held:  # nothing held yet (or no index): every language, as before
         return request
     return replace(request, stem_languages=(*sorted(held), DEFAULT_LANGUAGE))
+
+
+def with_facet_sample(request: SearchRequest, held: Holdings) -> SearchRequest:
+    """The request with its facets counted on a random sample of the matches, when the archive
+    is large enough for a search to match more than count_limit: counting the sites and periods
+    of half a million matches costs more than finding the ten best. A search that then matches
+    fewer gets exact facets from the same request (search.query.build_search_body). Not in an
+    archive with articles stored before stories (they need counting per search), nor when
+    comparing searches (counted exactly)."""
+    limits = request.limits
+    if not (request.facets and limits.count_limit and limits.facet_sample) or request.compare:
+        return request
+    if held.articles <= limits.count_limit or held.unstoried:
+        return request
+    return replace(request, facet_sample=limits.facet_sample)
 
 
 def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:

@@ -111,14 +111,30 @@ def test_article_tags_merged_without_duplicates(article):
     assert len({t.casefold() for t in article.tags}) == len(article.tags)
 
 
-def test_meta_date_is_used_without_json_ld(extractor):
+def page_without_json_ld() -> str:
     html = page("news_article.html")
     start = html.index('<script type="application/ld+json">')
-    html = html[:start] + html[html.index("</script>", start) + len("</script>"):]
+    return html[:start] + html[html.index("</script>", start) + len("</script>"):]
+
+
+def test_meta_date_is_used_without_json_ld(extractor):
+    html = page_without_json_ld()
     article = extractor.extract(html, FETCHED)
     assert article.published == "2019-04-24T09:15:00+00:00"
     assert article.published_source == "meta:article:published_time"
     assert article.modified is None  # no dateModified anywhere: not invented
+
+
+def test_dates_are_read_beside_attributes_xml_would_refuse(extractor):
+    # Front-end frameworks write attribute names such as "v-bind:title" or "@click", which the
+    # HTML parser keeps and an XML element refuses: the dates beside them are still read.
+    html = page_without_json_ld()
+    html = html.replace('<meta property="article:published_time"',
+                        '<meta v-bind:title="when" @click="open" property="article:published_time"', 1)
+    assert 'v-bind:title="when"' in html
+    article = extractor.extract(html, FETCHED)
+    assert article.published == "2019-04-24T09:15:00+00:00"
+    assert article.published_source == "meta:article:published_time"
 
 
 def test_content_hash_ignores_whitespace_but_not_words(extractor, article):

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from archive.config import ConfigError, settings_from_dict
+from archive.warc_storage import read_storage
 from crawler.warc import Capture, WarcStore, iter_captures, read_capture, warc_files
 
 
@@ -20,13 +21,12 @@ def capture(n: int) -> Capture:
                    fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def test_the_storage_is_a_folder_url_and_s3_says_it_is_not_there_yet(tmp_path):
+def test_the_storage_is_a_folder_url_or_a_bucket(tmp_path):
     assert settings_from_dict({}, env={}).warc.shared_dir is None
     s = settings_from_dict({"warc": {"storage": f"file://{tmp_path}/shared"}}, env={})
-    assert s.warc.shared_dir == tmp_path / "shared" and s.warc_read_dir == tmp_path / "shared"
+    assert s.warc.shared_dir == tmp_path / "shared" and read_storage(s).where == str(tmp_path / "shared")
+    assert read_storage(settings_from_dict({"data_dir": str(tmp_path)}, env={})).where == str(tmp_path / "warc")
     assert settings_from_dict({}, env={"ARCHIVE_WARC_STORAGE": f"file://{tmp_path}"}).warc.shared_dir == tmp_path
-    with pytest.raises(ConfigError, match="warc.storage: s3:// object storage is not available yet"):
-        settings_from_dict({"warc": {"storage": "s3://bucket/prefix"}}, env={})
     with pytest.raises(ConfigError, match="warc.storage: expected file:///absolute/path"):
         settings_from_dict({"warc": {"storage": "file://relative/path"}}, env={})
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archive.config import ConfigError
+from archive.warc_storage import StorageError
 from crawler.reextract import NoCaptures, ReextractProgress, reextract
 from search.client import make_client
 
@@ -73,6 +74,8 @@ def reextract_command(app, sites: tuple[str, ...], fmt: str, here: bool) -> None
             result = reextract(settings, make_client(es), sites, on_progress=progress)
     except (NoCaptures, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    except StorageError as exc:
+        raise click.ClickException(f"cannot read the WARC storage: {exc}") from None
     except (TransportError, ApiError) as exc:
         raise click.ClickException(f"Elasticsearch at {es.url} said {exc}") from None
 

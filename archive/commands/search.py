@@ -16,7 +16,7 @@ from archive.commands import elasticsearch_errors
 from search.client import make_client
 from search.export import FORMATS, write_export
 from search.filters import UnknownFilter, validate_filters
-from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, count_noun
+from search.query import MARK_POST, MARK_PRE, QuerySyntaxError, SearchRequest, count_noun, sample_note
 from search.service import get_article, iterate, search as run_search
 from search.coverage import choose_interval, coverage, date_span
 from search.stories import copies_of
@@ -125,8 +125,9 @@ def search_command(ctx, query, sites, authors, tags, languages, since, until, ed
             if fmt != "table":
                 _export(client, es, request, fmt, page, size if size_given else None, versions, app.settings.alerts.public_url)
                 return
-            if over_time:
-                request = replace(request, interval=interval or choose_interval(*_range(client, es.articles_alias, request)))
+            if over_time:  # asked for the counts themselves: every match counted, never a sample
+                request = replace(request, interval=interval or choose_interval(*_range(client, es.articles_alias, request)),
+                                  limits=replace(request.limits, facet_sample=0.0))
             response = run_search(client, es.articles_alias, request, page=page, versions_alias=versions)
         except QuerySyntaxError as exc:
             raise click.UsageError(f"cannot read the query: {exc}") from None
@@ -149,7 +150,7 @@ def _range(client, alias: str, request: SearchRequest) -> tuple:
 def print_over_time(counted) -> None:
     console = Console(highlight=False)
     [series] = counted.series
-    console.print(f"[bold]{count_noun(series.total, 'article')}[/bold] per {counted.interval}")
+    console.print(f"[bold]{series.total_text} article{'' if series.total == 1 else 's'}[/bold] per {counted.interval}")
     table = Table(show_header=True, box=None)
     table.add_column(counted.interval)
     table.add_column("articles", justify="right")
@@ -165,7 +166,8 @@ def _export(client, es, request: SearchRequest, fmt: str, page: int, limit: int 
     """Every hit (or --size of them, from --page), streamed to stdout; how the query was
     understood and a count to stderr."""
     if limit is not None and page > 1:
-        hits = run_search(client, es.articles_alias, replace(request, all_copies=True), page=page, versions_alias=versions).hits
+        hits = run_search(client, es.articles_alias, replace(request, all_copies=True, facets=False), page=page,
+                          versions_alias=versions).hits
     else:
         hits = iterate(client, es.articles_alias, request, limit=limit, versions_alias=versions)
     first: list = []  # the forms each word matched, as in the first hits written
@@ -236,8 +238,10 @@ def print_hits(response, page: int, size: int) -> None:
     facets.add_column("site")
     facets.add_column("articles", justify="right")
     for site, count in response.sites:
-        facets.add_row(site, str(count))
+        facets.add_row(site, response.facet_count_text(count))
     console.print(facets)
+    if response.facet_sample:
+        console.print(f"Counts {sample_note(response.facet_sample)}.")
 
 
 @click.command("show")

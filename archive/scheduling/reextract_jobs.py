@@ -4,8 +4,8 @@ worker` is free (crawler/reextract.py plans the jobs and extracts a file's recor
 The command reads every capture once (cheap: no extraction) to pick the newest capture of each
 URL, so splitting by file never lets an older capture overwrite a newer one. Each job carries a
 file's path relative to the WARC folder and the offsets of its chosen records; the worker reads
-them from its own `Settings.warc_read_dir` (with several machines, the folder `warc.storage`
-names, which every machine mounts), under one of its crawl slots (the memory budget holds), and
+them from its own WARC storage (`archive.warc_storage.read_storage`: with several machines,
+what `warc.storage` names, a folder every machine mounts or an S3 bucket), under one of its crawl slots (the memory budget holds), and
 returns its counts through Redis, where the command collects them.
 """
 

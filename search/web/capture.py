@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+
+from archive.warc_storage import WarcStorage
 
 # Read at most this much of a record (the crawl's size limit is lower; a damaged WARC is bounded).
 MAX_CAPTURE_BYTES = 20_000_000
@@ -56,20 +57,16 @@ class CapturedPage:
     date: str | None
 
 
-def captured_page(data_dir: Path, article: dict) -> CapturedPage:
-    """The HTML of the article's WARC record, with refresh and base tags removed."""
+def captured_page(storage: WarcStorage, article: dict) -> CapturedPage:
+    """The HTML of the article's WARC record, with refresh and base tags removed, read by offset
+    from the WARC storage (a folder, or an S3 bucket: one Range GET)."""
     from warcio.archiveiterator import ArchiveIterator
 
     warc_file, offset = article.get("warc_file"), article.get("warc_offset")
     if not warc_file or offset is None:
         raise CaptureUnavailable("no raw capture recorded for this article")
-    root = (Path(data_dir) / "warc").resolve()
-    path = (root / str(warc_file)).resolve()
-    if root not in path.parents:  # the stored name must stay inside the WARC folder
-        raise CaptureUnavailable(f"refused WARC file name {warc_file!r}: outside the WARC folder")
     try:
-        with path.open("rb") as stream:
-            stream.seek(int(offset))
+        with storage.open(str(warc_file), int(offset)) as stream:
             record = next(iter(ArchiveIterator(stream)))
             if record.rec_type != "response":
                 raise CaptureUnavailable(f"the WARC record at byte {offset} is a {record.rec_type} record, not a response")
@@ -78,7 +75,9 @@ def captured_page(data_dir: Path, article: dict) -> CapturedPage:
             url = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
     except FileNotFoundError:
-        raise CaptureUnavailable(f"the WARC file is not on this machine ({path})") from None
+        raise CaptureUnavailable(f"the WARC file is not in {storage.where} ({warc_file})") from None
+    except ValueError as exc:  # the stored name must stay inside the WARC storage
+        raise CaptureUnavailable(f"refused WARC file name: {exc}") from None
     except CaptureUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 (a damaged WARC must not break the page)

@@ -12,16 +12,16 @@ import csv
 import io
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from elasticsearch import Elasticsearch
 
+from archive.warc_storage import WarcStorage, read_storage
 from search.coverage import Coverage, checked_interval, choose_interval, coverage, date_span, span_of
 from search.export import export_filename, neutralised
 from search.filters import validate_filters
 from search.holdings import holdings
-from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, text_query
+from search.query import INTERVALS, MARK_POST, MARK_PRE, SORTS, QuerySyntaxError, SearchRequest, check_size, highlight_query, sample_note, text_query
 from search.service import get_article, search
 from search.stories import copies_of, related_stories
 from search.understood import line as understood_line
@@ -211,9 +211,14 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         "suggestions": [{"text": s.text, "hits": s.hits, "url": url_with("/", params, q=s.text)} for s in response.suggestions],
         "hints": list(response.hints),
         "stories": response.stories,
-        "all_copies_url": url_with("/", params, copies="all") if response.stories is not None else None,
+        # Copies are grouped when stories were counted, or (many matches) would have been.
+        "all_copies_url": url_with("/", params, copies="all")
+        if response.stories is not None or (response.facet_sample and request.collapsed) else None,
         "grouped_url": url_with("/", params, copies=None) if request.all_copies else None,
-        "facets": {"sites": dict(response.sites)},
+        # estimated: the counts are a random sample's, scaled up (more than count_limit matched).
+        "facets": {"sites": dict(response.sites), "estimated": bool(response.facet_sample),
+                   "sample": response.facet_sample},
+        "facets_note": sample_note(response.facet_sample) if response.facet_sample else "",
         "coverage": coverage_context(coverage(response, [request.text, *request.compare], request.interval), params),
         "query": {
             "q": request.text,
@@ -240,8 +245,8 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         },
         "facet_links": {
             "sites": [
-                {"value": site, "count": count, "selected": site in selected_sites,
-                 "url": url_with("/", params, site=site)}
+                {"value": site, "count": count, "count_text": response.facet_count_text(count),
+                 "selected": site in selected_sites, "url": url_with("/", params, site=site)}
                 for site, count in response.sites
             ],
         },
@@ -268,7 +273,9 @@ def coverage_context(counted: Coverage, params: Params) -> dict:
     """The chart (search/web/chart.py), its table and the links to change its period."""
     return {
         "interval": counted.interval,
-        "series": [{"query": s.query, "total": s.total, "number": n} for n, s in enumerate(counted.series, start=1)],
+        "series": [{"query": s.query, "total": s.total, "total_text": s.total_text, "number": n}
+                   for n, s in enumerate(counted.series, start=1)],
+        "note": sample_note(counted.sample) if counted.sample else "",
         "rows": counted.rows(),
         "chart": chart(counted),
         "periods": {i: url_with("/", params, by=i, page=None) for i in INTERVALS},
@@ -280,7 +287,9 @@ def coverage_csv(client: Elasticsearch, settings, params: Params) -> tuple[str, 
     request, _ = request_from_params(params)
     request = validated(client, settings, request)
     request = with_interval(request, params, date_span(client, settings.elasticsearch.articles_alias))
-    request = replace(request, size=1, highlight=False, fields=("url",), all_copies=True)
+    # A file of counts holds every match counted, never a sample's estimates.
+    request = replace(request, size=1, highlight=False, fields=("url",), all_copies=True,
+                      limits=replace(request.limits, facet_sample=0.0))
     counted = coverage(search(client, settings.elasticsearch.articles_alias, request), [request.text, *request.compare],
                        request.interval)
     buffer = io.StringIO()
@@ -314,7 +323,7 @@ def article_context(client: Elasticsearch, settings, key: str, highlight: str | 
              "diff_lines": diff_lines(e.diff)}
             for e in changes(history)
         ],
-        "raw_capture": raw_capture(settings.warc_read_dir, article),
+        "raw_capture": raw_capture(read_storage(settings), article),
         "copies": copies_context(copies_of(client, es.articles_alias, article), article["id"]),
         "related": related_stories(client, es.articles_alias, article),
         # Chosen among candidate texts with little support: the page marks it (crawler/scoring.py).
@@ -372,23 +381,22 @@ def diff_lines(diff: str) -> list[dict]:
     return lines
 
 
-def raw_capture(warc_dir: Path, article: dict) -> dict:
-    """Where the page as fetched is kept (WARC file and offset) and the WARC record's date."""
+def raw_capture(storage: WarcStorage, article: dict) -> dict:
+    """Where the page as fetched is kept (WARC file and offset) and the WARC record's date, read
+    by offset from the WARC storage (a folder, or an S3 bucket: one Range GET)."""
     warc_file, offset = article.get("warc_file"), article.get("warc_offset")
     if not warc_file or offset is None:
         return {"warc_file": None, "warc_offset": None, "date": None, "note": "no raw capture recorded for this article"}
     info = {"warc_file": warc_file, "warc_offset": offset, "date": None, "note": ""}
-    path = Path(warc_dir) / warc_file
     try:
         from warcio.archiveiterator import ArchiveIterator
 
-        with path.open("rb") as stream:
-            stream.seek(int(offset))
+        with storage.open(warc_file, int(offset)) as stream:
             record = next(iter(ArchiveIterator(stream)))
             info["date"] = record.rec_headers.get_header("WARC-Date")
             info["target"] = record.rec_headers.get_header("WARC-Target-URI")
     except FileNotFoundError:
-        info["note"] = f"the WARC file is not on this machine ({path})"
+        info["note"] = f"the WARC file is not in {storage.where} ({warc_file})"
     except Exception as exc:  # noqa: BLE001 (a damaged WARC must not break the article page)
         info["note"] = f"the WARC record could not be read: {type(exc).__name__}: {exc}"
     return info

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from archive.text import clean_text
+from archive.warc_storage import read_storage
 from search.alerts import AlertError, AlertStore, SavedSearch, check_recipients
 from search.outbox import check as check_searches
 from search.feeds import atom_feed
@@ -172,7 +173,7 @@ def captured_view(request: Request) -> Response:
     if article is None:
         return error_response(request, 404, f"no archived article with id {key!r}", False)
     try:
-        page = captured_page(state.settings.data_dir, article)
+        page = captured_page(read_storage(state.settings), article)
     except CaptureUnavailable as exc:
         return error_response(request, 404, f"no page as captured for this article: {exc}", False)
     return render(request, "captured.html", {"article": article, "capture": page, "sandbox": IFRAME_SANDBOX})
@@ -186,7 +187,7 @@ def captured_raw(request: Request) -> Response:
     try:
         if article is None:
             raise CaptureUnavailable(f"no archived article with id {key!r}")
-        page = captured_page(state.settings.data_dir, article)
+        page = captured_page(read_storage(state.settings), article)
     except CaptureUnavailable as exc:
         return Response(str(exc), status_code=404, media_type="text/plain; charset=utf-8", headers=CAPTURE_HEADERS)
     media_type = f"text/html; charset={page.charset}" if page.charset else "text/html"
