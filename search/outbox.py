@@ -108,7 +108,7 @@ def deliver_due(client: Elasticsearch, settings: Settings, names: list[str] | No
 
 
 def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[dict], now: datetime, dead: set[str], sleep,
-                     report: RoundReport, refresh: bool = True) -> None:
+                     report: RoundReport) -> None:
     es = settings.elasticsearch
     groups: dict[str, list[dict]] = {}
     for hit in claimed:
@@ -145,7 +145,10 @@ def _deliver_claimed(client: Elasticsearch, settings: Settings, claimed: list[di
     from elasticsearch import helpers  # here: it loads the async client, ~0.5 s of a command's start
 
     # Refreshed: the next claim and `alerts check` see them.
-    helpers.bulk(client, actions, raise_on_error=False, refresh=refresh)
+    _, errors = helpers.bulk(client, actions, raise_on_error=False, refresh=True)
+    if errors:  # an entry whose record failed keeps its lease: a later round tries it again
+        logger.error("saved searches: %d of %d delivery record(s) not written (first: %s)",
+                     len(errors), len(actions), next(iter(errors[0].values())).get("error"))
 
 
 def _last_delivery_writes(stored: dict, outcome: dict, now: datetime) -> list:
