@@ -6,6 +6,7 @@ import statistics
 import time
 from dataclasses import replace
 
+from search import grouping
 from search.analysis import DEFAULT_LANGUAGE, STEMMERS
 from search.holdings import holdings
 from search.web.context import request_from_params, search_context, validated
@@ -13,7 +14,8 @@ from search.service import search
 
 EVERY_LANGUAGE = (*STEMMERS, DEFAULT_LANGUAGE)
 # What issue 20 changed, each of which can be put back alone; what facets counted on a sample
-# would change (search.facet_sample, off by default); what grouping copies into stories costs.
+# would change (search.facet_sample); what grouping copies into stories costs, and what it cost
+# when Elasticsearch's collapse grouped them (before search/grouping.py).
 BEFORE = {"exact counts": True, "every language": True, "ask each time": True, "facet sample": 0.0}
 VARIANTS = {
     "after": {},
@@ -23,6 +25,7 @@ VARIANTS = {
     "choices/filters asked": {"ask each time": True},
     "facets sampled (0.1)": {"facet sample": 0.1},
     "every copy (no collapse)": {"every copy": True},
+    "copies grouped by collapse": {"collapse": True},
 }
 
 
@@ -40,6 +43,12 @@ class Recorder:
         self.requests += 1
         return response
 
+    def msearch(self, **kwargs):
+        response = self.client.msearch(**kwargs)
+        self.took += sum(r.get("took", 0) for r in response["responses"])
+        self.requests += 1
+        return response
+
     def count(self, **kwargs):
         self.requests += 1
         return self.client.count(**kwargs)
@@ -50,6 +59,12 @@ class Recorder:
 
 def render(client, settings, params: dict, changes: dict) -> None:
     """The page's data as search_context gets it, with some of issue 20's changes put back."""
+    if changes.get("collapse"):
+        read, grouping.BEST_HITS_READ = grouping.BEST_HITS_READ, 0  # every page falls back to collapse
+        try:
+            return render(client, settings, params, {k: v for k, v in changes.items() if k != "collapse"})
+        finally:
+            grouping.BEST_HITS_READ = read
     kept = settings.search.holdings_seconds
     limits = replace(settings.search, count_limit=0 if changes.get("exact counts") else settings.search.count_limit,
                      facet_sample=changes.get("facet sample", settings.search.facet_sample))

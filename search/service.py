@@ -10,6 +10,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from archive.urls import canonicalize, document_id
 from search.analysis import DEFAULT_LANGUAGE
+from search.grouping import grouped_page
 from search.holdings import Holdings, holdings
 from search.query import Hit, SearchRequest, SearchResponse, build_search_body, parse_response
 from search.suggest import suggestions
@@ -47,7 +48,7 @@ def search(
     alias = target(client, alias, request, versions_alias)
     held = holdings(client, alias, request.limits.holdings_seconds)
     request = with_facet_sample(with_held_languages(client, alias, request, held), held)
-    response, ungrouped = _grouped_page(client, alias, request, page)
+    response, ungrouped = _grouped_page(client, alias, request, page, many=held.articles > request.limits.count_limit)
     response.suggestions, response.hints = suggestions(client, alias, request, response.total)
     if ungrouped:
         response.hints.append(ungrouped)
@@ -83,11 +84,15 @@ def with_facet_sample(request: SearchRequest, held: Holdings) -> SearchRequest:
     return replace(request, facet_sample=limits.facet_sample)
 
 
-def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> tuple[SearchResponse, str | None]:
-    """The page with one hit per story; every copy, and why, when the archive has articles
-    without a story (stored before stories existed: their one missing value would be one group)."""
+def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page: int, many: bool) -> tuple[SearchResponse, str | None]:
+    """The page with one hit per story: from the best hits (search/grouping.py), else with
+    Elasticsearch's collapse; every copy, and why, when collapsing meets articles without a
+    story (stored before stories existed: their one missing value would be one group)."""
     if not request.collapsed:
         return _page(client, alias, request, page), None
+    grouped = grouped_page(client, alias, request, page, many)
+    if grouped is not None:
+        return grouped, _ungrouped_hint(grouped.unstoried) if grouped.unstoried else None
     try:
         response = _page(client, alias, request, page)
         missing = response.unstoried
@@ -97,9 +102,12 @@ def _grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, pag
         missing = None  # an index made before stories: no story field at all
     if missing == 0:
         return response, None
+    return _page(client, alias, replace(request, all_copies=True), page), _ungrouped_hint(missing)
+
+
+def _ungrouped_hint(missing: int | None) -> str:
     some = "articles" if missing is None else f"{missing:,} of the matching articles"
-    return (_page(client, alias, replace(request, all_copies=True), page),
-            f"Copies are not grouped into stories: {some} have no story yet. Run `archive index migrate`.")
+    return f"Copies are not grouped into stories: {some} have no story yet. Run `archive index migrate`."
 
 
 def _page(client: Elasticsearch, alias: str, request: SearchRequest, page: int) -> SearchResponse:

@@ -21,7 +21,8 @@ from crawler.runner import OK, run_crawl
 from search.indices import drop_all
 from search.query import SearchRequest
 from search.http_api import create_app, running_server
-from search.service import get_article, iterate, search
+from search.grouping import grouped_page
+from search.service import _page, get_article, iterate, search
 from selenium.webdriver.common.by import By
 from _web import browser, browser_sign_in, sign_in  # noqa: F401 (fixture)
 
@@ -79,6 +80,27 @@ def test_a_search_shows_a_story_once_as_its_earliest_copy_with_the_sites_that_al
 
     every = search(es_client, alias, SearchRequest(text="ferry crossings", all_copies=True))
     assert sorted(h.site for h in every.hits) == ["courier", "gazette"] and every.stories is None
+
+
+@pytest.mark.parametrize("text", ["", "ferry crossings", "dunes OR island", "council OR ferry"])
+def test_stories_read_from_the_best_hits_are_the_ones_collapse_gives(archive, es_client, text):
+    """The page groups the best hits itself (search/grouping.py) instead of Elasticsearch's
+    collapse, which visits every match: page after page, the same stories, first copies, copies
+    and facets."""
+    settings, _, _ = archive
+    alias = settings.elasticsearch.articles_alias
+    request = SearchRequest(text=text, size=4)
+    pages = []
+    for page in (1, 2, 3):
+        grouped = grouped_page(es_client, alias, request, page, many=False)
+        assert grouped is not None, f"page {page} of {text!r} was not grouped from the best hits"
+        collapsed = _page(es_client, alias, request, page)  # Elasticsearch's collapse
+        pages.append([(h.id, h.copies_total, [c["id"] for c in h.copies]) for h in grouped.hits])
+        assert pages[-1] == [(h.id, h.copies_total, [c["id"] for c in h.copies]) for h in collapsed.hits]
+        assert (grouped.total, grouped.stories, grouped.sites, grouped.over_time) == \
+            (collapsed.total, collapsed.stories, collapsed.sites, collapsed.over_time)
+    if text in ("ferry crossings", "dunes OR island"):
+        assert any(copies == 2 for page in pages for _, copies, _ in page)  # grouped copies were compared
 
 
 def test_cli_all_copies_show_json_and_exports_say_how_copies_are_treated(archive):

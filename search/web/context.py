@@ -213,7 +213,7 @@ def search_context(client: Elasticsearch, settings, params: Params) -> dict:
         "stories": response.stories,
         # Copies are grouped when stories were counted, or (many matches) would have been.
         "all_copies_url": url_with("/", params, copies="all")
-        if response.stories is not None or (response.facet_sample and request.collapsed) else None,
+        if response.stories is not None or (response.total_more and request.collapsed) else None,
         "grouped_url": url_with("/", params, copies=None) if request.all_copies else None,
         # estimated: the counts are a random sample's, scaled up (more than count_limit matched).
         "facets": {"sites": dict(response.sites), "estimated": bool(response.facet_sample),
