@@ -15,7 +15,7 @@ matching copies in a second small request. In parallel with the first (one msear
 
 The same stories come out as with `collapse` (tests/test_stories.py and
 tests/test_search_facets.py run through here). The page falls back to `collapse` (returns None)
-when it lies beyond the best hits read, when copies of a few stories fill them, when comparing
+when it lies beyond the best hits read (BEST_HITS_READ), when copies of a few stories fill them, when comparing
 searches, or when Elasticsearch refuses one of the searches (the single request then says why).
 """
 
@@ -41,7 +41,7 @@ from search.query import (
 
 logger = logging.getLogger(__name__)
 
-HITS_PER_STORY = 3  # best hits read per story on the page: copies of one story take a place each
+HITS_PER_STORY = 3  # best hits read per story on the page (copies take a place each); more if copies fill them
 BEST_HITS_READ = 1000  # at most; a page further down is grouped by Elasticsearch's collapse
 _COPY_SOURCE = {"excludes": ["body", "url_variants", "body_candidates", "story_bands"]}
 
@@ -64,8 +64,12 @@ def grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page
         return None
     best, *facets = found
     firsts = _story_firsts(best["hits"]["hits"])
-    if len(best["hits"]["hits"]) == read and len(firsts) < wanted:
-        return None  # copies of a few stories fill the best hits
+    while len(best["hits"]["hits"]) == read and len(firsts) < wanted:  # copies of a few stories fill them
+        if read == BEST_HITS_READ:
+            return None
+        read = min(BEST_HITS_READ, read * 4)
+        best = client.search(index=alias, body=_best_hits(request, read))
+        firsts = _story_firsts(best["hits"]["hits"])
     aggregations = _facets(best, *facets) if request.facets else {}
     if aggregations is None:
         return None

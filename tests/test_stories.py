@@ -13,12 +13,14 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
+from _search_archive import document, write
 from _small_site import ARTICLES as GAZETTE_ARTICLES, serve_small_site
 from _syndicated_site import COPIES, serve_courier_site
 from archive.cli import AppContext, cli
 from archive.config import SiteSettings
 from crawler.runner import OK, run_crawl
-from search.indices import drop_all
+from archive.demo_site.content import hand_written_articles
+from search.indices import drop_all, ensure_all
 from search.query import SearchRequest
 from search.http_api import create_app, running_server
 from search.grouping import grouped_page
@@ -205,3 +207,27 @@ def test_cli_over_time_prints_the_counts_with_bars(archive):
     assert "2 articles per week" in result.output
     [row] = [line for line in result.output.splitlines() if line.strip().startswith("2026-11-02")]
     assert row.split()[1] == "2" and "█" in row  # the week of 2 November holds both copies
+
+
+def test_a_wire_story_copied_by_many_sites_takes_one_place_and_the_page_still_fills(es_client, archive_settings):
+    """Twelve sites carry one wire story whose copies are the best hits for 'cranes'; a page of
+    three stories still shows three, the wire story once with its twelve copies, as collapse would."""
+    es = archive_settings.elasticsearch
+    ensure_all(es_client, es)
+    articles = hand_written_articles()
+    wire = document(articles[0])
+    wire = {**wire, "body": wire["body"] + " Cranes cranes cranes: the cranes stood idle at the port."}
+    copies = [{**wire, "url": f"http://site{n}.example/wire", "site": f"site{n}",
+               "published": f"2026-03-{n + 1:02d}T08:00:00+00:00"} for n in range(12)]
+    others = [{**document(a), "body": document(a)["body"] + " A crane was seen."} for a in articles[1:6]]
+    write(es_client, es, copies + others)
+    alias = es.articles_alias
+    request = SearchRequest(text="cranes", size=3)
+    for page in (1, 2):
+        grouped = grouped_page(es_client, alias, request, page, many=False)
+        assert grouped is not None
+        collapsed = _page(es_client, alias, request, page)
+        assert [(h.id, h.copies_total) for h in grouped.hits] == [(h.id, h.copies_total) for h in collapsed.hits]
+    first = search(es_client, alias, request)
+    assert len(first.hits) == 3 and first.stories == 6 and first.total == 17
+    assert first.hits[0].site == "site0" and first.hits[0].copies_total == 12  # the earliest copy, once
