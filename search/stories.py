@@ -27,6 +27,11 @@ BANDS, ROWS = 32, 4  # 128 permutations; P(candidate) > 0.999 at similarity 0.7,
 STORY_SIMILARITY = 0.7  # exact Jaccard of the shingle sets: copies with a new line or two stay above
 MIN_SHINGLES = 25  # a text under ~30 words is too short to tell a copy from a formula
 CANDIDATES = 8  # per article: the ones sharing most bands
+# A candidate shares at least two bands: a copy at similarity 0.7 still does 99.8% of the time
+# (one band: 99.99%), 0.75 and above all but always; a text sharing a paragraph or the site's
+# boilerplate with it (similarity 0.1-0.3) shares one band 0.3-23% of the time but two only
+# 0.0005-2.8%, and every candidate costs its whole body fetched and cut into shingles.
+MIN_SHARED_BANDS = 2
 _WORD = re.compile(r"\w+")
 _SEED = 20  # fixed: band hashes must agree across processes and releases
 
@@ -102,7 +107,7 @@ class StoryAssigner:
         relabel: dict[str, str] = {}  # story id -> story id it merges into
         batch: list[_Member] = []
         for member in sorted(members.values(), key=_order):
-            copies = [c for c in stored.get(member.id, []) + [b for b in batch if b.bands & member.bands]
+            copies = [c for c in stored.get(member.id, []) + [b for b in batch if len(b.bands & member.bands) >= MIN_SHARED_BANDS]
                       if similarity(member.shingles, c.shingles) >= STORY_SIMILARITY]
             if copies:
                 stories = {_root(c.story, relabel) for c in copies}
@@ -122,13 +127,14 @@ class StoryAssigner:
         for member in asked:
             searches.append({"index": self.alias})
             searches.append({
-                "size": CANDIDATES,
+                "size": CANDIDATES + 1,  # its own earlier capture, when rewritten, is left out below
                 "_source": ["story", "display_date", "published", "first_seen", "crawled_at", "body"],
                 "query": {"bool": {
                     "should": [{"constant_score": {"filter": {"term": {"story_bands": band}}}} for band in sorted(member.bands)],
-                    "minimum_should_match": 1,
+                    "minimum_should_match": MIN_SHARED_BANDS,
+                    # The batch's own ids are left out here, not in the query: an `ids` clause of
+                    # a whole batch in each of its searches costs more than the searches.
                     "filter": [{"exists": {"field": "story"}}],
-                    "must_not": [{"ids": {"values": list(members)}}],
                 }},
             })
         if not searches:
@@ -141,8 +147,8 @@ class StoryAssigner:
             found[member.id] = [
                 _Member(hit["_id"], hit["_source"].get("story") or hit["_id"], _moment(hit["_source"]),
                         shingles(hit["_source"].get("body", "")), set())
-                for hit in response["hits"]["hits"]
-            ]
+                for hit in response["hits"]["hits"] if hit["_id"] not in members
+            ][:CANDIDATES]
         return found
 
     def _stored_relabels(self, relabel: dict[str, str], written: set[str]) -> dict[str, dict]:
