@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from archive.config import load_settings  # noqa: E402
+from search import grouping  # noqa: E402
 from search.client import make_client  # noqa: E402
 from search.holdings import holdings  # noqa: E402
 from search.query import build_search_body  # noqa: E402
@@ -31,8 +32,21 @@ from search.web.context import request_from_params, validated  # noqa: E402
 from search_latency import MIX  # noqa: E402
 
 
-def shapes(request) -> dict[str, list[dict]]:
+def shapes(client, alias, request) -> dict[str, list[dict]]:
     """shape name -> the request bodies one page sends in that shape."""
+    best = grouping.best_hits_body(request, request.size * grouping.HITS_PER_STORY)
+    shown = list(grouping.story_firsts(client.search(index=alias, body=best)["hits"]["hits"]).items())[: request.size]
+    wide_every = grouping.wide_facets_body(replace(request, facet_sample=0.0))
+    wide_sampled = grouping.wide_facets_body(replace(request, facet_sample=0.1))
+    grouped = {
+        "grouped: best hits (ids and stories)": [best],
+        "grouped: exact facets (terminate_after)": [grouping.exact_facets_body(request)],
+        "grouped: facets of a 10% sample": [wide_sampled],
+        "grouped: facets over every match": [wide_every],
+        "grouped: shown hits, highlights, copies": [grouping.shown_hits_body(request, shown)] if shown else [],
+        "grouped: shown hits without highlights": [grouping.shown_hits_body(replace(request, highlight=False), shown)]
+        if shown else [],
+    }
     sampled = replace(request, facet_sample=0.1)
     flat = replace(request, all_copies=True)
     flat_sampled = build_search_body(replace(flat, facet_sample=0.1))
@@ -50,6 +64,7 @@ def shapes(request) -> dict[str, list[dict]]:
         "every copy, no facets": [hits_only],
         "every copy, no facets, no highlight": [no_highlight],
         "collapse only (no inner hits, no aggregations)": [collapse_bare],
+        **grouped,
     }
 
 
@@ -75,7 +90,7 @@ def main() -> int:
         params.update(filters)
         request, _ = request_from_params(params)
         request = with_held_languages(client, alias, validated(client, settings, request), held)
-        pages.append((kind, shapes(request)))
+        pages.append((kind, shapes(client, alias, request)))
     names = list(pages[0][1])
     took: dict[str, dict[str, list[float]]] = {name: {} for name in names}
     for run in range(args.runs + 1):

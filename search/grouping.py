@@ -54,22 +54,22 @@ def grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page
     read = wanted * HITS_PER_STORY
     if read > BEST_HITS_READ or request.compare or not request.limits.count_limit:
         return None
-    searches = [_best_hits(request, read)]
+    searches = [best_hits_body(request, read)]
     if request.facets:
-        searches.append(_exact_facets(request))
+        searches.append(exact_facets_body(request))
         if many:
-            searches.append(_wide_facets(request))
+            searches.append(wide_facets_body(request))
     found = _msearch(client, alias, searches)
     if found is None:
         return None
     best, *facets = found
-    firsts = _story_firsts(best["hits"]["hits"])
+    firsts = story_firsts(best["hits"]["hits"])
     while len(best["hits"]["hits"]) == read and len(firsts) < wanted:  # copies of a few stories fill them
         if read == BEST_HITS_READ:
             return None
         read = min(BEST_HITS_READ, read * 4)
-        best = client.search(index=alias, body=_best_hits(request, read))
-        firsts = _story_firsts(best["hits"]["hits"])
+        best = client.search(index=alias, body=best_hits_body(request, read))
+        firsts = story_firsts(best["hits"]["hits"])
     aggregations = _facets(best, *facets) if request.facets else {}
     if aggregations is None:
         return None
@@ -83,11 +83,11 @@ def grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page
     return response
 
 
-def _best_hits(request: SearchRequest, size: int) -> dict:
+def best_hits_body(request: SearchRequest, size: int) -> dict:
     return build_search_body(replace(request, all_copies=True, facets=False, highlight=False, fields=("story",), size=size))
 
 
-def _exact_facets(request: SearchRequest) -> dict:
+def exact_facets_body(request: SearchRequest) -> dict:
     # terminate_after: a search that matches more stops after count_limit + 1 and says so
     # (terminated_early); its counts are then not used.
     return {"query": build_query(request), "size": 0, "track_total_hits": False,
@@ -95,7 +95,7 @@ def _exact_facets(request: SearchRequest) -> dict:
             "aggs": facet_aggregations(request) | story_aggregations()}
 
 
-def _wide_facets(request: SearchRequest) -> dict:
+def wide_facets_body(request: SearchRequest) -> dict:
     aggs = facet_aggregations(request)
     if request.facet_sample:
         aggs = {"sample": {"random_sampler": {"probability": request.facet_sample, "seed": SAMPLE_SEED}, "aggs": aggs}}
@@ -114,7 +114,7 @@ def _msearch(client: Elasticsearch, alias: str, bodies: list[dict]) -> list[dict
     return responses
 
 
-def _story_firsts(hits: list[dict]) -> dict[str, str]:
+def story_firsts(hits: list[dict]) -> dict[str, str]:
     """story -> the id of its best hit, in the order stories first appear (an article without a
     story, stored before stories existed, is a story of its own)."""
     firsts: dict[str, str] = {}
@@ -137,17 +137,7 @@ def _facets(best: dict, exact: dict, wide: dict | None = None) -> dict | None:
 def _shown_hits(client: Elasticsearch, alias: str, request: SearchRequest, shown: list[tuple[str, str]]) -> list[dict] | None:
     """The page's hits, highlighted, each with its story's matching copies as `collapse`'s
     inner hits would list them (earliest first)."""
-    stories = [story for story, _ in shown]
-    ids = [first for _, first in shown]
-    body = build_search_body(replace(request, all_copies=True, facets=False, size=len(shown)))
-    body["query"] = {"bool": {"must": [body["query"]],
-                              "filter": [{"bool": {"should": [{"terms": {"story": stories}}, {"ids": {"values": ids}}]}}]}}
-    body["post_filter"] = {"ids": {"values": ids}}  # the hits: the page's; the copies: every matching one
-    body["track_total_hits"] = False
-    body["aggs"] = {"copies": {"terms": {"field": "story", "size": len(stories)},
-                               "aggs": {"listed": {"top_hits": {"size": COPIES_LISTED, "sort": COPY_ORDER,
-                                                                "_source": _COPY_SOURCE}}}}}
-    response = client.search(index=alias, body=body)
+    response = client.search(index=alias, body=shown_hits_body(request, shown))
     found = {hit["_id"]: hit for hit in response["hits"]["hits"]}
     copies = {bucket["key"]: bucket for bucket in response.get("aggregations", {}).get("copies", {}).get("buckets", [])}
     hits = []
@@ -161,3 +151,19 @@ def _shown_hits(client: Elasticsearch, alias: str, request: SearchRequest, shown
                                                              "hits": bucket["listed"]["hits"]["hits"]}}}}
         hits.append(hit)
     return hits
+
+
+def shown_hits_body(request: SearchRequest, shown: list[tuple[str, str]]) -> dict:
+    """The request for the page's hits (story, best hit id) and their stories' matching copies."""
+    stories = [story for story, _ in shown]
+    ids = [first for _, first in shown]
+    body = build_search_body(replace(request, all_copies=True, facets=False, size=len(shown)))
+    body["query"] = {"bool": {"must": [body["query"]],
+                              "filter": [{"bool": {"should": [{"terms": {"story": stories}}, {"ids": {"values": ids}}]}}]}}
+    body["post_filter"] = {"ids": {"values": ids}}  # the hits: the page's; the copies: every matching one
+    body["track_total_hits"] = False
+    # "map": the few matching copies' values directly, not global ordinals over every story.
+    body["aggs"] = {"copies": {"terms": {"field": "story", "size": len(stories), "execution_hint": "map"},
+                               "aggs": {"listed": {"top_hits": {"size": COPIES_LISTED, "sort": COPY_ORDER,
+                                                                "_source": _COPY_SOURCE}}}}}
+    return body

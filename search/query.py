@@ -568,7 +568,10 @@ def facet_aggregations(request: SearchRequest) -> dict:
 
 def story_aggregations() -> dict:
     # Articles stored before stories existed would collapse into one group: counted, to fall back.
-    return {"stories": {"cardinality": {"field": "story"}}, "unstoried": {"missing": {"field": "story"}}}
+    # "direct": hash each match's story rather than build global ordinals over every story in
+    # the archive (a million distinct values, built again after every refresh).
+    return {"stories": {"cardinality": {"field": "story", "execution_hint": "direct"}},
+            "unstoried": {"missing": {"field": "story"}}}
 
 
 def over_time_aggregation(request: SearchRequest) -> dict:
