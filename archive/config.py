@@ -297,11 +297,11 @@ class SearchSettings:
     # Hits are counted exactly up to this many, then shown as "more than ..." (0: always exactly;
     # counting every match of a common word in a million articles is most of a search's time).
     count_limit: int = 10_000
-    # Past count_limit the facets (sites, the coverage chart) may be counted on a random sample
+    # Past count_limit the facets (sites, the coverage chart) are counted on a random sample
     # of the matches, this share of them, and shown as "about N"; below it they stay exact.
-    # 0 (the default): always exact, which costs less up to ~150,000 articles (docs/scaling.md).
-    # Elasticsearch's random_sampler takes a share below 0.5.
-    facet_sample: float = 0.0
+    # 0: always every match (docs/scaling.md has what each costs). Elasticsearch's
+    # random_sampler takes a share below 0.5.
+    facet_sample: float = 0.1
     # What the archive holds (sites, languages, tags) is asked at most this often; a typed word
     # is stemmed only for the languages held, and filters are checked against these values.
     holdings_seconds: float = 60.0

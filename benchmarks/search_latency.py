@@ -18,9 +18,10 @@ wall time in this process and Elasticsearch's own `took`, the index size and the
            the form's choices and one for the filter checks on every render. Offsets in the
            postings (articles definition v3) cannot be switched off on a loaded index: that
            lever's "before" is the figure measured on the previous definition.
---levers   times the new page with one change at a time put back, to show what each is worth,
-           with facets counted on a random tenth of the matches (search.facet_sample = 0.1),
-           and with every copy listed (what grouping copies into stories costs).
+--levers   times the new page with one change at a time put back, to show what each is worth:
+           facets over every match (search.facet_sample = 0), copies grouped by
+           Elasticsearch's collapse (alone, and with facets over every match: the page before
+           search/grouping.py), and every copy listed (what grouping copies costs at all).
 Each render is timed as a first view: Elasticsearch's request cache is cleared before it.
 --reuse    searches an index a previous run kept (--keep) instead of loading one: loading a
            million articles takes most of an hour on two cores.

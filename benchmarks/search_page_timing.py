@@ -13,9 +13,9 @@ from search.web.context import request_from_params, search_context, validated
 from search.service import search
 
 EVERY_LANGUAGE = (*STEMMERS, DEFAULT_LANGUAGE)
-# What issue 20 changed, each of which can be put back alone; what facets counted on a sample
-# would change (search.facet_sample); what grouping copies into stories costs, and what it cost
-# when Elasticsearch's collapse grouped them (before search/grouping.py).
+# What issue 20 changed, each of which can be put back alone: capped counts, stems for the
+# languages held, one request per render, facets sampled past count_limit (search.facet_sample),
+# and copies grouped from the best hits (search/grouping.py) rather than by Elasticsearch's collapse.
 BEFORE = {"exact counts": True, "every language": True, "ask each time": True, "facet sample": 0.0}
 VARIANTS = {
     "after": {},
@@ -23,9 +23,10 @@ VARIANTS = {
     "exact counts": {"exact counts": True},
     "all-language stems": {"every language": True},
     "choices/filters asked": {"ask each time": True},
-    "facets sampled (0.1)": {"facet sample": 0.1},
-    "every copy (no collapse)": {"every copy": True},
+    "facets over every match (facet_sample 0)": {"facet sample": 0.0},
     "copies grouped by collapse": {"collapse": True},
+    "collapse and facets over every match": {"collapse": True, "facet sample": 0.0},
+    "every copy (no grouping)": {"every copy": True},
 }
 
 
