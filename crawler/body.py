@@ -13,6 +13,11 @@ same parsed tree are candidates beside it, never overrides:
   on every page to compare with its own: kept as it is made (``readability_reading``), never
   run a second time.
 
+**Missing prose.** trafilatura often skips a lead or standfirst kept in a box of its own. When
+the readability reading holds nearly all of the chosen text, the prose paragraphs it has that the
+chosen text lacks are put back where the reading has them (``with_missing_prose``; never a
+caption, link or chrome line); the source then reads ``<chosen>+readability``.
+
 **The scorer** (``Scorer``) gives each candidate a score from measurable features: its words,
 how much of T it keeps and how much of it T holds (agreement), its share of link text and of
 list items (sidebars, "most read" rails), and whether the page declares it as the article body.
@@ -39,6 +44,8 @@ from typing import Iterator
 from lxml.etree import XPath, iterwalk
 from lxml.html import HtmlElement
 from trafilatura import external as trafilatura_external
+
+from crawler.text import bag, tokens, word_count
 
 MARK = "data-archive-chrome"
 MARKED = XPath(f"//*[@{MARK}]")
@@ -252,6 +259,11 @@ class _Blocks:
         self.list_item = self.list_item and list_item
         self.chrome = self.chrome and chrome
 
+    def anywhere_outside_prose(self) -> bool:
+        """Some copy of the text sits in marked chrome or in a caption, aside, form or footer."""
+        return any(e.get(MARK) or e.tag in NOT_PROSE or any(a.get(MARK) or a.tag in NOT_PROSE for a in e.iterancestors())
+                   for e in self.elements)
+
     def facts(self) -> LineFacts:
         if self._facts is None:
             self._facts = LineFacts(min(_link_share(e) for e in self.elements), self.list_item, self.chrome)
@@ -306,6 +318,65 @@ def lookup(facts: dict[str, _Blocks], line: str) -> LineFacts | None:
             fact = found.facts()
             return LineFacts(fact.link_share, True, fact.chrome)
     return None
+
+
+def _blocks(facts: dict[str, _Blocks], line: str) -> _Blocks | None:
+    found = facts.get("".join(line.split()))
+    if found is None and line.startswith("- "):
+        found = facts.get("".join(line[2:].split()))
+    return found
+
+
+# A paragraph of the article the chosen text left out, that another reading of the page holds:
+# a lead or standfirst in a box of its own, which trafilatura often skips. Taken only when that
+# reading holds nearly all of the chosen text (the same article, read by another extractor), and
+# only prose: a sentence of MISSING_MIN_WORDS words or more, mostly words, not links, not in
+# chrome or a caption, and not already in the chosen text.
+MISSING_MIN_WORDS = 15
+MISSING_COVER = 0.9
+MISSING_NOVEL = 0.2
+MISSING_MAX_LINKS = 0.3
+MISSING_WORDY = 0.8
+_SENTENCE_END = re.compile(r"[.!?…。！？\"”’»]$")
+_WORDY = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _Blocks]) -> list[str]:
+    """The chosen paragraphs with the prose paragraphs they lack that ``reading`` has, each put
+    after the paragraph it follows in the reading."""
+    if not chosen or not reading:
+        return chosen
+    mine = bag(" ".join(chosen))
+    if sum((mine & bag(" ".join(reading))).values()) < MISSING_COVER * sum(mine.values()):
+        return chosen
+    have = _trigrams(" ".join(chosen))
+    where = {line: i for i, line in enumerate(chosen)}
+    out, at, added = list(chosen), 0, 0
+    for line in reading:
+        grams = _trigrams(line)
+        shared = sum(g in have for g in grams) / len(grams) if grams else 1.0
+        if line in where:
+            at = where[line] + 1 + added
+            continue
+        if shared > MISSING_NOVEL or not _is_prose(line):
+            continue
+        found = _blocks(facts, line)
+        if found is not None and (found.anywhere_outside_prose() or found.facts().link_share > MISSING_MAX_LINKS):
+            continue
+        out.insert(at, line)
+        at, added = at + 1, added + 1
+    return out
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = tokens(text)
+    return {tuple(words[i:i + 3]) for i in range(max(len(words) - 2, 1))} if words else set()
+
+
+def _is_prose(line: str) -> bool:
+    parts = line.removeprefix("- ").split()
+    return (word_count(line) >= MISSING_MIN_WORDS and bool(_SENTENCE_END.search(line))
+            and sum(1 for p in parts if _WORDY.search(p)) >= MISSING_WORDY * len(parts))
 
 
 def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str]:
