@@ -341,13 +341,14 @@ _SENTENCE_END = re.compile(r"[.!?…。！？\"”’»]$")
 _WORDY = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
-def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _Blocks]) -> list[str]:
+def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _Blocks],
+                       bags: tuple[Counter, Counter] | None = None) -> list[str]:
     """The chosen paragraphs with the prose paragraphs they lack that ``reading`` has, each put
-    after the paragraph it follows in the reading."""
+    after the paragraph it follows in the reading. ``bags``: the words of both, if counted already."""
     if not chosen or not reading:
         return chosen
-    mine = bag(" ".join(chosen))
-    if sum((mine & bag(" ".join(reading))).values()) < MISSING_COVER * sum(mine.values()):
+    mine, theirs = bags or (bag(" ".join(chosen)), bag(" ".join(reading)))
+    if sum((mine & theirs).values()) < MISSING_COVER * sum(mine.values()):
         return chosen
     have = _trigrams(" ".join(chosen))
     where = {line: i for i, line in enumerate(chosen)}

@@ -284,9 +284,10 @@ class ArticleExtractor:
         choice = scoring.choose(scoring.describe(candidates, facts))
         paragraphs = choice.paragraphs
         source = choice.source
-        reading = next((c.paragraphs for c in candidates if c.source == "readability"), None)
-        if reading and source != "readability":
-            completed = bodies.with_missing_prose(paragraphs, reading, facts)
+        chosen = next(c for c in candidates if c.source == source)
+        reading = next((c for c in candidates if c.source == "readability"), None)
+        if reading is not None and reading is not chosen:
+            completed = bodies.with_missing_prose(paragraphs, reading.paragraphs, facts, (chosen.words, reading.words))
             if len(completed) > len(paragraphs):
                 paragraphs, source = completed, f"{source}+readability"
         if not paragraphs:
