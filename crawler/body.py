@@ -331,12 +331,14 @@ def _blocks(facts: dict[str, _Blocks], line: str) -> _Blocks | None:
 # a lead or standfirst in a box of its own, which trafilatura often skips. Taken only when that
 # reading holds nearly all of the chosen text (the same article, read by another extractor), and
 # only prose: a sentence of MISSING_MIN_WORDS words or more, mostly words, not links, not in
-# chrome or a caption, and not already in the chosen text.
+# chrome or a caption, not already in the chosen text, never after its end, and in all at most
+# MISSING_MAX_SHARE of its length.
 MISSING_MIN_WORDS = 15
 MISSING_COVER = 0.9
 MISSING_NOVEL = 0.2
 MISSING_MAX_LINKS = 0.3
 MISSING_WORDY = 0.8
+MISSING_MAX_SHARE = 0.25
 _SENTENCE_END = re.compile(r"[.!?…。！？\"”’»]$")
 _WORDY = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -350,22 +352,31 @@ def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _
     mine, theirs = bags or (bag(" ".join(chosen)), bag(" ".join(reading)))
     if sum((mine & theirs).values()) < MISSING_COVER * sum(mine.values()):
         return chosen
-    have = _trigrams(" ".join(chosen))
-    where = {line: i for i, line in enumerate(chosen)}
-    out, at, added = list(chosen), 0, 0
+    where: dict[tuple[str, ...], int] = {}  # trigram -> the first chosen paragraph holding it
+    for i, line in enumerate(chosen):
+        for gram in _trigrams(line):
+            where.setdefault(gram, i)
+    after, missing = -1, []  # after: the chosen paragraph the reading has reached
     for line in reading:
         grams = _trigrams(line)
-        shared = sum(g in have for g in grams) / len(grams) if grams else 1.0
-        if line in where:
-            at = where[line] + 1 + added
+        found = [where[g] for g in grams if g in where]
+        if found and len(found) >= 0.5 * len(grams):
+            after = max(after, max(found))
+        if len(found) > MISSING_NOVEL * len(grams) or not _is_prose(line):
             continue
-        if shared > MISSING_NOVEL or not _is_prose(line):
+        blocks = _blocks(facts, line)
+        if blocks is not None and (blocks.anywhere_outside_prose() or blocks.facts().link_share > MISSING_MAX_LINKS):
             continue
-        found = _blocks(facts, line)
-        if found is not None and (found.anywhere_outside_prose() or found.facts().link_share > MISSING_MAX_LINKS):
-            continue
-        out.insert(at, line)
-        at, added = at + 1, added + 1
+        if after < len(chosen) - 1:  # after the article's end come its comments, the author's bio, other stories
+            missing.append((after, line))
+    if not missing:
+        return chosen
+    out = [line for after, line in missing if after < 0]
+    for i, paragraph in enumerate(chosen):
+        out.append(paragraph)
+        out.extend(line for after, line in missing if after == i)
+    if word_count(" ".join(out)) > (1 + MISSING_MAX_SHARE) * word_count(" ".join(chosen)):
+        return chosen  # this much more is another reading of the page, not a paragraph left out
     return out
 
 

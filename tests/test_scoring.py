@@ -67,3 +67,7 @@ def test_missing_prose_comes_only_from_a_reading_of_the_same_article():
     assert with_missing_prose(ARTICLE, [lead, *ARTICLE[:3]], {}) == ARTICLE
     # nor do short lines or lines the chosen text already has in other words
     assert with_missing_prose(ARTICLE, ["Subscribe now.", ARTICLE[0].upper(), *ARTICLE], {}) == ARTICLE
+    # a paragraph left out in the middle goes where the reading has it; after the end (a comment,
+    # the author's bio) nothing is added
+    assert with_missing_prose(ARTICLE, [*ARTICLE[:5], lead, *ARTICLE[5:]], {}) == [*ARTICLE[:5], lead, *ARTICLE[5:]]
+    assert with_missing_prose(ARTICLE, [*ARTICLE, lead], {}) == ARTICLE
