@@ -344,13 +344,19 @@ _WORDY = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _Blocks],
-                       bags: tuple[Counter, Counter] | None = None) -> list[str]:
+                       cover: float | None = None) -> list[str]:
     """The chosen paragraphs with the prose paragraphs they lack that ``reading`` has, each put
-    after the paragraph it follows in the reading. ``bags``: the words of both, if counted already."""
-    if not chosen or not reading:
+    after the paragraph it follows in the reading. ``cover``: the share of the chosen text's
+    words the reading holds, if known already."""
+    if not chosen or not reading or (cover is not None and cover < MISSING_COVER):
         return chosen
-    mine, theirs = bags or (bag(" ".join(chosen)), bag(" ".join(reading)))
-    if sum((mine & theirs).values()) < MISSING_COVER * sum(mine.values()):
+    have = "\n".join(_bare(line) for line in chosen)
+    if not any(_is_prose(line) and _bare(line) not in have for line in reading):
+        return chosen  # most pages: nothing to look at closer
+    if cover is None:
+        mine = bag(" ".join(chosen))
+        cover = sum((mine & bag(" ".join(reading))).values()) / (sum(mine.values()) or 1)
+    if cover < MISSING_COVER:
         return chosen
     where: dict[tuple[str, ...], int] = {}  # trigram -> the first chosen paragraph holding it
     for i, line in enumerate(chosen):
@@ -380,15 +386,20 @@ def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _
     return out
 
 
+def _bare(line: str) -> str:
+    return "".join(line.removeprefix("- ").split())
+
+
 def _trigrams(text: str) -> set[tuple[str, ...]]:
     words = tokens(text)
     return {tuple(words[i:i + 3]) for i in range(max(len(words) - 2, 1))} if words else set()
 
 
 def _is_prose(line: str) -> bool:
+    if len(line) < MISSING_MIN_WORDS or not _SENTENCE_END.search(line) or word_count(line) < MISSING_MIN_WORDS:
+        return False
     parts = line.removeprefix("- ").split()
-    return (word_count(line) >= MISSING_MIN_WORDS and bool(_SENTENCE_END.search(line))
-            and sum(1 for p in parts if _WORDY.search(p)) >= MISSING_WORDY * len(parts))
+    return sum(1 for p in parts if _WORDY.search(p)) >= MISSING_WORDY * len(parts)
 
 
 def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str]:

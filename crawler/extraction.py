@@ -287,7 +287,9 @@ class ArticleExtractor:
         chosen = next(c for c in candidates if c.source == source)
         reading = next((c for c in candidates if c.source == "readability"), None)
         if reading is not None and reading is not chosen:
-            completed = bodies.with_missing_prose(paragraphs, reading.paragraphs, facts, (chosen.words, reading.words))
+            # the share of trafilatura's words the reading holds is known already (scoring.describe)
+            cover = reading.features.kept if chosen is candidates[0] else None
+            completed = bodies.with_missing_prose(paragraphs, reading.paragraphs, facts, cover)
             if len(completed) > len(paragraphs):
                 paragraphs, source = completed, f"{source}+readability"
         if not paragraphs:
