@@ -13,6 +13,11 @@ same parsed tree are candidates beside it, never overrides:
   on every page to compare with its own: kept as it is made (``readability_reading``), never
   run a second time.
 
+**Missing prose.** trafilatura often skips a lead or standfirst kept in a box of its own. When
+the readability reading holds nearly all of the chosen text, the prose paragraphs it has that the
+chosen text lacks are put back where the reading has them (``with_missing_prose``; never a
+caption, link or chrome line); the source then reads ``<chosen>+readability``.
+
 **The scorer** (``Scorer``) gives each candidate a score from measurable features: its words,
 how much of T it keeps and how much of it T holds (agreement), its share of link text and of
 list items (sidebars, "most read" rails), and whether the page declares it as the article body.
@@ -39,6 +44,8 @@ from typing import Iterator
 from lxml.etree import XPath, iterwalk
 from lxml.html import HtmlElement
 from trafilatura import external as trafilatura_external
+
+from crawler.text import bag, tokens, word_count
 
 MARK = "data-archive-chrome"
 MARKED = XPath(f"//*[@{MARK}]")
@@ -252,6 +259,11 @@ class _Blocks:
         self.list_item = self.list_item and list_item
         self.chrome = self.chrome and chrome
 
+    def anywhere_outside_prose(self) -> bool:
+        """Some copy of the text sits in marked chrome or in a caption, aside, form or footer."""
+        return any(e.get(MARK) or e.tag in NOT_PROSE or any(a.get(MARK) or a.tag in NOT_PROSE for a in e.iterancestors())
+                   for e in self.elements)
+
     def facts(self) -> LineFacts:
         if self._facts is None:
             self._facts = LineFacts(min(_link_share(e) for e in self.elements), self.list_item, self.chrome)
@@ -306,6 +318,88 @@ def lookup(facts: dict[str, _Blocks], line: str) -> LineFacts | None:
             fact = found.facts()
             return LineFacts(fact.link_share, True, fact.chrome)
     return None
+
+
+def _blocks(facts: dict[str, _Blocks], line: str) -> _Blocks | None:
+    found = facts.get("".join(line.split()))
+    if found is None and line.startswith("- "):
+        found = facts.get("".join(line[2:].split()))
+    return found
+
+
+# A paragraph of the article the chosen text left out, that another reading of the page holds:
+# a lead or standfirst in a box of its own, which trafilatura often skips. Taken only when that
+# reading holds nearly all of the chosen text (the same article, read by another extractor), and
+# only prose: a sentence of MISSING_MIN_WORDS words or more, mostly words, not links, not in
+# chrome or a caption, not already in the chosen text, never after its end, and in all at most
+# MISSING_MAX_SHARE of its length.
+MISSING_MIN_WORDS = 15
+MISSING_COVER = 0.9
+MISSING_NOVEL = 0.2
+MISSING_MAX_LINKS = 0.3
+MISSING_WORDY = 0.8
+MISSING_MAX_SHARE = 0.25
+_SENTENCE_END = re.compile(r"[.!?…。！？\"”’»]$")
+_WORDY = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _Blocks],
+                       cover: float | None = None) -> list[str]:
+    """The chosen paragraphs with the prose paragraphs they lack that ``reading`` has, each put
+    after the paragraph it follows in the reading. ``cover``: the share of the chosen text's
+    words the reading holds, if known already."""
+    if not chosen or not reading or (cover is not None and cover < MISSING_COVER):
+        return chosen
+    have = "\n".join(_bare(line) for line in chosen)
+    if not any(_is_prose(line) and _bare(line) not in have for line in reading):
+        return chosen  # most pages: nothing to look at closer
+    if cover is None:
+        mine = bag(" ".join(chosen))
+        cover = sum((mine & bag(" ".join(reading))).values()) / (sum(mine.values()) or 1)
+    if cover < MISSING_COVER:
+        return chosen
+    where: dict[tuple[str, ...], int] = {}  # trigram -> the first chosen paragraph holding it
+    for i, line in enumerate(chosen):
+        for gram in _trigrams(line):
+            where.setdefault(gram, i)
+    after, missing = -1, []  # after: the chosen paragraph the reading has reached
+    for line in reading:
+        grams = _trigrams(line)
+        found = [where[g] for g in grams if g in where]
+        if found and len(found) >= 0.5 * len(grams):
+            after = max(after, max(found))
+        if len(found) > MISSING_NOVEL * len(grams) or not _is_prose(line):
+            continue
+        blocks = _blocks(facts, line)
+        if blocks is not None and (blocks.anywhere_outside_prose() or blocks.facts().link_share > MISSING_MAX_LINKS):
+            continue
+        if after < len(chosen) - 1:  # after the article's end come its comments, the author's bio, other stories
+            missing.append((after, line))
+    if not missing:
+        return chosen
+    out = [line for after, line in missing if after < 0]
+    for i, paragraph in enumerate(chosen):
+        out.append(paragraph)
+        out.extend(line for after, line in missing if after == i)
+    if word_count(" ".join(out)) > (1 + MISSING_MAX_SHARE) * word_count(" ".join(chosen)):
+        return chosen  # this much more is another reading of the page, not a paragraph left out
+    return out
+
+
+def _bare(line: str) -> str:
+    return "".join(line.removeprefix("- ").split())
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = tokens(text)
+    return {tuple(words[i:i + 3]) for i in range(max(len(words) - 2, 1))} if words else set()
+
+
+def _is_prose(line: str) -> bool:
+    if len(line) < MISSING_MIN_WORDS or not _SENTENCE_END.search(line) or word_count(line) < MISSING_MIN_WORDS:
+        return False
+    parts = line.removeprefix("- ").split()
+    return sum(1 for p in parts if _WORDY.search(p)) >= MISSING_WORDY * len(parts)
 
 
 def without_chrome(paragraphs: list[str], facts: dict[str, _Blocks]) -> list[str]:

@@ -181,7 +181,8 @@ class ExtractedArticle:
     content_hash: str = ""          # sha256 of normalised title + whole body
     body_truncated: bool = False    # body cut to max_body_bytes on a UTF-8 boundary
     short: bool = False             # fewer than min_words: a brief kept for its article signals
-    body_source: str = "trafilatura"  # trafilatura | trafilatura-pruned | json-ld | article-element | readability
+    body_source: str = "trafilatura"  # trafilatura | trafilatura-pruned | json-ld | article-element | readability,
+                                      # with "+readability" when paragraphs it lacked were added from that reading
     confidence: float | None = None   # how well the chosen text is backed (crawler/scoring.py)
     body_candidates: dict[str, int] = field(default_factory=dict)  # words of each candidate, by source
 
@@ -282,6 +283,15 @@ class ArticleExtractor:
         candidates = self._candidates(structured, main, facts, doc.text if doc else "", title, read)
         choice = scoring.choose(scoring.describe(candidates, facts))
         paragraphs = choice.paragraphs
+        source = choice.source
+        chosen = next(c for c in candidates if c.source == source)
+        reading = next((c for c in candidates if c.source == "readability"), None)
+        if reading is not None and reading is not chosen:
+            # the share of trafilatura's words the reading holds is known already (scoring.describe)
+            cover = reading.features.kept if chosen is candidates[0] else None
+            completed = bodies.with_missing_prose(paragraphs, reading.paragraphs, facts, cover)
+            if len(completed) > len(paragraphs):
+                paragraphs, source = completed, f"{source}+readability"
         if not paragraphs:
             raise Rejected(Reason.NOT_ARTICLE, "only boilerplate found" if doc and (doc.text or "").strip()
                            else "no article body found")
@@ -336,7 +346,7 @@ class ArticleExtractor:
             content_hash=content_hash(title, body),
             body_truncated=truncated,
             short=short,
-            body_source=choice.source,
+            body_source=source,
             confidence=confidence,
             body_candidates=choice.lengths,
         )

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+import trafilatura
 
 from archive.config import ExtractionSettings
 from crawler.extraction import ArticleExtractor, ExtractedArticle, split_authors, truncate_utf8
@@ -563,3 +564,35 @@ def test_a_line_break_inside_a_paragraph_separates_its_words():
 
     article = fromstring("<article><p>June 9 -- West Palm Beach, Florida<br>June 10 -- Tampa, Florida</p></article>")
     assert container_paragraphs(article) == ["June 9 -- West Palm Beach, Florida June 10 -- Tampa, Florida"]
+
+
+# --- a lead paragraph trafilatura skips ------------------------------------------------------------
+
+LEAD = "Three fishermen were rescued on Sunday after their trawler ran aground on the reef off the northern headland in a storm."
+CAPTION = "The stranded trawler lies on its side on the reef below the lighthouse as the tide goes out on Sunday morning."
+TRAWLER_URL = "https://coast.example.net/news/trawler-rescue"
+
+
+def trawler_page(before_text: str = "", in_text: str = "") -> str:
+    paragraphs = "".join(f"<p>Paragraph {i} of the report: the coastguard said the crew had radioed for help shortly after "
+                         f"midnight, and a lifeboat reached the stranded boat within the hour despite the heavy swell {i}.</p>"
+                         for i in range(8))
+    return ('<html><head><title>Trawler crew rescued off the headland</title><meta property="og:type" content="article">'
+            '</head><body><header><nav><a href="/">Home</a> <a href="/news">News</a></nav></header><main><article>'
+            '<h1>Trawler crew rescued off the headland</h1><div class="meta"><span class="author">By Ann Reporter</span></div>'
+            f'{before_text}<div class="article__text">{in_text}{paragraphs}</div></article></main><footer>Copyright</footer></body></html>')
+
+
+def test_a_lead_paragraph_in_a_box_of_its_own_is_kept_before_the_text(extractor):
+    html = trawler_page(f'<div class="article__summary summary">{LEAD}</div>')
+    assert LEAD not in trafilatura.extract(html, include_comments=False)  # the library skips it
+    article = extractor.extract(html, TRAWLER_URL)
+    assert article.body.startswith(LEAD + "\n\nParagraph 0 of the report")
+    assert article.body_source == "trafilatura+readability"
+
+
+def test_a_caption_only_the_readability_reading_holds_is_not_added(extractor):
+    html = trawler_page(in_text=f'<figure><img src="/trawler.jpg"><figcaption>{CAPTION}</figcaption></figure>')
+    article = extractor.extract(html, TRAWLER_URL)
+    assert article.body_candidates["readability"] > article.body_candidates["trafilatura"]  # it has the caption
+    assert CAPTION not in article.body and article.body_source == "trafilatura"
