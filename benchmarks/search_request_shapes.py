@@ -41,6 +41,7 @@ def shapes(client, alias, request) -> dict[str, list[dict]]:
     grouped = {
         "grouped: best hits (ids and stories)": [best],
         "grouped: exact facets (terminate_after)": [grouping.exact_facets_body(request)],
+        "grouped: stories counted (when few match)": [grouping.stories_body(request)],
         "grouped: facets of a 10% sample": [wide_sampled],
         "grouped: facets over every match": [wide_every],
         "grouped: shown hits, highlights, copies": [grouping.shown_hits_body(request, shown)] if shown else [],

@@ -74,9 +74,21 @@ def grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page
     if aggregations is None:
         return None
     shown = list(firsts.items())[(page - 1) * request.size : wanted]
-    hits = _shown_hits(client, alias, request, shown) if shown else []
+    # Then, together: the shown hits, and the stories counted once the matches are known to be
+    # few (counting them costs more than the rest of the facets, and a page that matched more
+    # than count_limit shows no story count).
+    second = [shown_hits_body(request, shown)] if shown else []
+    count_stories = request.facets and best["hits"]["total"].get("relation") != "gte"
+    if count_stories:
+        second.append(stories_body(request))
+    found = _msearch(client, alias, second) if second else []
+    if found is None:
+        return None
+    hits = _hits_with_copies(found[0], shown) if shown else []
     if hits is None:
         return None
+    if count_stories:
+        aggregations = {**aggregations, "stories": found[-1].get("aggregations", {}).get("stories", {"value": 0})}
     response = parse_response({"hits": {"hits": hits, "total": best["hits"]["total"]}, "aggregations": aggregations})
     if response.stories is not None:
         response.stories += response.unstoried  # each a story of its own here
@@ -84,7 +96,11 @@ def grouped_page(client: Elasticsearch, alias: str, request: SearchRequest, page
 
 
 def best_hits_body(request: SearchRequest, size: int) -> dict:
-    return build_search_body(replace(request, all_copies=True, facets=False, highlight=False, fields=("story",), size=size))
+    body = build_search_body(replace(request, all_copies=True, facets=False, highlight=False, size=size))
+    # The story from doc values: reading it from _source would unpack each hit's whole text.
+    body["_source"] = False
+    body["docvalue_fields"] = ["story"]
+    return body
 
 
 def exact_facets_body(request: SearchRequest) -> dict:
@@ -92,7 +108,12 @@ def exact_facets_body(request: SearchRequest) -> dict:
     # (terminated_early); its counts are then not used.
     return {"query": build_query(request), "size": 0, "track_total_hits": False,
             "terminate_after": request.limits.count_limit + 1,
-            "aggs": facet_aggregations(request) | story_aggregations()}
+            "aggs": facet_aggregations(request) | {"unstoried": story_aggregations()["unstoried"]}}
+
+
+def stories_body(request: SearchRequest) -> dict:
+    return {"query": build_query(request), "size": 0, "track_total_hits": False,
+            "aggs": {"stories": story_aggregations()["stories"]}}
 
 
 def wide_facets_body(request: SearchRequest) -> dict:
@@ -119,7 +140,7 @@ def story_firsts(hits: list[dict]) -> dict[str, str]:
     story, stored before stories existed, is a story of its own)."""
     firsts: dict[str, str] = {}
     for hit in hits:
-        firsts.setdefault(hit.get("_source", {}).get("story") or hit["_id"], hit["_id"])
+        firsts.setdefault((hit.get("fields", {}).get("story") or [hit["_id"]])[0], hit["_id"])
     return firsts
 
 
@@ -134,10 +155,9 @@ def _facets(best: dict, exact: dict, wide: dict | None = None) -> dict | None:
     return None
 
 
-def _shown_hits(client: Elasticsearch, alias: str, request: SearchRequest, shown: list[tuple[str, str]]) -> list[dict] | None:
+def _hits_with_copies(response: dict, shown: list[tuple[str, str]]) -> list[dict] | None:
     """The page's hits, highlighted, each with its story's matching copies as `collapse`'s
     inner hits would list them (earliest first)."""
-    response = client.search(index=alias, body=shown_hits_body(request, shown))
     found = {hit["_id"]: hit for hit in response["hits"]["hits"]}
     copies = {bucket["key"]: bucket for bucket in response.get("aggregations", {}).get("copies", {}).get("buckets", [])}
     hits = []
