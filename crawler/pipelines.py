@@ -31,6 +31,7 @@ from search.client import make_client
 from search.alert_matching import DeferredMatcher
 from search.indices import ensure_all
 from search.spool import Spool
+from search.stories import StoryLookupError
 from search.writer import ArticleWriter, WriteResult
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,11 @@ class ArchivePipeline:
             ensure_all(client, self.settings.elasticsearch)
             if self.spool.files():
                 logger.info("replaying %d spooled articles from an earlier run", self.spool.pending())
-                self._count(self.spool.replay(self.writer), prefix="spool_replayed")
+                try:
+                    self._count(self.spool.replay(self.writer), prefix="spool_replayed")
+                except (ApiError, StoryLookupError) as exc:  # the spool keeps what it could not write
+                    self.crawler.stats.inc_value("index/errors")
+                    logger.error("Elasticsearch refused the spooled articles (%s); they stay in the spool", exc)
         except UNREACHABLE as exc:
             logger.error("Elasticsearch unreachable at start (%s); articles will be spooled", exc)
 
@@ -112,7 +117,7 @@ class ArchivePipeline:
         self.warc.sync()
         try:
             return self.writer.write(documents), None
-        except UNREACHABLE + (ApiError,) as exc:
+        except Exception as exc:  # noqa: BLE001 - unreachable, refused or a look-up that failed: spooled, and said why
             try:
                 return self.spool.append(documents), exc
             except OSError as spool_error:  # a full or read-only disk: the batch is lost, and said so
@@ -132,6 +137,7 @@ class ArchivePipeline:
             return  # not recorded in the crawl state: the next run fetches them again
         else:
             self.crawler.stats.inc_value("articles/spooled", result)
+            self.crawler.stats.set_value("articles/spool_error", "unreachable" if isinstance(error, UNREACHABLE) else str(error)[:300])
             self.crawler.stats.inc_value("index/errors")
             logger.error("Elasticsearch write failed (%s); %d articles spooled to %s", error, result, self.spool.directory)
         # Stored (or spooled): from now on a later run need not fetch these again.

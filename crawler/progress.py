@@ -29,6 +29,7 @@ def summarize(stats: dict) -> dict:
         "articles_updated": int(stats.get("articles/updated", 0)),
         "articles_unchanged": int(stats.get("articles/unchanged", 0)),
         "articles_spooled": int(stats.get("articles/spooled", 0)),
+        "spool_error": stats.get("articles/spool_error"),  # why they were spooled: "unreachable" or Elasticsearch's refusal
         "articles_lost": int(stats.get("articles/lost", 0)),  # neither stored nor spooled
         "lost_error": stats.get("articles/lost_error"),
         # What a run cut short leaves for the next one (crawler/walk.py)

@@ -32,7 +32,7 @@ PARENT_ENV = "ARCHIVE_CRAWL_PARENT_PID"
 OK, FAILED, TIMED_OUT, INTERRUPTED = "ok", "failed", "timed-out", "interrupted"
 NO_ARTICLES = "no-articles"  # pages were fetched but not one article archived: the patterns are wrong, or the site changed
 INCOMPLETE = "incomplete"  # the page budget ended the run: listing pages and links wait for the next run
-OK_SPOOLED = "ok-spooled"  # finished, but Elasticsearch was unreachable: articles wait in the spool (`archive flush`)
+OK_SPOOLED = "ok-spooled"  # finished, but Elasticsearch was unreachable or a write failed: articles wait in the spool (`archive flush`)
 # A run's status is its worst site's; these three still exit 0 (the crawl did its work).
 SEVERITY = (FAILED, TIMED_OUT, INTERRUPTED, NO_ARTICLES, INCOMPLETE, OK_SPOOLED, OK)
 SUCCESSFUL = (OK, OK_SPOOLED, INCOMPLETE)
@@ -139,8 +139,9 @@ def site_status(settings: Settings, name: str, summary: dict) -> tuple[str, str 
     if summary.get("remaining_listings", 0) or summary.get("over_budget", 0):
         return INCOMPLETE, f"page budget reached; {_remaining(summary)}"
     if summary.get("articles_spooled", 0):
-        return OK_SPOOLED, (f"Elasticsearch was unreachable: {summary['articles_spooled']} articles wait in the spool; "
-                            "run `archive flush`")
+        why = summary.get("spool_error")
+        cause = "Elasticsearch was unreachable" if why in (None, "unreachable") else f"the write to Elasticsearch failed ({why})"
+        return OK_SPOOLED, f"{cause}: {summary['articles_spooled']} articles wait in the spool; run `archive flush`"
     return OK, None
 
 

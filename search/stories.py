@@ -36,6 +36,11 @@ _WORD = re.compile(r"\w+")
 _SEED = 20  # fixed: band hashes must agree across processes and releases
 
 
+class StoryLookupError(Exception):
+    """Elasticsearch answered but refused a story look-up (a busy node's rejection, a limit): the
+    batch is not written, so that no copy is stored outside its story; a crawl spools it."""
+
+
 def shingles(text: str) -> set[str]:
     words = _WORD.findall((text or "").lower())
     return {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
@@ -143,7 +148,9 @@ class StoryAssigner:
         found: dict[str, list[_Member]] = {}
         for member, response in zip(asked, responses):
             if "error" in response:
-                raise RuntimeError(f"story look-up failed: {response['error']}")
+                error = response["error"]
+                reason = (error.get("root_cause") or [error])[0].get("reason", error) if isinstance(error, dict) else error
+                raise StoryLookupError(f"story look-up refused: {reason}")
             found[member.id] = [
                 _Member(hit["_id"], hit["_source"].get("story") or hit["_id"], _moment(hit["_source"]),
                         shingles(hit["_source"].get("body", "")), set())

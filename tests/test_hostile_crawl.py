@@ -25,7 +25,7 @@ from archive.scheduling.locks import LockTaken, SiteLock, running_crawl
 from crawler.runner import FAILED, INCOMPLETE, OK, OK_SPOOLED, TIMED_OUT, run_crawl
 from crawler.urls import canonicalize, document_id
 from hostile_site import HostileSite, article_text, serve_hostile_site
-from search.indices import drop_all
+from search.indices import drop_all, ensure_all
 from search.runs import list_runs
 
 pytestmark = pytest.mark.e2e
@@ -286,6 +286,36 @@ def test_a_crawl_with_elasticsearch_dead_ends_ok_spooled_and_its_run_is_recorded
     runs = list_runs(es_client, live.elasticsearch.runs_index)
     assert [(r["site"], r["status"], r["articles_spooled"]) for r in runs] == [("hostile", OK_SPOOLED, 4)]
     assert len(archived(es_client, live)) == 4
+
+
+def test_a_batch_whose_story_look_up_is_refused_waits_in_the_spool_and_is_stored_at_flush(settings_for, es_client):
+    """Elasticsearch takes writes but refuses the searches that find a batch's copies elsewhere
+    (here a result window of 1, as a busy node's rejection would): the batch is spooled, not
+    stored outside its stories nor lost, and the crawl says why."""
+    with serve_hostile_site(HostileSite(articles=4)) as server:
+        live = settings_for(site_entry(server))
+        ensure_all(es_client, live.elasticsearch)
+        alias = live.elasticsearch.articles_alias
+        es_client.indices.put_settings(index=alias, settings={"index": {"max_result_window": 1}})
+        crawled = CliRunner().invoke(cli, ["crawl", "--site", "hostile"], obj=AppContext(None, live))
+    said = " ".join(crawled.output.split())
+    assert crawled.exit_code == 0, crawled.output
+    assert "ok-spooled" in said
+    assert "the write to Elasticsearch failed (story look-up refused: Result window is too large" in said
+    assert "4 articles wait in the spool; run `archive flush`" in said
+    refused = CliRunner().invoke(cli, ["flush"], obj=AppContext(None, live))
+    assert refused.exit_code == 1
+    assert "refused the spooled articles (story look-up refused" in refused.output
+    assert "4 articles stay spooled" in refused.output
+    es_client.indices.refresh(index=alias)
+    assert es_client.count(index=alias)["count"] == 0
+
+    es_client.indices.put_settings(index=alias, settings={"index": {"max_result_window": None}})
+    flushed = CliRunner().invoke(cli, ["flush"], obj=AppContext(None, live))
+    assert flushed.exit_code == 0, flushed.output
+    stored = archived(es_client, live)
+    assert len(stored) == 4
+    assert all(article.get("story") for article in stored.values())
 
 
 def test_a_crawl_that_can_neither_store_nor_spool_fails(settings_for):

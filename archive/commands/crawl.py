@@ -108,10 +108,12 @@ def flush(app) -> None:
     Crawls also do this when they start; use it to empty the spool at once.
     """
     from elastic_transport import TransportError
+    from elasticsearch import ApiError
 
     from search.client import make_client
     from search.indices import ensure_all
     from search.spool import Spool
+    from search.stories import StoryLookupError
     from search.writer import ArticleWriter
 
     from search.runs import flush_pending_runs
@@ -136,6 +138,10 @@ def flush(app) -> None:
     except TransportError as exc:
         raise click.ClickException(
             f"Elasticsearch at {settings.elasticsearch.url} is still unreachable ({exc}); {pending} articles stay spooled"
+        ) from None
+    except (ApiError, StoryLookupError) as exc:
+        raise click.ClickException(
+            f"Elasticsearch at {settings.elasticsearch.url} refused the spooled articles ({exc}); {pending} articles stay spooled"
         ) from None
     click.echo(
         f"flushed {pending} spooled articles: {result.new} new, {result.updated} updated, "
