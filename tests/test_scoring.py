@@ -60,14 +60,14 @@ def test_confidence_is_high_when_another_reading_agrees_and_low_for_a_text_of_li
 def test_missing_prose_comes_only_from_a_reading_of_the_same_article():
     from crawler.body import with_missing_prose
 
-    lead = "The harbour board met on Monday night and voted to borrow the money for the new breakwater at last."
-    # the reading holds the whole chosen text and a lead before it: the lead is put first
-    assert with_missing_prose(ARTICLE, [lead, *ARTICLE], {}) == [lead, *ARTICLE]
+    opening = "The harbour board met on Monday night and voted to borrow the money for the new breakwater at last."
+    # readability's text holds the whole chosen text and an opening paragraph before it: that paragraph goes first
+    assert with_missing_prose(ARTICLE, [opening, *ARTICLE], {}) == [opening, *ARTICLE]
     # a reading of another text (a sidebar with one long line) adds nothing
-    assert with_missing_prose(ARTICLE, [lead, *ARTICLE[:3]], {}) == ARTICLE
+    assert with_missing_prose(ARTICLE, [opening, *ARTICLE[:3]], {}) == ARTICLE
     # nor do short lines or lines the chosen text already has in other words
     assert with_missing_prose(ARTICLE, ["Subscribe now.", ARTICLE[0].upper(), *ARTICLE], {}) == ARTICLE
     # a paragraph left out in the middle goes where the reading has it; after the end (a comment,
     # the author's bio) nothing is added
-    assert with_missing_prose(ARTICLE, [*ARTICLE[:5], lead, *ARTICLE[5:]], {}) == [*ARTICLE[:5], lead, *ARTICLE[5:]]
-    assert with_missing_prose(ARTICLE, [*ARTICLE, lead], {}) == ARTICLE
+    assert with_missing_prose(ARTICLE, [*ARTICLE[:5], opening, *ARTICLE[5:]], {}) == [*ARTICLE[:5], opening, *ARTICLE[5:]]
+    assert with_missing_prose(ARTICLE, [*ARTICLE, opening], {}) == ARTICLE
