@@ -309,22 +309,19 @@ def _link_share(element: HtmlElement) -> float:
 
 def lookup(facts: dict[str, _Blocks], line: str) -> LineFacts | None:
     """The facts of a line of trafilatura's text (list items come out as "- item")."""
-    found = facts.get("".join(line.split()))
-    if found is not None:
-        return found.facts()
-    if line.startswith("- "):
-        found = facts.get("".join(line[2:].split()))
-        if found is not None:
-            fact = found.facts()
-            return LineFacts(fact.link_share, True, fact.chrome)
-    return None
+    found, listed = _blocks(facts, line)
+    if found is None:
+        return None
+    fact = found.facts()
+    return LineFacts(fact.link_share, True, fact.chrome) if listed else fact
 
 
-def _blocks(facts: dict[str, _Blocks], line: str) -> _Blocks | None:
+def _blocks(facts: dict[str, _Blocks], line: str) -> tuple[_Blocks | None, bool]:
+    """The page's blocks with this line's text, and whether the line is one of them as a list item."""
     found = facts.get("".join(line.split()))
     if found is None and line.startswith("- "):
-        found = facts.get("".join(line[2:].split()))
-    return found
+        return facts.get("".join(line[2:].split())), True
+    return found, False
 
 
 # A paragraph of the article the chosen text left out, that another reading of the page holds:
@@ -370,7 +367,7 @@ def with_missing_prose(chosen: list[str], reading: list[str], facts: dict[str, _
             after = max(after, max(found))
         if len(found) > MISSING_NOVEL * len(grams) or not _is_prose(line):
             continue
-        blocks = _blocks(facts, line)
+        blocks, _ = _blocks(facts, line)
         if blocks is not None and (blocks.anywhere_outside_prose() or blocks.facts().link_share > MISSING_MAX_LINKS):
             continue
         if after < len(chosen) - 1:  # after the article's end come its comments, the author's bio, other stories

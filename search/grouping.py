@@ -15,8 +15,9 @@ matching copies in a second small request. In parallel with the first (one msear
 
 The same stories come out as with `collapse` (tests/test_stories.py and
 tests/test_search_facets.py run through here). The page falls back to `collapse` (returns None)
-when it lies beyond the best hits read (BEST_HITS_READ), when copies of a few stories fill them, when comparing
-searches, or when Elasticsearch refuses one of the searches (the single request then says why).
+when it lies beyond the best hits read (BEST_HITS_READ), when copies of a few stories still fill
+BEST_HITS_READ hits, when comparing searches, or when Elasticsearch refuses one of the searches
+(the single request then says why).
 """
 
 from __future__ import annotations
