@@ -2,7 +2,9 @@
 
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
 returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
-and both are picklable, so it can run in worker processes. trafilatura reads the page once (the
+and both are picklable, so it can run in worker processes. The parsed page is first made plain
+where trafilatura would lose words a browser shows (formulas without LaTeX source, custom
+elements: ``crawler/markup.py``). trafilatura reads the page once (the
 text plain trafilatura finds, and readability's reading made on the way); its metadata functions
 are called once for what the archive uses (``crawler/metadata.py``); the body is chosen among that
 text and the other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,
@@ -37,7 +39,7 @@ from trafilatura.utils import language_classifier, load_html
 from archive.config import ExtractionSettings
 from archive.text import clean_text, clean_values, is_clean
 from crawler import body as bodies
-from crawler import dates, scoring
+from crawler import dates, markup, scoring
 from crawler.metadata import guessed_date, page_metadata
 from crawler.rejections import Reason, Rejected
 from crawler.signals import ArticleSignals, short_article_verdict
@@ -265,6 +267,7 @@ class ArticleExtractor:
         tree = load_html(html)
         if tree is None:
             raise Rejected(Reason.NOT_ARTICLE, "not parseable as HTML")
+        markup.as_rendered(tree)
 
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
@@ -381,7 +384,7 @@ class ArticleExtractor:
     def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], dict]:
         """Every candidate text of a page with the page's line facts: what
         benchmarks/fit_body_scorer.py fits the scorer's weights on."""
-        tree = load_html(html)
+        tree = markup.as_rendered(load_html(html))
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
         bodies.mark_chrome(tree, self.chrome, main)

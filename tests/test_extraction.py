@@ -596,3 +596,28 @@ def test_a_caption_only_the_readability_reading_holds_is_not_added(extractor):
     article = extractor.extract(html, TRAWLER_URL)
     assert article.body_candidates["readability"] > article.body_candidates["trafilatura"]  # it has the caption
     assert CAPTION not in article.body and article.body_source == "trafilatura"
+
+
+def test_formulas_without_latex_source_keep_their_text(extractor):
+    # MathJax 3 prints MathML inside custom elements, with no LaTeX source: trafilatura drops the
+    # formula, and a displayed one between paragraphs whole.
+    article = extractor.extract(page("formulas_article.html"), "https://science.example.org/2026/11/20/shorter-proof")
+    assert "When a ≠ 0 , the equation has two solutions" in article.body
+    assert "| x | ≤ 1 + max k" in article.body.split("\n\n")
+    assert "both lie within a distance of the origin" in article.body
+    assert "published a proof that fits on a single page" in article.body
+    assert "The Science Desk" not in article.body
+
+
+def test_custom_elements_holding_no_block_read_as_inline_text():
+    from lxml.html import fromstring
+
+    from crawler.markup import inline_custom_elements
+
+    tree = fromstring("<html><body><article><p>One.</p><story-note>Loose words</story-note> after it."
+                      "<story-body><p>A paragraph inside.</p></story-body>"
+                      "<svg><font-face></font-face></svg></article></body></html>")
+    assert inline_custom_elements(tree) == 1
+    assert tree.find(".//span").text == "Loose words" and tree.find(".//span").tail == " after it."
+    assert tree.find(".//story-body/p").text == "A paragraph inside."  # trafilatura reads blocks inside
+    assert tree.find(".//svg/font-face") is not None

@@ -1,0 +1,79 @@
+"""The page's markup, made plain where trafilatura would lose words a browser shows.
+
+trafilatura reads a known set of HTML elements. Two kinds of markup it drops with their words:
+
+- **Formulas.** Every ``<math>`` is deleted, after its LaTeX source is saved when the MathML
+  carries one (an ``application/x-tex`` annotation or an ``alttext``). A formula without that
+  source, as MathJax 3 and hand-written MathML print it, goes whole, and the sentence around it
+  reads "When , there are two solutions to and they are". Such a formula becomes its text, one
+  space between tokens, as a browser copies it ("a ≠ 0"); a displayed formula a paragraph.
+- **Custom elements** (``<mjx-container>``, ``<my-widget>``: HTML names them with a hyphen). A
+  browser shows their text inline unless styled otherwise; trafilatura drops the text of one
+  that stands between paragraphs, and the text that follows it. One that holds no block of its
+  own becomes a ``<span>``, so that text stays where it was, and trafilatura's pruning of
+  inline chrome (by class and id) now applies to it too. One that holds paragraphs is left as
+  it is: trafilatura reads the paragraphs inside.
+"""
+
+from __future__ import annotations
+
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+# The HTML parser drops MathML's and SVG's namespaces: plain names match.
+_TEX_SOURCE = XPath('boolean(@alttext[normalize-space()] | .//annotation[@encoding="application/x-tex"][normalize-space()])')
+# The rendered formula, not the other notations the MathML may carry along.
+_FORMULA_TEXT = XPath('.//text()[not(ancestor::annotation or ancestor::annotation-xml)]')
+MAX_FORMULA_CHARS = 2_000  # a formula is not an article: a page cannot hide its text in one
+
+# Hyphenated names outside SVG and MathML, whose own hyphenated names (font-face,
+# annotation-xml) are not custom elements.
+_CUSTOM = XPath('//*[contains(name(), "-")][not(ancestor::svg or ancestor::math)]')
+_FORMULAS_AND_CUSTOM = XPath('//math | //*[contains(name(), "-")][not(ancestor::svg or ancestor::math)]')
+_BLOCKS = ("p", "div", "section", "article", "ul", "ol", "table", "blockquote", "pre", "h1", "h2", "h3",
+           "h4", "h5", "h6", "figure", "header", "footer", "aside", "nav", "form")
+
+
+def as_rendered(tree: HtmlElement) -> HtmlElement:
+    """Both changes below, in place, before any reading of the tree (one pass to find them)."""
+    found = _FORMULAS_AND_CUSTOM(tree)
+    if found:
+        keep_formula_text(tree, [element for element in found if element.tag == "math"])
+        inline_custom_elements(tree, [element for element in found if element.tag != "math"])
+    return tree
+
+
+def keep_formula_text(tree: HtmlElement, formulas: list[HtmlElement] | None = None) -> int:
+    """Replace each ``<math>`` without LaTeX source by its text; returns how many."""
+    replaced = 0
+    for element in tree.iter("math") if formulas is None else formulas:
+        parent = element.getparent()
+        if parent is None or _TEX_SOURCE(element):
+            continue  # trafilatura keeps this one, as LaTeX
+        text = " ".join(" ".join(part.split()) for part in _FORMULA_TEXT(element) if part.strip())
+        # a displayed formula is a block of its own, as the browser lays it out
+        plain = element.makeelement("p" if element.get("display") == "block" else "span", {})
+        plain.text = f" {text[:MAX_FORMULA_CHARS]} " if text else None
+        plain.tail = element.tail
+        parent.replace(element, plain)
+        replaced += 1
+    return replaced
+
+
+def inline_custom_elements(tree: HtmlElement, custom: list[HtmlElement] | None = None) -> int:
+    """Turn each custom element that holds no block into a ``<span>``; returns how many."""
+    custom = _CUSTOM(tree) if custom is None else custom
+    if not custom:
+        return 0
+    holds_block: set = set()
+    for block in tree.iter(*_BLOCKS):
+        ancestor = block.getparent()
+        while ancestor is not None and ancestor not in holds_block:  # each element marked once
+            holds_block.add(ancestor)
+            ancestor = ancestor.getparent()
+    renamed = 0
+    for element in custom:
+        if element not in holds_block:
+            element.tag = "span"
+            renamed += 1
+    return renamed
