@@ -3,8 +3,8 @@
 One ``ArticleExtractor`` is built per crawl from ``ExtractionSettings``; ``extract(html, url)``
 returns an ``ExtractedArticle`` or raises ``Rejected(reason, detail)``. It has no side effects
 and both are picklable, so it can run in worker processes. The parsed page is first made plain
-where trafilatura would lose words a browser shows (formulas without LaTeX source, custom
-elements: ``crawler/markup.py``). trafilatura reads the page once (the
+where trafilatura would lose words a browser shows or their paragraphs (formulas without LaTeX
+source, custom elements, layout tables: ``crawler/markup.py``). trafilatura reads the page once (the
 text plain trafilatura finds, and readability's reading made on the way); its metadata functions
 are called once for what the archive uses (``crawler/metadata.py``); the body is chosen among that
 text and the other readings of the same parsed tree (``crawler/body.py``, ``crawler/scoring.py``); dates,

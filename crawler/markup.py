@@ -13,9 +13,16 @@ trafilatura reads a known set of HTML elements. Two kinds of markup it drops wit
   own becomes a ``<span>``, so that text stays where it was, and trafilatura's pruning of
   inline chrome (by class and id) now applies to it too. One that holds paragraphs is left as
   it is: trafilatura reads the paragraphs inside.
+- **Layout tables.** A page laid out in a table (LWN, older CMSs) comes out of trafilatura as one
+  line per row: the whole article in a single "paragraph", and tables nested in it dropped. A
+  table that holds another table lays the page out (Readability's rule); its own rows and cells
+  become ``<div>``s, as trafilatura already does for a ``role=presentation`` table, and the data
+  tables inside it stay tables.
 """
 
 from __future__ import annotations
+
+from typing import Iterator
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -35,11 +42,12 @@ _BLOCKS = ("p", "div", "section", "article", "ul", "ol", "table", "blockquote", 
 
 
 def as_rendered(tree: HtmlElement) -> HtmlElement:
-    """Both changes below, in place, before any reading of the tree (one pass to find them)."""
-    found = _FORMULAS_AND_CUSTOM(tree)
+    """The changes below, in place, before any reading of the tree."""
+    found = _FORMULAS_AND_CUSTOM(tree)  # one pass to find both
     if found:
         keep_formula_text(tree, [element for element in found if element.tag == "math"])
         inline_custom_elements(tree, [element for element in found if element.tag != "math"])
+    unfold_layout_tables(tree)
     return tree
 
 
@@ -77,3 +85,27 @@ def inline_custom_elements(tree: HtmlElement, custom: list[HtmlElement] | None =
             element.tag = "span"
             renamed += 1
     return renamed
+
+
+def unfold_layout_tables(tree: HtmlElement) -> int:
+    """Turn each table that holds another table, and its own rows and cells, into ``<div>``s;
+    returns how many tables."""
+    layout = {outer for table in tree.iter("table") for outer in table.iterancestors("table")}
+    for table in layout:
+        for part in list(_own_rows_and_cells(table)):
+            part.tag = "div"
+        table.tag = "div"
+    return len(layout)
+
+
+def _own_rows_and_cells(table: HtmlElement) -> Iterator[HtmlElement]:
+    """The row groups, rows and cells of this table, not those of the tables inside it."""
+    for child in table:
+        rows = [child]
+        if child.tag in ("thead", "tbody", "tfoot"):
+            yield child
+            rows = list(child)
+        for row in rows:
+            if row.tag == "tr":
+                yield row
+                yield from (cell for cell in row if cell.tag in ("td", "th"))

@@ -621,3 +621,15 @@ def test_custom_elements_holding_no_block_read_as_inline_text():
     assert tree.find(".//span").text == "Loose words" and tree.find(".//span").tail == " after it."
     assert tree.find(".//story-body/p").text == "A paragraph inside."  # trafilatura reads blocks inside
     assert tree.find(".//svg/font-face") is not None
+
+
+def test_a_page_laid_out_in_a_table_keeps_its_paragraphs_and_its_data_table(extractor):
+    # The whole page is one table row (navigation cell, article cell) with a data table nested in
+    # the article: read as a table, the article is a single line beside the navigation.
+    article = extractor.extract(page("layout_table_article.html"), "https://valley.example.org/2026/10/14/repair-figures")
+    paragraphs = article.body.split("\n\n")
+    assert paragraphs[0].startswith("The county council has published how many road repairs")
+    assert any(p.startswith("The northern districts waited longest") for p in paragraphs)
+    assert any("Northmoor" in p and "46%" in p for p in paragraphs)  # the figures stay a table row
+    assert paragraphs[-1].endswith("put to the budget meeting.")
+    assert "Front page" not in article.body and "Copyright" not in article.body
