@@ -1,6 +1,7 @@
-"""The page's markup, made plain where trafilatura would lose words a browser shows.
+"""The page's markup, made plain where trafilatura would lose words a browser shows, or run
+them together.
 
-trafilatura reads a known set of HTML elements. Two kinds of markup it drops with their words:
+trafilatura reads a known set of HTML elements. Three kinds of markup it reads badly:
 
 - **Formulas.** Every ``<math>`` is deleted, after its LaTeX source is saved when the MathML
   carries one (an ``application/x-tex`` annotation or an ``alttext``). A formula without that
