@@ -264,10 +264,9 @@ class ArticleExtractor:
     def _extract(self, html: str | bytes, url: str) -> ExtractedArticle:
         if not html or not (html.strip() if isinstance(html, (str, bytes)) else True):
             raise Rejected(Reason.NOT_ARTICLE, "empty page")
-        tree = load_html(html)
+        tree = _parsed(html)
         if tree is None:
             raise Rejected(Reason.NOT_ARTICLE, "not parseable as HTML")
-        markup.as_rendered(tree)
 
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
@@ -384,7 +383,7 @@ class ArticleExtractor:
     def body_candidates(self, html: str | bytes, url: str) -> tuple[list[scoring.Candidate], dict]:
         """Every candidate text of a page with the page's line facts: what
         benchmarks/fit_body_scorer.py fits the scorer's weights on."""
-        tree = markup.as_rendered(load_html(html))
+        tree = _parsed(html)
         structured = _StructuredData(tree)
         main = bodies.main_container(tree)
         bodies.mark_chrome(tree, self.chrome, main)
@@ -392,6 +391,13 @@ class ArticleExtractor:
         doc, read = self._trafilatura(tree, url)
         title = _clean(page_metadata(tree, url).title) or structured.headline
         return self._candidates(structured, main, facts, doc.text if doc else "", title, read), facts
+
+
+def _parsed(html: str | bytes) -> HtmlElement | None:
+    """The page's tree as every reading of it sees it: made plain where trafilatura would lose
+    words (crawler/markup.py)."""
+    tree = load_html(html)
+    return None if tree is None else markup.as_rendered(tree)
 
 
 def cleaned(article: ExtractedArticle) -> ExtractedArticle:

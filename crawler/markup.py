@@ -28,23 +28,27 @@ from typing import Iterator
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
-# The HTML parser drops MathML's and SVG's namespaces: plain names match.
+# The HTML parser drops MathML's and SVG's namespaces: plain names match. A formula inside
+# another is read with it.
+_FORMULAS_PATH = '//math[not(ancestor::math)]'
 _TEX_SOURCE = XPath('boolean(@alttext[normalize-space()] | .//annotation[@encoding="application/x-tex"][normalize-space()])')
 # The rendered formula, not the other notations the MathML may carry along.
 _FORMULA_TEXT = XPath('.//text()[not(ancestor::annotation or ancestor::annotation-xml)]')
-MAX_FORMULA_CHARS = 2_000  # a formula is not an article: a page cannot hide its text in one
 
 # Hyphenated names outside SVG and MathML, whose own hyphenated names (font-face,
 # annotation-xml) are not custom elements.
-_CUSTOM = XPath('//*[contains(name(), "-")][not(ancestor::svg or ancestor::math)]')
-_FORMULAS_AND_CUSTOM = XPath('//math | //*[contains(name(), "-")][not(ancestor::svg or ancestor::math)]')
+_CUSTOM_ELEMENT = 'contains(name(), "-") and not(ancestor::svg or ancestor::math)'
+_CUSTOM_PATH = f'//*[{_CUSTOM_ELEMENT}]'
+_FORMULAS = XPath(_FORMULAS_PATH)
+_CUSTOM = XPath(_CUSTOM_PATH)
+_FORMULAS_AND_CUSTOM = XPath(f'{_FORMULAS_PATH} | {_CUSTOM_PATH}')
 _BLOCKS = ("p", "div", "section", "article", "ul", "ol", "table", "blockquote", "pre", "h1", "h2", "h3",
            "h4", "h5", "h6", "figure", "header", "footer", "aside", "nav", "form")
 
 
 def as_rendered(tree: HtmlElement) -> HtmlElement:
     """The changes below, in place, before any reading of the tree."""
-    found = _FORMULAS_AND_CUSTOM(tree)  # one pass to find both
+    found = _FORMULAS_AND_CUSTOM(tree)
     if found:
         keep_formula_text(tree, [element for element in found if element.tag == "math"])
         inline_custom_elements(tree, [element for element in found if element.tag != "math"])
@@ -55,14 +59,14 @@ def as_rendered(tree: HtmlElement) -> HtmlElement:
 def keep_formula_text(tree: HtmlElement, formulas: list[HtmlElement] | None = None) -> int:
     """Replace each ``<math>`` without LaTeX source by its text; returns how many."""
     replaced = 0
-    for element in tree.iter("math") if formulas is None else formulas:
+    for element in _FORMULAS(tree) if formulas is None else formulas:
         parent = element.getparent()
         if parent is None or _TEX_SOURCE(element):
             continue  # trafilatura keeps this one, as LaTeX
         text = " ".join(" ".join(part.split()) for part in _FORMULA_TEXT(element) if part.strip())
         # a displayed formula is a block of its own, as the browser lays it out
         plain = element.makeelement("p" if element.get("display") == "block" else "span", {})
-        plain.text = f" {text[:MAX_FORMULA_CHARS]} " if text else None
+        plain.text = f" {text} " if text else None  # as long as the page: the body's byte limit bounds it
         plain.tail = element.tail
         parent.replace(element, plain)
         replaced += 1
@@ -91,7 +95,8 @@ def inline_custom_elements(tree: HtmlElement, custom: list[HtmlElement] | None =
 def unfold_layout_tables(tree: HtmlElement) -> int:
     """Turn each table that holds another table, and its own rows and cells, into ``<div>``s;
     returns how many tables."""
-    layout = {outer for table in tree.iter("table") for outer in table.iterancestors("table")}
+    # The nearest enclosing table of each table: every table that holds one is among them.
+    layout = {next(table.iterancestors("table"), None) for table in tree.iter("table")} - {None}
     for table in layout:
         for part in list(_own_rows_and_cells(table)):
             part.tag = "div"

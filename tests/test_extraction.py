@@ -633,3 +633,18 @@ def test_a_page_laid_out_in_a_table_keeps_its_paragraphs_and_its_data_table(extr
     assert any("Northmoor" in p and "46%" in p for p in paragraphs)  # the figures stay a table row
     assert paragraphs[-1].endswith("put to the budget meeting.")
     assert "Front page" not in article.body and "Copyright" not in article.body
+
+
+def test_an_attackers_huge_formula_is_cut_at_the_body_limit_and_flagged_and_the_article_kept():
+    # Made plain, markup adds text: a formula of 300,000 characters, 20,000 custom elements and
+    # tables nested 200 deep. The body stops at its byte limit and says so; the article is whole.
+    html = page("formulas_article.html")
+    attack = ("<math display='block'>" + "<mi>x</mi><mo>+</mo>" * 75_000 + "</math>"
+              + "<story-note>padding</story-note> " * 20_000
+              + "<table><tr><td>" * 200 + "deep" + "</td></tr></table>" * 200)
+    html = html.replace("<p>Their argument needs nothing", attack + "<p>Their argument needs nothing")
+    article = ArticleExtractor(ExtractionSettings(max_body_bytes=50_000)).extract(
+        html, "https://science.example.org/2026/11/20/shorter-proof")
+    assert article.body.startswith("Two students at the regional university have published a proof")
+    assert "When a ≠ 0 , the equation has two solutions" in article.body
+    assert article.body_truncated and len(article.body.encode("utf-8")) <= 50_000
